@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list the zfs-vm versions on this host or on [user@]host",
+		ArgsUsage: "[[user@]host]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+		},
+		Action: runList,
+	}
+}
+
+// listedVersion is one row of `list`, and its JSON form.
+type listedVersion struct {
+	Streamline string `json:"streamline"`
+	Version    uint64 `json:"version"`
+	Dataset    string `json:"dataset"`
+	Snapshot   string `json:"snapshot"`
+	GUID       string `json:"guid"`
+	Created    string `json:"created"`
+	Used       uint64 `json:"used"`
+	Referenced uint64 `json:"referenced"`
+	Holds      uint64 `json:"holds"`
+	// Parent is the version this one descends from ("" for a lineage's first), and Clone
+	// whether it lives in another dataset (this version's dataset is a clone of it).
+	Parent string `json:"parent,omitempty"`
+	Clone  bool   `json:"clone,omitempty"`
+}
+
+func listVersions(inv *zfs.Inventory) []listedVersion {
+	var out []listedVersion
+	for _, s := range inv.Tagged() {
+		v := listedVersion{
+			Streamline: s.Tag.Streamline, Version: s.Tag.Version,
+			Dataset: s.Dataset.Name, Snapshot: s.FullName(), GUID: fmt.Sprint(s.GUID),
+			Created: time.Unix(s.Creation, 0).UTC().Format(time.RFC3339),
+			Used:    s.Used, Referenced: s.Referenced, Holds: s.UserRefs,
+		}
+		if p := s.Parent(); p != nil {
+			if a := p.NearestTagged(); a != nil {
+				v.Parent = a.Tag.String()
+				v.Clone = a.Dataset != s.Dataset
+			}
+		}
+		out = append(out, v)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Streamline != out[j].Streamline {
+			return out[i].Streamline < out[j].Streamline
+		}
+		return out[i].Version < out[j].Version
+	})
+	return out
+}
+
+func runList(c *cli.Context) error {
+	format := c.String("output")
+	if format != "text" && format != "json" {
+		return usageError("list: -o %q: use text or json", format)
+	}
+	spec, err := hostArg(c, false)
+	if err != nil {
+		return err
+	}
+	host, err := openHost(c, spec)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	inv, err := host.List(ctx(c))
+	if err != nil {
+		return err
+	}
+	rows := listVersions(inv)
+	if format == "json" {
+		if rows == nil {
+			rows = []listedVersion{}
+		}
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAMLINE\tVERSION\tDATASET\tFROM\tUSED\tREFER\tCREATED")
+	for _, r := range rows {
+		from := "-"
+		if r.Parent != "" {
+			from = r.Parent
+			if r.Clone {
+				from += " (clone)"
+			}
+		}
+		created, _ := time.Parse(time.RFC3339, r.Created)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Streamline, r.Version, r.Dataset, from,
+			humanBytes(r.Used), humanBytes(r.Referenced), created.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+// humanBytes formats a size with binary units, as zfs does.
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,116 @@
+// Command zfs-vm tags versions of container and VM images that live on ZFS and replicates
+// them between hosts, keeping clones as clones.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitFailure = 1 // something failed or was refused
+	exitUsage   = 2 // the command line is wrong
+)
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "zfs-vm",
+		Usage:   "tag and replicate container and VM images on ZFS, keeping clones as clones",
+		Version: version,
+		Description: "Snapshots named <fs>@zfs-vm:STREAMLINE:VERSION mark versions of an image. A streamline\n" +
+			"may span a template and the clones made from it. push and pull send what the other\n" +
+			"host lacks: a full stream where it has nothing, the fewest incremental streams\n" +
+			"otherwise, and an origin→clone stream for each clone, so the receiver gets clones\n" +
+			"that share blocks with their template. The remote host needs only zfs and sshd.",
+		HideVersion:          false,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "log every zfs and ssh command with its full argv"},
+			&cli.BoolFlag{Name: "sudo", Aliases: []string{"s"}, Usage: "run zfs on the remote host through sudo -n"},
+		},
+		Before: func(c *cli.Context) error {
+			setupLogging(c.Bool("debug"))
+			return nil
+		},
+		Commands: []*cli.Command{
+			listCommand(),
+			pushCommand(),
+			pullCommand(),
+			tagCommand(),
+			versionCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func main() {
+	app := newApp()
+	err := app.Run(os.Args)
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "zfs-vm: %v\n", err)
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		os.Exit(ec.ExitCode())
+	}
+	os.Exit(exitFailure)
+}
+
+var log = logrus.New()
+
+func setupLogging(debug bool) {
+	log.SetOutput(os.Stderr)
+	log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
+	log.SetLevel(logrus.InfoLevel)
+	if debug {
+		log.SetLevel(logrus.DebugLevel)
+	}
+}
+
+// usageError is a command-line mistake: exit status 2.
+func usageError(format string, a ...any) error {
+	return cli.Exit(fmt.Sprintf(format, a...), exitUsage)
+}
+
+// openHost returns this machine for "" or "local", else an ssh connection to spec.
+func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
+	if zfs.IsLocal(spec) {
+		return zfs.Local(log), nil
+	}
+	if _, _, err := zfs.ParseHostSpec(spec); err != nil {
+		return nil, usageError("%v", err)
+	}
+	return zfs.Dial(c.Context, spec, zfs.DialOptions{
+		Sudo:  c.Bool("sudo"),
+		Batch: !term.IsTerminal(int(os.Stdin.Fd())),
+	}, log)
+}
+
+// hostArg returns the command's single optional host argument.
+func hostArg(c *cli.Context, required bool) (string, error) {
+	switch c.NArg() {
+	case 0:
+		if required {
+			return "", usageError("%s: missing [user@]host", c.Command.Name)
+		}
+		return "", nil
+	case 1:
+		return c.Args().First(), nil
+	}
+	return "", usageError("%s: too many arguments: %q", c.Command.Name, c.Args().Slice())
+}
+
+func ctx(c *cli.Context) context.Context { return c.Context }

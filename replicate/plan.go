@@ -1,0 +1,380 @@
+package replicate
+
+import (
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// Kind is the kind of a planned stream.
+type Kind int
+
+const (
+	// Full is a complete stream of one snapshot into a new receiver dataset.
+	Full Kind = iota
+	// Incremental carries the changes between two snapshots of one dataset.
+	Incremental
+	// Clone is an incremental from a snapshot of the origin's lineage to the first snapshot
+	// of a clone; the receiver creates a clone of its copy of that snapshot.
+	Clone
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Full:
+		return "full"
+	case Incremental:
+		return "incremental"
+	case Clone:
+		return "clone"
+	}
+	return "unknown"
+}
+
+// Stream is one planned `zfs send | zfs receive`.
+type Stream struct {
+	Kind Kind
+	From *zfs.Snapshot // sender's base; nil for Full
+	To   *zfs.Snapshot // sender's snapshot to send
+	// Intermediates sends every snapshot between From and To too (zfs send -I).
+	Intermediates bool
+	Target        string    // receiver dataset
+	Origin        string    // receiver snapshot a Clone stream is received as a clone of
+	Versions      []zfs.Tag // the zfs-vm versions this stream brings, oldest first
+}
+
+// SendArgs validates the stream into the arguments of its zfs send.
+func (s *Stream) SendArgs() (zfs.SendArgs, error) {
+	switch s.Kind {
+	case Full:
+		return zfs.NewFullSend(s.To.FullName())
+	case Incremental:
+		return zfs.NewIncrementalSend(s.From.FullName(), s.To.FullName(), s.Intermediates)
+	default:
+		return zfs.NewCloneSend(s.From.FullName(), s.To.FullName())
+	}
+}
+
+// ReceiveArgs validates the stream into the arguments of its zfs receive.
+func (s *Stream) ReceiveArgs() (zfs.ReceiveArgs, error) {
+	return zfs.NewReceive(s.Target, s.Origin)
+}
+
+// Refusal is a snapshot the plan leaves out, and why.
+type Refusal struct {
+	Snapshot *zfs.Snapshot
+	Err      error
+}
+
+// Plan is the ordered list of streams to run, and what was refused. Every stream's base is
+// on the receiver before it runs: either it was there already or an earlier stream brings it.
+type Plan struct {
+	Streams []*Stream
+	Refused []Refusal
+}
+
+// Errors returns the distinct refusal errors in plan order.
+func (p *Plan) Errors() []error {
+	seen := map[string]bool{}
+	var out []error
+	for _, r := range p.Refused {
+		if msg := r.Err.Error(); !seen[msg] {
+			seen[msg] = true
+			out = append(out, r.Err)
+		}
+	}
+	return out
+}
+
+// Options select what to plan.
+type Options struct {
+	// Streamline limits the plan to one streamline ("" = all). The zfs-vm versions that the
+	// selected ones descend from come along when the receiver lacks them, so that clones
+	// still arrive as clones.
+	Streamline string
+	// DestParent, when set, receives each dataset as DestParent/<last component of its
+	// name>; otherwise under the sender's name.
+	DestParent string
+	// ReceiverName names the receiver host in messages.
+	ReceiverName string
+}
+
+type planner struct {
+	src, dst *zfs.Inventory
+	opt      Options
+	wanted   map[*zfs.Snapshot]bool
+	refused  map[*zfs.Snapshot]error
+	// received maps a sender snapshot that a planned stream brings to its receiver name.
+	received map[*zfs.Snapshot]string
+	// created maps receiver datasets that planned streams create to their sender dataset.
+	created  map[string]*zfs.Dataset
+	collided map[*zfs.Dataset]error
+	plan     *Plan
+}
+
+// Compute plans the streams that bring the receiver (dst) up to date with the sender's (src)
+// zfs-vm snapshots. It does no I/O.
+func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
+	if opt.ReceiverName == "" {
+		opt.ReceiverName = "the receiver"
+	}
+	p := &planner{src: src, dst: dst, opt: opt,
+		wanted: map[*zfs.Snapshot]bool{}, refused: map[*zfs.Snapshot]error{},
+		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
+		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
+	for _, s := range src.Tagged() {
+		if (opt.Streamline == "" || s.Tag.Streamline == opt.Streamline) && p.onReceiver(s) == nil {
+			p.want(s)
+		}
+	}
+	var order []*zfs.Snapshot
+	for s := range p.wanted {
+		order = append(order, s)
+	}
+	zfs.SortByCreation(order)
+
+	conflicts := p.conflicts(order)
+	p.findCollisions(order)
+	for _, s := range order {
+		if err := conflicts[s.Tag.Streamline]; err != nil {
+			p.refuse(s, err)
+			continue
+		}
+		if err := p.collided[s.Dataset]; err != nil {
+			p.refuse(s, err)
+			continue
+		}
+		p.planOne(s)
+	}
+	p.coalesce()
+	return p.plan
+}
+
+// onReceiver returns the receiver's copy of a sender snapshot (same guid), preferring the
+// one in the dataset it would be received into, or nil.
+func (p *planner) onReceiver(s *zfs.Snapshot) *zfs.Snapshot {
+	copies := p.dst.ByGUID(s.GUID)
+	if len(copies) == 0 {
+		return nil
+	}
+	want := p.mapped(s.Dataset.Name)
+	for _, c := range copies {
+		if c.Dataset.Name == want {
+			return c
+		}
+	}
+	return copies[0]
+}
+
+// want marks s, and the zfs-vm versions it descends from that the receiver lacks, as to be
+// sent. Foreign snapshots on the way are passed over: they are not zfs-vm's to send.
+func (p *planner) want(s *zfs.Snapshot) {
+	if p.wanted[s] {
+		return
+	}
+	p.wanted[s] = true
+	for a := s.Parent(); a != nil; a = a.Parent() {
+		if p.onReceiver(a) != nil {
+			return
+		}
+		if a.Tagged {
+			p.want(a)
+			return
+		}
+	}
+}
+
+// base returns the nearest ancestor of s that the receiver will have when s is sent.
+func (p *planner) base(s *zfs.Snapshot) *zfs.Snapshot {
+	for a := s.Parent(); a != nil; a = a.Parent() {
+		if p.wanted[a] || p.onReceiver(a) != nil {
+			return a
+		}
+	}
+	return nil
+}
+
+func (p *planner) mapped(name string) string {
+	if p.opt.DestParent == "" {
+		return name
+	}
+	return p.opt.DestParent + "/" + zfs.LastComponent(name)
+}
+
+// receiverDataset returns where the sender's dataset d lives on the receiver: where its
+// snapshots already are, else its mapped name.
+func (p *planner) receiverDataset(d *zfs.Dataset) (name string, exists bool) {
+	for i := len(d.Snapshots) - 1; i >= 0; i-- {
+		if c := p.onReceiver(d.Snapshots[i]); c != nil {
+			return c.Dataset.Name, true
+		}
+	}
+	return p.mapped(d.Name), false
+}
+
+func (p *planner) refuse(s *zfs.Snapshot, err error) {
+	p.refused[s] = err
+	p.plan.Refused = append(p.plan.Refused, Refusal{Snapshot: s, Err: err})
+}
+
+// conflicts finds, per streamline, versions the receiver has under the same name but with
+// another guid.
+func (p *planner) conflicts(order []*zfs.Snapshot) map[string]error {
+	clashes := map[string][]uint64{}
+	for _, s := range order {
+		if len(p.dst.ByTag(s.Tag)) > 0 {
+			clashes[s.Tag.Streamline] = append(clashes[s.Tag.Streamline], s.Tag.Version)
+		}
+	}
+	out := map[string]error{}
+	for name, versions := range clashes {
+		out[name] = &ConflictError{Streamline: name, Receiver: p.opt.ReceiverName,
+			Sender: versionsOf(p.src, name), Received: versionsOf(p.dst, name), Clashes: versions}
+	}
+	return out
+}
+
+// findCollisions refuses sender datasets that would be created under one receiver name.
+func (p *planner) findCollisions(order []*zfs.Snapshot) {
+	byTarget := map[string][]*zfs.Dataset{}
+	seen := map[*zfs.Dataset]bool{}
+	for _, s := range order {
+		d := s.Dataset
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if name, exists := p.receiverDataset(d); !exists {
+			byTarget[name] = append(byTarget[name], d)
+		}
+	}
+	for target, ds := range byTarget {
+		if len(ds) < 2 {
+			continue
+		}
+		err := &NameCollisionError{Target: target}
+		for _, d := range ds {
+			err.Sources = append(err.Sources, d.Name)
+		}
+		for _, d := range ds {
+			p.collided[d] = err
+		}
+	}
+}
+
+// receivedName returns the receiver's name of a sender snapshot that is there or that a
+// planned stream brings.
+func (p *planner) receivedName(s *zfs.Snapshot) string {
+	if c := p.onReceiver(s); c != nil {
+		return c.FullName()
+	}
+	return p.received[s]
+}
+
+func (p *planner) planOne(s *zfs.Snapshot) {
+	b := p.base(s)
+	if b != nil && p.refused[b] != nil {
+		p.refuse(s, &BlockedError{Snapshot: s.FullName(), Base: b.FullName()})
+		return
+	}
+	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}}
+	switch {
+	case b == nil || b.Dataset != s.Dataset:
+		st.Kind = Full
+		if b != nil {
+			st.Kind = Clone
+			st.Origin = p.receivedName(b)
+		}
+		target, err := p.newTarget(s)
+		if err != nil {
+			p.refuse(s, err)
+			return
+		}
+		st.Target = target
+		p.created[target] = s.Dataset
+	default:
+		st.Kind = Incremental
+		base := p.receivedName(b)
+		target, _, _ := zfs.SplitSnapshotName(base)
+		if c := p.onReceiver(b); c != nil {
+			if err := p.checkDiverged(s, c); err != nil {
+				p.refuse(s, err)
+				return
+			}
+		}
+		st.Target = target
+	}
+	p.received[s] = st.Target + "@" + s.Name
+	p.plan.Streams = append(p.plan.Streams, st)
+}
+
+// newTarget returns the receiver dataset that a full or clone stream of s creates, checking
+// that it is free and that its parent exists (or is created earlier in the plan).
+func (p *planner) newTarget(s *zfs.Snapshot) (string, error) {
+	target, exists := p.receiverDataset(s.Dataset)
+	if exists {
+		// The dataset is there with later snapshots of the lineage only.
+		r := p.dst.Dataset(target)
+		return "", &GapError{Snapshot: s.FullName(), Target: target, Later: r.Newest().FullName()}
+	}
+	if p.dst.Dataset(target) != nil {
+		return "", &TargetExistsError{Source: s.Dataset.Name, Target: target}
+	}
+	if prev := p.created[target]; prev != nil && prev != s.Dataset {
+		return "", &NameCollisionError{Target: target, Sources: []string{prev.Name, s.Dataset.Name}}
+	}
+	parent := zfs.ParentDataset(target)
+	if parent == "" {
+		return "", &TargetExistsError{Source: s.Dataset.Name, Target: target}
+	}
+	if p.dst.Dataset(parent) == nil && p.created[parent] == nil {
+		return "", &MissingParentError{Target: target, Parent: parent}
+	}
+	return target, nil
+}
+
+// checkDiverged refuses an incremental onto the receiver's copy c of the base when the
+// receiver's dataset has moved past it.
+func (p *planner) checkDiverged(s, c *zfs.Snapshot) error {
+	r := c.Dataset
+	var foreign []string
+	var later *zfs.Snapshot
+	for n := c.Next(); n != nil; n = n.Next() {
+		if len(p.src.ByGUID(n.GUID)) == 0 {
+			foreign = append(foreign, n.FullName())
+		} else if later == nil {
+			later = n
+		}
+	}
+	switch {
+	case len(foreign) > 0:
+		return &DivergedError{Target: r.Name, Base: c.FullName(), Foreign: foreign}
+	case later != nil:
+		return &GapError{Snapshot: s.FullName(), Target: r.Name, Later: later.FullName()}
+	case r.Written > 0:
+		return &DivergedError{Target: r.Name, Base: c.FullName(), Written: r.Written}
+	}
+	return nil
+}
+
+// coalesce merges runs of incremental streams between adjacent snapshots of one dataset into
+// one `zfs send -I` stream: fewer streams, and -I is only used where it sends no snapshot
+// that was not planned.
+func (p *planner) coalesce() {
+	var out []*Stream
+	open := map[*zfs.Dataset]*Stream{} // the run that can still be extended, per dataset
+	for _, st := range p.plan.Streams {
+		adjacent := st.Kind == Incremental && st.From.Next() == st.To
+		if run := open[st.To.Dataset]; adjacent && run != nil && run.To == st.From {
+			run.To = st.To
+			run.Intermediates = true
+			run.Versions = append(run.Versions, st.Versions...)
+			continue
+		}
+		out = append(out, st)
+		if adjacent {
+			open[st.To.Dataset] = st
+		} else {
+			delete(open, st.To.Dataset)
+		}
+	}
+	p.plan.Streams = out
+}

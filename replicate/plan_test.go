@@ -1,0 +1,339 @@
+package replicate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// inventory builds an inventory from compact rows, through the real listing parser:
+//
+//	"pool/a"                      a filesystem
+//	"pool/c < pool/a@snap"        a clone of pool/a@snap
+//	"pool/a w=5"                  a filesystem written 5 bytes since its newest snapshot
+//	"pool/a@zfs-vm:d:1 #7"        a snapshot with guid 7
+//
+// Snapshots get increasing createtxg in row order.
+func inventory(t *testing.T, rows ...string) *zfs.Inventory {
+	t.Helper()
+	var b strings.Builder
+	txg := 100
+	for _, r := range rows {
+		txg++
+		f := strings.Fields(r)
+		name := f[0]
+		if strings.Contains(name, "@") {
+			guid := strings.TrimPrefix(f[1], "#")
+			fmt.Fprintf(&b, "%s\tsnapshot\t%s\t%d\t-\t0\t0\t0\t-\t0\t0\t-\n", name, guid, txg)
+			continue
+		}
+		origin, written := "-", "0"
+		for i := 1; i < len(f); i++ {
+			switch {
+			case f[i] == "<":
+				origin = f[i+1]
+				i++
+			case strings.HasPrefix(f[i], "w="):
+				written = f[i][2:]
+			}
+		}
+		fmt.Fprintf(&b, "%s\tfilesystem\t%d\t%d\t%s\t0\t0\t%s\t/%s\t-\t0\t-\n", name, 9000+txg, txg, origin, written, name)
+	}
+	inv, err := zfs.ParseList(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return inv
+}
+
+// describe renders streams as "kind from>to @target [origin] -I".
+func describe(p *Plan) []string {
+	var out []string
+	for _, s := range p.Streams {
+		from := "-"
+		if s.From != nil {
+			from = s.From.FullName()
+		}
+		line := fmt.Sprintf("%s %s>%s @%s", s.Kind, from, s.To.FullName(), s.Target)
+		if s.Origin != "" {
+			line += " origin=" + s.Origin
+		}
+		if s.Intermediates {
+			line += " -I"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func equal(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("streams:\n  got:  %s\n  want: %s", strings.Join(got, "\n        "), strings.Join(want, "\n        "))
+	}
+}
+
+// tree is the core issue's scenario: a template with versions 1-3 and two clones of v2 and
+// v3 that got versions 4 and 5.
+var tree = []string{
+	"pool/tmpl",
+	"pool/tmpl@zfs-vm:d:1 #1",
+	"pool/tmpl@zfs-vm:d:2 #2",
+	"pool/tmpl@zfs-vm:d:3 #3",
+	"pool/c1 < pool/tmpl@zfs-vm:d:2",
+	"pool/c1@zfs-vm:d:4 #4",
+	"pool/c2 < pool/tmpl@zfs-vm:d:3",
+	"pool/c2@zfs-vm:d:5 #5",
+}
+
+func TestPlanStreams(t *testing.T) {
+	cases := []struct {
+		name     string
+		src, dst []string
+		opt      Options
+		want     []string
+	}{
+		{
+			name: "empty receiver gets one full stream then one -I",
+			src:  []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2", "pool/a@zfs-vm:d:3 #3"},
+			dst:  []string{"pool"},
+			want: []string{"full ->pool/a@zfs-vm:d:1 @pool/a", "incremental pool/a@zfs-vm:d:1>pool/a@zfs-vm:d:3 @pool/a -I"},
+		},
+		{
+			name: "receiver with the first version gets one -I",
+			src:  []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2", "pool/a@zfs-vm:d:3 #3"},
+			dst:  []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1"},
+			want: []string{"incremental pool/a@zfs-vm:d:1>pool/a@zfs-vm:d:3 @pool/a -I"},
+		},
+		{
+			name: "single missing version is a plain -i",
+			src:  []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"},
+			dst:  []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1"},
+			want: []string{"incremental pool/a@zfs-vm:d:1>pool/a@zfs-vm:d:2 @pool/a"},
+		},
+		{
+			name: "up to date receiver gets nothing",
+			src:  tree,
+			dst:  append([]string{"pool"}, tree...),
+			want: nil,
+		},
+		{
+			name: "a tree arrives as a tree, with -d",
+			src:  tree,
+			dst:  []string{"tank", "tank/vm"},
+			opt:  Options{DestParent: "tank/vm"},
+			want: []string{
+				"full ->pool/tmpl@zfs-vm:d:1 @tank/vm/tmpl",
+				"incremental pool/tmpl@zfs-vm:d:1>pool/tmpl@zfs-vm:d:3 @tank/vm/tmpl -I",
+				"clone pool/tmpl@zfs-vm:d:2>pool/c1@zfs-vm:d:4 @tank/vm/c1 origin=tank/vm/tmpl@zfs-vm:d:2",
+				"clone pool/tmpl@zfs-vm:d:3>pool/c2@zfs-vm:d:5 @tank/vm/c2 origin=tank/vm/tmpl@zfs-vm:d:3",
+			},
+		},
+		{
+			name: "a clone whose origin is already on the receiver is a clone stream",
+			src:  tree,
+			dst:  []string{"tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl@zfs-vm:d:1 #1", "tank/vm/tmpl@zfs-vm:d:2 #2", "tank/vm/tmpl@zfs-vm:d:3 #3"},
+			opt:  Options{DestParent: "tank/vm"},
+			want: []string{
+				"clone pool/tmpl@zfs-vm:d:2>pool/c1@zfs-vm:d:4 @tank/vm/c1 origin=tank/vm/tmpl@zfs-vm:d:2",
+				"clone pool/tmpl@zfs-vm:d:3>pool/c2@zfs-vm:d:5 @tank/vm/c2 origin=tank/vm/tmpl@zfs-vm:d:3",
+			},
+		},
+		{
+			name: "a foreign snapshot between versions forces -i steps",
+			src:  []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@manual #9", "pool/a@zfs-vm:d:2 #2", "pool/a@zfs-vm:d:3 #3"},
+			dst:  []string{"pool"},
+			want: []string{
+				"full ->pool/a@zfs-vm:d:1 @pool/a",
+				"incremental pool/a@zfs-vm:d:1>pool/a@zfs-vm:d:2 @pool/a",
+				"incremental pool/a@zfs-vm:d:2>pool/a@zfs-vm:d:3 @pool/a",
+			},
+		},
+		{
+			name: "a clone of a foreign snapshot (lxc-copy) is sent from the version before it",
+			src: []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@c1 #8",
+				"pool/c1 < pool/t@c1", "pool/c1@zfs-vm:d:2 #2"},
+			dst: []string{"pool", "pool/t", "pool/t@zfs-vm:d:1 #1"},
+			want: []string{"clone pool/t@zfs-vm:d:1>pool/c1@zfs-vm:d:2 @pool/c1 origin=pool/t@zfs-vm:d:1"},
+		},
+		{
+			name: "clone of a clone",
+			src: append(append([]string{}, tree...),
+				"pool/cc < pool/c1@zfs-vm:d:4", "pool/cc@zfs-vm:d:6 #6"),
+			dst: []string{"tank"},
+			opt: Options{DestParent: "tank"},
+			want: []string{
+				"full ->pool/tmpl@zfs-vm:d:1 @tank/tmpl",
+				"incremental pool/tmpl@zfs-vm:d:1>pool/tmpl@zfs-vm:d:3 @tank/tmpl -I",
+				"clone pool/tmpl@zfs-vm:d:2>pool/c1@zfs-vm:d:4 @tank/c1 origin=tank/tmpl@zfs-vm:d:2",
+				"clone pool/tmpl@zfs-vm:d:3>pool/c2@zfs-vm:d:5 @tank/c2 origin=tank/tmpl@zfs-vm:d:3",
+				"clone pool/c1@zfs-vm:d:4>pool/cc@zfs-vm:d:6 @tank/cc origin=tank/c1@zfs-vm:d:4",
+			},
+		},
+		{
+			name: "a new version after a clone was sent is one incremental",
+			src:  append(append([]string{}, tree...), "pool/c2@zfs-vm:d:6 #6"),
+			dst:  append([]string{"pool"}, tree...),
+			want: []string{"incremental pool/c2@zfs-vm:d:5>pool/c2@zfs-vm:d:6 @pool/c2"},
+		},
+		{
+			name: "-n limits to one streamline",
+			src:  []string{"pool/a", "pool/a@zfs-vm:a:1 #1", "pool/b", "pool/b@zfs-vm:b:1 #2"},
+			dst:  []string{"pool"},
+			opt:  Options{Streamline: "b"},
+			want: []string{"full ->pool/b@zfs-vm:b:1 @pool/b"},
+		},
+		{
+			name: "-n brings the versions a clone descends from",
+			src: []string{"pool/t", "pool/t@zfs-vm:base:1 #1", "pool/t@zfs-vm:base:2 #2",
+				"pool/app < pool/t@zfs-vm:base:2", "pool/app@zfs-vm:app:1 #3"},
+			dst: []string{"pool"},
+			opt: Options{Streamline: "app"},
+			want: []string{
+				"full ->pool/t@zfs-vm:base:1 @pool/t",
+				"incremental pool/t@zfs-vm:base:1>pool/t@zfs-vm:base:2 @pool/t",
+				"clone pool/t@zfs-vm:base:2>pool/app@zfs-vm:app:1 @pool/app origin=pool/t@zfs-vm:base:2",
+			},
+		},
+		{
+			name: "an origin held twice by the receiver is pinned to the one under -d",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/c < pool/t@zfs-vm:d:1", "pool/c@zfs-vm:d:2 #2"},
+			dst: []string{"tank", "tank/old", "tank/old/t", "tank/old/t@zfs-vm:d:1 #1",
+				"tank/new", "tank/new/t", "tank/new/t@zfs-vm:d:1 #1"},
+			opt:  Options{DestParent: "tank/new"},
+			want: []string{"clone pool/t@zfs-vm:d:1>pool/c@zfs-vm:d:2 @tank/new/c origin=tank/new/t@zfs-vm:d:1"},
+		},
+		{
+			name: "foreign snapshots are never sent on their own",
+			src:  []string{"pool/a", "pool/a@daily #1"},
+			dst:  []string{"pool"},
+			want: nil,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
+			if len(p.Refused) > 0 {
+				t.Fatalf("unexpected refusals: %v", p.Errors())
+			}
+			equal(t, describe(p), c.want)
+		})
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	cases := []struct {
+		name       string
+		src, dst   []string
+		opt        Options
+		wantErr    any // pointer to the typed error expected among the refusals
+		wantMsg    []string
+		wantStream []string
+	}{
+		{
+			name: "same name, other guid: conflict refuses the streamline, others go on",
+			src: []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2",
+				"pool/b", "pool/b@zfs-vm:x:1 #3"},
+			dst:        []string{"pool", "pool/z", "pool/z@zfs-vm:d:2 #77"},
+			wantErr:    new(*ConflictError),
+			wantMsg:    []string{"streamline d conflicts", "version 2 is pool/a@zfs-vm:d:2 (guid 2)", "pool/z@zfs-vm:d:2 (guid 77)", "sender has versions 1,2, receiver has 2"},
+			wantStream: []string{"full ->pool/b@zfs-vm:x:1 @pool/b"},
+		},
+		{
+			name:    "receiver snapshots the sender lacks: diverged",
+			src:     []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"},
+			dst:     []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@local #50"},
+			wantErr: new(*DivergedError),
+			wantMsg: []string{"receiver dataset pool/a diverged", "pool/a@local"},
+		},
+		{
+			name:    "receiver written since the base: diverged",
+			src:     []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"},
+			dst:     []string{"pool", "pool/a w=4096", "pool/a@zfs-vm:d:1 #1"},
+			wantErr: new(*DivergedError),
+			wantMsg: []string{"was written (4096 bytes)"},
+		},
+		{
+			name:    "a version that can no longer be placed is reported",
+			src:     []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2", "pool/a@zfs-vm:d:3 #3"},
+			dst:     []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:3 #3"},
+			wantErr: new(*GapError),
+			wantMsg: []string{"cannot place pool/a@zfs-vm:d:2", "already has the later pool/a@zfs-vm:d:3"},
+		},
+		{
+			name:    "-d collision lists both sources",
+			src:     []string{"pool/x/1007", "pool/x/1007@zfs-vm:a:1 #1", "pool/y/1007", "pool/y/1007@zfs-vm:b:1 #2"},
+			dst:     []string{"tank"},
+			opt:     Options{DestParent: "tank"},
+			wantErr: new(*NameCollisionError),
+			wantMsg: []string{"pool/x/1007 and pool/y/1007", "tank/1007"},
+		},
+		{
+			name:    "missing -d parent",
+			src:     []string{"pool/a", "pool/a@zfs-vm:d:1 #1"},
+			dst:     []string{"tank"},
+			opt:     Options{DestParent: "tank/vm"},
+			wantErr: new(*MissingParentError),
+			wantMsg: []string{"no dataset tank/vm"},
+		},
+		{
+			name:    "existing unrelated receiver dataset is not overwritten",
+			src:     []string{"pool/a", "pool/a@zfs-vm:d:1 #1"},
+			dst:     []string{"pool", "pool/a", "pool/a@other #40"},
+			wantErr: new(*TargetExistsError),
+			wantMsg: []string{"already has pool/a, which is not a copy of pool/a"},
+		},
+		{
+			name: "a refused template blocks its clones",
+			src: []string{"pool/t", "pool/t@zfs-vm:t:1 #1",
+				"pool/c < pool/t@zfs-vm:t:1", "pool/c@zfs-vm:c:1 #2"},
+			dst:     []string{"pool", "pool/q", "pool/q@zfs-vm:t:1 #99"},
+			wantErr: new(*BlockedError),
+			wantMsg: []string{"pool/c@zfs-vm:c:1 not sent", "descends from, pool/t@zfs-vm:t:1, was refused"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
+			var found error
+			for _, err := range p.Errors() {
+				target := c.wantErr
+				if errors.As(err, target) {
+					found = err
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %T among refusals %v", c.wantErr, p.Errors())
+			}
+			for _, m := range c.wantMsg {
+				if !strings.Contains(found.Error(), m) {
+					t.Errorf("message %q lacks %q", found.Error(), m)
+				}
+			}
+			equal(t, describe(p), c.wantStream)
+		})
+	}
+}
+
+func TestPlanStreamsValidate(t *testing.T) {
+	p := Compute(inventory(t, tree...), inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	for _, s := range p.Streams {
+		send, err := s.SendArgs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recv, err := s.ReceiveArgs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Kind == Clone && !strings.Contains(strings.Join(recv.Argv(), " "), "-o origin=tank/vm/") {
+			t.Errorf("clone receive not pinned: %v", recv.Argv())
+		}
+		if s.Kind == Full && len(send.Argv()) != 3 {
+			t.Errorf("full send argv %v", send.Argv())
+		}
+	}
+}

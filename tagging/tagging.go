@@ -1,0 +1,114 @@
+// Package tagging decides which dataset a `zfs-vm tag` argument means and which
+// zfs-vm:STREAMLINE:VERSION snapshot it should get. It does no I/O.
+package tagging
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// Request is what the user asked for with `-n [name:]version` and `--force`.
+type Request struct {
+	Streamline string // "" = detect from the dataset's lineage
+	Version    uint64 // 0 = next free version
+	Force      bool   // tag even if nothing was written since the last version
+}
+
+// ParseName parses the -n value: "NAME", "NAME:VERSION" or "VERSION". A value of digits only
+// is a version of the detected streamline.
+func ParseName(v string) (Request, error) {
+	if v == "" {
+		return Request{}, nil
+	}
+	name, ver, hasVer := strings.Cut(v, ":")
+	if !hasVer {
+		if _, err := zfs.ParseVersion(v); err == nil {
+			name, ver, hasVer = "", v, true
+		}
+	}
+	var r Request
+	if name != "" || !hasVer {
+		if err := zfs.ValidateStreamline(name); err != nil {
+			return Request{}, fmt.Errorf("-n %q: %v", v, err)
+		}
+		r.Streamline = name
+	}
+	if hasVer {
+		n, err := zfs.ParseVersion(ver)
+		if err != nil {
+			return Request{}, fmt.Errorf("-n %q: %v", v, err)
+		}
+		if n == 0 {
+			return Request{}, fmt.Errorf("-n %q: versions start at 1", v)
+		}
+		r.Version = n
+	}
+	return r, nil
+}
+
+// Resolver maps a tag argument to a dataset. Container managers' resolvers implement it too.
+type Resolver interface {
+	// Resolve returns the dataset arg names, or (nil, nil) when arg is not of its kind.
+	Resolve(inv *zfs.Inventory, arg string) (*zfs.Dataset, error)
+}
+
+// DatasetOrMountpoint resolves a dataset name, or an absolute path that is a dataset's
+// mountpoint.
+type DatasetOrMountpoint struct{}
+
+// Resolve implements Resolver.
+func (DatasetOrMountpoint) Resolve(inv *zfs.Inventory, arg string) (*zfs.Dataset, error) {
+	if strings.HasPrefix(arg, "/") {
+		clean := filepath.Clean(arg)
+		for _, d := range inv.Datasets {
+			if d.Mountpoint != "" && filepath.Clean(d.Mountpoint) == clean {
+				return d, nil
+			}
+		}
+		return nil, nil
+	}
+	return inv.Dataset(arg), nil
+}
+
+// Decision is what tag will do.
+type Decision struct {
+	Dataset *zfs.Dataset
+	Tag     zfs.Tag
+	// Unchanged is set when nothing was written since the dataset's newest version and
+	// --force was not given: tag then does nothing.
+	Unchanged bool
+	Since     *zfs.Snapshot // the newest version Unchanged refers to
+}
+
+// Decide picks the tag for dataset d. written is the space written to d since its own newest
+// zfs-vm snapshot (ignored when it has none).
+func Decide(inv *zfs.Inventory, d *zfs.Dataset, req Request, written uint64) (Decision, error) {
+	lineage := d.LineageTag()
+	name := req.Streamline
+	if name == "" {
+		if lineage == nil {
+			return Decision{}, fmt.Errorf("cannot tell the streamline of %s; use -n NAME[:VERSION]", d.Name)
+		}
+		name = lineage.Tag.Streamline
+	}
+	own := d.NewestTagged()
+	if !req.Force && own != nil && own.Tag.Streamline == name && req.Version == 0 && written == 0 {
+		return Decision{Dataset: d, Tag: own.Tag, Unchanged: true, Since: own}, nil
+	}
+	version := req.Version
+	max, _ := inv.MaxVersion(name)
+	if version == 0 {
+		version = max + 1
+	}
+	tag := zfs.Tag{Streamline: name, Version: version}
+	if have := inv.ByTag(tag); len(have) > 0 {
+		return Decision{}, fmt.Errorf("version %s already exists: %s (the next free one is %d)", tag, have[0].FullName(), max+1)
+	}
+	if lineage != nil && lineage.Tag.Streamline == name && version < lineage.Tag.Version {
+		return Decision{}, fmt.Errorf("version %s would be older than %s, which %s descends from; versions rise monotonically", tag, lineage.FullName(), d.Name)
+	}
+	return Decision{Dataset: d, Tag: tag}, nil
+}

@@ -1,0 +1,250 @@
+package zfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"al.essio.dev/pkg/shellescape"
+	"github.com/sirupsen/logrus"
+)
+
+// Host runs commands on this machine or, over OpenSSH, on a remote one. The zero value is
+// not usable; use Local or Dial.
+type Host struct {
+	// Name is "local" or the [user@]host the user gave.
+	Name string
+	ssh  *sshConn
+	sudo bool
+	log  logrus.FieldLogger
+}
+
+// Local returns the Host for this machine.
+func Local(log logrus.FieldLogger) *Host { return &Host{Name: "local", log: log} }
+
+// IsLocal reports whether spec names this machine: empty or "local".
+func IsLocal(spec string) bool { return spec == "" || spec == "local" }
+
+// remoteSearchPath is put in front of a remote zfs when not using sudo: a non-root ssh
+// session on Debian has no /sbin in its PATH, and zfs lives there.
+const remoteSearchPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Command returns a command that runs argv on the host. For a remote host every word is
+// shell-quoted, so names are passed as data and never interpreted by the remote shell.
+func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
+	var cmd *exec.Cmd
+	if h.ssh == nil {
+		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+	} else {
+		words := argv
+		if h.sudo {
+			words = append([]string{"sudo", "-n"}, argv...)
+		} else {
+			words = append([]string{"env", remoteSearchPath}, argv...)
+		}
+		cmd = exec.CommandContext(ctx, "ssh", h.ssh.args(QuoteCommand(words))...)
+	}
+	if h.log != nil {
+		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
+	}
+	return cmd
+}
+
+// QuoteCommand joins words into one POSIX shell command line, quoting each word as needed.
+func QuoteCommand(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellescape.Quote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// CommandError is a failed command with what it printed on stderr.
+type CommandError struct {
+	Host   string
+	Argv   []string
+	Stderr string
+	Err    error
+}
+
+func (e *CommandError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] + " ..."
+	}
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	where := ""
+	if e.Host != "local" {
+		where = " on " + e.Host
+	}
+	return fmt.Sprintf("%s%s: %s", strings.Join(e.Argv, " "), where, msg)
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// Output runs argv on the host and returns its stdout; a failure is a *CommandError.
+func (h *Host) Output(ctx context.Context, argv ...string) ([]byte, error) {
+	cmd := h.Command(ctx, argv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, h.commandError(argv, stderr.String(), err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// Run runs argv on the host, discarding its stdout.
+func (h *Host) Run(ctx context.Context, argv ...string) error {
+	_, err := h.Output(ctx, argv...)
+	return err
+}
+
+func (h *Host) commandError(argv []string, stderr string, err error) error {
+	var exitErr *exec.ExitError
+	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 255 {
+		// ssh itself failed (connection, authentication) rather than the remote command.
+		return &CommandError{Host: h.Name, Argv: []string{"ssh"}, Stderr: stderr, Err: err}
+	}
+	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 127 {
+		stderr = argv[0] + ": command not found on " + h.Name + " (is ZFS installed there?)"
+	}
+	return &CommandError{Host: h.Name, Argv: argv, Stderr: stderr, Err: err}
+}
+
+// List reads the host's datasets and snapshots with one `zfs list`.
+func (h *Host) List(ctx context.Context) (*Inventory, error) {
+	out, err := h.Output(ctx, ListArgs()...)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := ParseList(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return inv, nil
+}
+
+// Close ends the host's ssh master connection, if any.
+func (h *Host) Close() error {
+	if h.ssh == nil {
+		return nil
+	}
+	return h.ssh.close()
+}
+
+// sshConn is one OpenSSH master connection that every command to the host reuses.
+type sshConn struct {
+	target string // [user@]host
+	port   string
+	dir    string // private directory holding the control socket
+	batch  bool
+	log    logrus.FieldLogger
+}
+
+var hostPattern = regexp.MustCompile(`^(?:([A-Za-z0-9._][A-Za-z0-9._-]*)@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$`)
+
+// ParseHostSpec splits "[user@]host[:port]" and rejects anything that ssh could take as an
+// option or that is not a host name.
+func ParseHostSpec(spec string) (target, port string, err error) {
+	m := hostPattern.FindStringSubmatch(spec)
+	if m == nil {
+		return "", "", fmt.Errorf("host %q: not of the form [user@]host[:port]", spec)
+	}
+	host := strings.Trim(m[2], "[]")
+	target = host
+	if m[1] != "" {
+		target = m[1] + "@" + host
+	}
+	return target, m[3], nil
+}
+
+// DialOptions tune how Dial connects.
+type DialOptions struct {
+	Sudo bool // run remote commands through `sudo -n`
+	// Batch forbids ssh from prompting (BatchMode=yes); set it when stdin is not a terminal.
+	Batch bool
+	// ExtraArgs are passed to ssh before the host (e.g. -o options from the config).
+	ExtraArgs []string
+}
+
+// Dial opens one ssh master connection to spec ([user@]host[:port]) using the user's own ssh
+// configuration, agent and known_hosts. Every later command to the host reuses it.
+func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLogger) (*Host, error) {
+	target, port, err := ParseHostSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "zfs-vm-ssh-")
+	if err != nil {
+		return nil, err
+	}
+	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, log: log}
+	args := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
+	args = append(args, opt.ExtraArgs...)
+	args = append(args, c.baseArgs()...)
+	args = append(args, target)
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	if log != nil {
+		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
+	}
+	// ssh -f keeps running in the background; its stderr must be a file, not a pipe that
+	// Wait would wait on.
+	errFile, err := os.CreateTemp(dir, "stderr")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer errFile.Close()
+	cmd.Stderr = errFile
+	if err := cmd.Run(); err != nil {
+		msg, _ := os.ReadFile(errFile.Name())
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg), err))
+	}
+	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
+}
+
+func firstLine(s string, fallback error) string {
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") {
+			return l
+		}
+	}
+	return fallback.Error()
+}
+
+func (c *sshConn) baseArgs() []string {
+	a := []string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}
+	if c.batch {
+		a = append(a, "-o", "BatchMode=yes")
+	}
+	if c.port != "" {
+		a = append(a, "-p", c.port)
+	}
+	return a
+}
+
+// args returns ssh's argv (without "ssh") to run one remote command line over the master.
+func (c *sshConn) args(remote string) []string {
+	a := append(c.baseArgs(), "-o", "ControlMaster=no", c.target, "--", remote)
+	return a
+}
+
+func (c *sshConn) close() error {
+	cmd := exec.Command("ssh", append(c.baseArgs(), "-O", "exit", c.target)...)
+	err := cmd.Run()
+	os.RemoveAll(c.dir)
+	if err != nil {
+		return fmt.Errorf("closing ssh connection to %s: %w", c.target, err)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package zfs
+
+import (
+	"sort"
+)
+
+// Dataset is a filesystem or volume as the listing showed it.
+type Dataset struct {
+	Name       string
+	Type       string // "filesystem" or "volume"
+	GUID       uint64
+	CreateTXG  uint64
+	OriginName string    // full name of the origin snapshot; "" when not a clone
+	Origin     *Snapshot // resolved OriginName; nil when not a clone or not listed
+	Used       uint64
+	Referenced uint64
+	// Written is the space written since the dataset's newest snapshot (for a clone without
+	// snapshots: since its origin).
+	Written     uint64
+	Mountpoint  string // "" for volumes and "none"/"legacy"/"-" mountpoints
+	ResumeToken string // receive_resume_token; "" when none
+	// Snapshots in creation order (ascending createtxg).
+	Snapshots []*Snapshot
+}
+
+// Snapshot is one snapshot of a dataset.
+type Snapshot struct {
+	Dataset    *Dataset
+	Name       string // the part after '@'
+	GUID       uint64
+	CreateTXG  uint64
+	Creation   int64 // seconds since the epoch
+	Used       uint64
+	Referenced uint64
+	UserRefs   uint64 // number of holds
+	Tag        Tag    // valid when Tagged
+	Tagged     bool   // a zfs-vm snapshot
+	index      int    // position in Dataset.Snapshots
+}
+
+// FullName returns "dataset@name".
+func (s *Snapshot) FullName() string { return s.Dataset.Name + "@" + s.Name }
+
+// Parent returns the snapshot this one descends from: the previous snapshot of its dataset,
+// or, for the first snapshot of a clone, the clone's origin. It is nil at a lineage's root.
+func (s *Snapshot) Parent() *Snapshot {
+	if s.index > 0 {
+		return s.Dataset.Snapshots[s.index-1]
+	}
+	return s.Dataset.Origin
+}
+
+// Next returns the following snapshot of the same dataset, or nil.
+func (s *Snapshot) Next() *Snapshot {
+	if s.index+1 < len(s.Dataset.Snapshots) {
+		return s.Dataset.Snapshots[s.index+1]
+	}
+	return nil
+}
+
+// NearestTagged returns the nearest zfs-vm snapshot among s and its ancestors, or nil.
+func (s *Snapshot) NearestTagged() *Snapshot {
+	for a := s; a != nil; a = a.Parent() {
+		if a.Tagged {
+			return a
+		}
+	}
+	return nil
+}
+
+// Newest returns the dataset's newest snapshot, or nil.
+func (d *Dataset) Newest() *Snapshot {
+	if len(d.Snapshots) == 0 {
+		return nil
+	}
+	return d.Snapshots[len(d.Snapshots)-1]
+}
+
+// NewestTagged returns the newest zfs-vm snapshot of this dataset itself, or nil.
+func (d *Dataset) NewestTagged() *Snapshot {
+	for i := len(d.Snapshots) - 1; i >= 0; i-- {
+		if d.Snapshots[i].Tagged {
+			return d.Snapshots[i]
+		}
+	}
+	return nil
+}
+
+// LineageTag returns the newest zfs-vm snapshot that the dataset's current state descends
+// from: its own newest tagged snapshot, else the nearest one up its origin chain (walking past
+// foreign snapshots such as those lxc-copy makes). It is nil when there is none.
+func (d *Dataset) LineageTag() *Snapshot {
+	if s := d.NewestTagged(); s != nil {
+		return s
+	}
+	if d.Origin != nil {
+		return d.Origin.NearestTagged()
+	}
+	return nil
+}
+
+// Inventory is everything one listing showed of a host: datasets, snapshots and how they
+// descend from each other.
+type Inventory struct {
+	Datasets []*Dataset // sorted by name
+	byName   map[string]*Dataset
+	byGUID   map[uint64][]*Snapshot
+	byTag    map[Tag][]*Snapshot
+}
+
+// Dataset returns the named filesystem or volume, or nil.
+func (inv *Inventory) Dataset(name string) *Dataset { return inv.byName[name] }
+
+// Snapshot returns the snapshot with the given full name, or nil.
+func (inv *Inventory) Snapshot(full string) *Snapshot {
+	ds, snap, ok := SplitSnapshotName(full)
+	if !ok {
+		return nil
+	}
+	d := inv.byName[ds]
+	if d == nil {
+		return nil
+	}
+	for _, s := range d.Snapshots {
+		if s.Name == snap {
+			return s
+		}
+	}
+	return nil
+}
+
+// ByGUID returns the snapshots with the given guid (normally one; a pool that received the
+// same snapshot under two parents holds it twice).
+func (inv *Inventory) ByGUID(guid uint64) []*Snapshot { return inv.byGUID[guid] }
+
+// ByTag returns the zfs-vm snapshots that carry tag, in creation order.
+func (inv *Inventory) ByTag(tag Tag) []*Snapshot { return inv.byTag[tag] }
+
+// Tagged returns every zfs-vm snapshot, ordered by createtxg, then name; because a clone is
+// always younger than its origin, this order lists every ancestor before its descendants.
+func (inv *Inventory) Tagged() []*Snapshot {
+	var out []*Snapshot
+	for _, d := range inv.Datasets {
+		for _, s := range d.Snapshots {
+			if s.Tagged {
+				out = append(out, s)
+			}
+		}
+	}
+	SortByCreation(out)
+	return out
+}
+
+// MaxVersion returns the highest version of streamline on this host, and whether any exists.
+func (inv *Inventory) MaxVersion(streamline string) (uint64, bool) {
+	var max uint64
+	found := false
+	for tag := range inv.byTag {
+		if tag.Streamline == streamline && (!found || tag.Version > max) {
+			max, found = tag.Version, true
+		}
+	}
+	return max, found
+}
+
+// SortByCreation sorts snapshots by createtxg, then full name, which is an order in which
+// every snapshot comes after all of its ancestors.
+func SortByCreation(snaps []*Snapshot) {
+	sort.Slice(snaps, func(i, j int) bool {
+		a, b := snaps[i], snaps[j]
+		if a.CreateTXG != b.CreateTXG {
+			return a.CreateTXG < b.CreateTXG
+		}
+		return a.FullName() < b.FullName()
+	})
+}
+
+// newInventory links datasets and snapshots into an Inventory.
+func newInventory(datasets []*Dataset) *Inventory {
+	inv := &Inventory{
+		Datasets: datasets,
+		byName:   make(map[string]*Dataset, len(datasets)),
+		byGUID:   make(map[uint64][]*Snapshot),
+		byTag:    make(map[Tag][]*Snapshot),
+	}
+	sort.Slice(datasets, func(i, j int) bool { return datasets[i].Name < datasets[j].Name })
+	for _, d := range datasets {
+		inv.byName[d.Name] = d
+		sort.Slice(d.Snapshots, func(i, j int) bool {
+			if d.Snapshots[i].CreateTXG != d.Snapshots[j].CreateTXG {
+				return d.Snapshots[i].CreateTXG < d.Snapshots[j].CreateTXG
+			}
+			return d.Snapshots[i].Name < d.Snapshots[j].Name
+		})
+		for i, s := range d.Snapshots {
+			s.index = i
+			s.Dataset = d
+			inv.byGUID[s.GUID] = append(inv.byGUID[s.GUID], s)
+			if s.Tagged {
+				inv.byTag[s.Tag] = append(inv.byTag[s.Tag], s)
+			}
+		}
+	}
+	for _, d := range datasets {
+		if d.OriginName != "" {
+			d.Origin = inv.Snapshot(d.OriginName)
+		}
+	}
+	for _, l := range inv.byTag {
+		SortByCreation(l)
+	}
+	return inv
+}
+
+// NewInventory builds an Inventory from datasets whose Snapshots are filled in; their links
+// (Snapshot.Dataset, Dataset.Origin) and order are set here. Tests build inventories with it.
+func NewInventory(datasets []*Dataset) *Inventory {
+	for _, d := range datasets {
+		for _, s := range d.Snapshots {
+			s.Tag, s.Tagged = ParseTag(s.Name)
+		}
+	}
+	return newInventory(datasets)
+}

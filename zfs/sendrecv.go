@@ -1,0 +1,123 @@
+package zfs
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SendArgs describes one `zfs send`. Build it with NewFullSend, NewIncrementalSend or
+// NewCloneSend, which validate it; its argv is then safe to run.
+type SendArgs struct {
+	from          string // base snapshot (full name); "" for a full stream
+	to            string // snapshot to send (full name)
+	intermediates bool   // -I: also send the snapshots between from and to
+}
+
+// NewFullSend returns the arguments of a full stream of snapshot to.
+func NewFullSend(to string) (SendArgs, error) {
+	if err := ValidateSnapshotName(to); err != nil {
+		return SendArgs{}, fmt.Errorf("send: %w", err)
+	}
+	return SendArgs{to: to}, nil
+}
+
+// NewIncrementalSend returns the arguments of an incremental stream from one snapshot to a
+// later one of the same dataset; intermediates selects -I (every snapshot between) over -i.
+func NewIncrementalSend(from, to string, intermediates bool) (SendArgs, error) {
+	if err := validatePair(from, to); err != nil {
+		return SendArgs{}, err
+	}
+	fds, _, _ := SplitSnapshotName(from)
+	tds, _, _ := SplitSnapshotName(to)
+	if fds != tds {
+		return SendArgs{}, fmt.Errorf("send: incremental %s -> %s crosses datasets", from, to)
+	}
+	return SendArgs{from: from, to: to, intermediates: intermediates}, nil
+}
+
+// NewCloneSend returns the arguments of the stream that makes the receiver create a clone:
+// an incremental from a snapshot of the origin's lineage (from) to a snapshot of the clone.
+func NewCloneSend(from, to string) (SendArgs, error) {
+	if err := validatePair(from, to); err != nil {
+		return SendArgs{}, err
+	}
+	fds, _, _ := SplitSnapshotName(from)
+	tds, _, _ := SplitSnapshotName(to)
+	if fds == tds {
+		return SendArgs{}, fmt.Errorf("send: clone stream %s -> %s stays in one dataset", from, to)
+	}
+	return SendArgs{from: from, to: to}, nil
+}
+
+func validatePair(from, to string) error {
+	if err := ValidateSnapshotName(from); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	if err := ValidateSnapshotName(to); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// Argv returns the zfs command line.
+func (a SendArgs) Argv() []string {
+	argv := []string{"zfs", "send"}
+	switch {
+	case a.from == "":
+	case a.intermediates:
+		argv = append(argv, "-I", a.from)
+	default:
+		argv = append(argv, "-i", a.from)
+	}
+	return append(argv, a.to)
+}
+
+// EstimateArgv returns the dry-run form (-n -P) that prints the stream's estimated size.
+func (a SendArgs) EstimateArgv() []string {
+	argv := a.Argv()
+	return append([]string{"zfs", "send", "-n", "-P"}, argv[2:]...)
+}
+
+// ParseEstimate reads the size from the output of EstimateArgv ("size\t<bytes>").
+func ParseEstimate(out string) (uint64, error) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "size" {
+			return strconv.ParseUint(f[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no size in zfs send -nP output %q", out)
+}
+
+// ReceiveArgs describes one `zfs receive` into target. It never uses -F: a receive that would
+// need to roll back or destroy anything fails instead.
+type ReceiveArgs struct {
+	target string
+	origin string
+}
+
+// NewReceive returns the arguments to receive into dataset target. origin, when set, pins the
+// snapshot a clone stream is received as a clone of (`-o origin=`), rather than trusting
+// zfs receive's search by guid, which can find the same guid twice in one pool.
+func NewReceive(target, origin string) (ReceiveArgs, error) {
+	if err := ValidateDatasetName(target); err != nil {
+		return ReceiveArgs{}, fmt.Errorf("receive: %w", err)
+	}
+	if origin != "" {
+		if err := ValidateSnapshotName(origin); err != nil {
+			return ReceiveArgs{}, fmt.Errorf("receive: origin: %w", err)
+		}
+	}
+	return ReceiveArgs{target: target, origin: origin}, nil
+}
+
+// Argv returns the zfs command line. Received datasets are not mounted (-u): a container's
+// mountpoint on one host may be another's live container.
+func (a ReceiveArgs) Argv() []string {
+	argv := []string{"zfs", "receive", "-u"}
+	if a.origin != "" {
+		argv = append(argv, "-o", "origin="+a.origin)
+	}
+	return append(argv, a.target)
+}
