@@ -156,7 +156,7 @@ func TestPlanStreams(t *testing.T) {
 			name: "a clone of a foreign snapshot (lxc-copy) is sent from the version before it",
 			src: []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@c1 #8",
 				"pool/c1 < pool/t@c1", "pool/c1@zfs-vm:d:2 #2"},
-			dst: []string{"pool", "pool/t", "pool/t@zfs-vm:d:1 #1"},
+			dst:  []string{"pool", "pool/t", "pool/t@zfs-vm:d:1 #1"},
 			want: []string{"clone pool/t@zfs-vm:d:1>pool/c1@zfs-vm:d:2 @pool/c1 origin=pool/t@zfs-vm:d:1"},
 		},
 		{

@@ -127,7 +127,7 @@ func reportRefusals(errs []error) error {
 		failed++
 	}
 	if failed > 0 {
-		return cli.Exit(fmt.Sprintf("zfs-vm: %d problem(s), see above", failed), exitFailure)
+		return cli.Exit(fmt.Sprintf("%d problem(s), see above", failed), exitFailure)
 	}
 	return nil
 }

@@ -74,15 +74,20 @@ func runTag(c *cli.Context) error {
 }
 
 // writtenSinceNewestTag returns the space written to ds since its own newest zfs-vm snapshot.
-// The listing's `written` covers that when the newest snapshot is the tagged one; otherwise
-// ask for written@snap.
+// `written` only counts data ZFS has committed, and a container that just stopped may have
+// writes in the open transaction group: when the listing says nothing was written, sync the
+// pool and ask again, so that a real change is never taken for none.
 func writtenSinceNewestTag(c *cli.Context, host *zfs.Host, ds *zfs.Dataset) (uint64, error) {
 	own := ds.NewestTagged()
 	if own == nil {
 		return 0, nil
 	}
-	if ds.Newest() == own {
+	if ds.Newest() == own && ds.Written > 0 {
 		return ds.Written, nil
+	}
+	pool, _, _ := strings.Cut(ds.Name, "/")
+	if err := host.Run(ctx(c), "zpool", "sync", pool); err != nil {
+		return 0, err
 	}
 	out, err := host.Output(ctx(c), "zfs", "get", "-H", "-p", "-o", "value", "written@"+own.Name, ds.Name)
 	if err != nil {
