@@ -61,7 +61,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 		res.Done++
 		e.Log.WithFields(logrus.Fields{"kind": st.Kind.String(), "snapshot": st.To.FullName(),
 			"target": st.Target, "seconds": time.Since(start).Seconds()}).
-			Infof("%s %s done", st.Kind, Describe(st))
+			Infof("%-11s %s  done in %.1fs", st.Kind, Describe(st), time.Since(start).Seconds())
 	}
 	return res
 }

@@ -24,13 +24,14 @@ func ParseName(v string) (Request, error) {
 		return Request{}, nil
 	}
 	name, ver, hasVer := strings.Cut(v, ":")
+	explicitName := hasVer
 	if !hasVer {
 		if _, err := zfs.ParseVersion(v); err == nil {
 			name, ver, hasVer = "", v, true
 		}
 	}
 	var r Request
-	if name != "" || !hasVer {
+	if explicitName || !hasVer {
 		if err := zfs.ValidateStreamline(name); err != nil {
 			return Request{}, fmt.Errorf("-n %q: %v", v, err)
 		}

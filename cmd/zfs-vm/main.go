@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -67,17 +66,6 @@ func main() {
 		os.Exit(ec.ExitCode())
 	}
 	os.Exit(exitFailure)
-}
-
-var log = logrus.New()
-
-func setupLogging(debug bool) {
-	log.SetOutput(os.Stderr)
-	log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
-	log.SetLevel(logrus.InfoLevel)
-	if debug {
-		log.SetLevel(logrus.DebugLevel)
-	}
 }
 
 // usageError is a command-line mistake: exit status 2.

@@ -5,6 +5,9 @@
 #   vm.sh stop NAME      power it off
 #   vm.sh ssh NAME CMD   run CMD in it as root
 #   vm.sh port NAME      print its forwarded ssh port
+#   vm.sh install NAME BINARY PEER...
+#                        install BINARY as /usr/local/bin/zfs-vm in NAME, and let it reach each
+#                        started PEER VM by ssh under the peer's name
 #   vm.sh accel          print the qemu accelerator this machine can use (kvm or tcg)
 #
 # State lives in $ZFS_VM_LAB_RUN (default /tmp/zfs-vm-lab): NAME/{pid,port,console.log}.
@@ -104,11 +107,34 @@ vssh() {
   ssh $(ssh_opts "$dir") -p "$(cat "$dir/port")" root@127.0.0.1 "$@"
 }
 
+# install copies zfs-vm in and writes an ssh config through which the VM reaches each peer's
+# sshd: slirp forwards the guest's 10.0.2.2:<port> to the host's loopback, where the peer's
+# ssh port is forwarded.
+install_bin() {
+  local name=$1 bin=$2; shift 2
+  local dir=$run/$name cfg="" peer
+  for peer in "$@"; do
+    cfg+="Host $peer
+  HostName 10.0.2.2
+  Port $(cat "$run/$peer/port")
+  User root
+  IdentityFile /root/.ssh/lab_key
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+"
+  done
+  vssh "$name" 'cat > /usr/local/bin/zfs-vm.new && chmod 755 /usr/local/bin/zfs-vm.new && mv /usr/local/bin/zfs-vm.new /usr/local/bin/zfs-vm' < "$bin"
+  vssh "$name" 'umask 077; cat > /root/.ssh/lab_key' < "$dir/key"
+  printf '%s' "$cfg" | vssh "$name" 'umask 077; cat > /root/.ssh/config'
+}
+
 case ${1:-} in
   start) start "$2" ;;
   stop) stop "$2" ;;
   ssh) shift; vssh "$@" ;;
   port) cat "$run/$2/port" ;;
+  install) shift; install_bin "$@" ;;
   accel) accel "$(image)" ;;
   *) die "usage: vm.sh start|stop|ssh|port NAME, or vm.sh accel" ;;
 esac

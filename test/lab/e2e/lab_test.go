@@ -93,23 +93,13 @@ func setup(m *testing.M) (int, error) {
 	}
 	vmA, vmB = vms["a"], vms["b"]
 	fmt.Fprintf(os.Stderr, "lab: VMs up after %s\n", time.Since(t0).Round(time.Second))
-	// Each VM reaches the other's sshd through slirp at 10.0.2.2:<forwarded port>, under the
-	// other's name ("a" or "b").
 	for _, pair := range [][2]*vm{{vmA, vmB}, {vmB, vmA}} {
 		self, other := pair[0], pair[1]
-		if err := self.copyIn(bin, "/usr/local/bin/zfs-vm"); err != nil {
-			return 1, err
+		if out, err := exec.Command(filepath.Join(labDir, "vm.sh"), "install", self.name, bin, other.name).CombinedOutput(); err != nil {
+			return 1, fmt.Errorf("installing zfs-vm in %s: %v\n%s", self.name, err, out)
 		}
-		if err := self.copyIn(self.key, "/root/.ssh/lab_key"); err != nil {
-			return 1, err
-		}
-		cfg := fmt.Sprintf("Host %s\n  HostName 10.0.2.2\n  Port %s\n  User root\n  IdentityFile /root/.ssh/lab_key\n"+
-			"  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n", other.name, other.port)
 		// A VM kept from an earlier run (ZFS_VM_LAB_KEEP) may still have pools.
 		if _, err := self.run("zpool list -H -o name | xargs -r -n1 zpool destroy -f; rm -f /var/tmp/*.img"); err != nil {
-			return 1, err
-		}
-		if _, err := self.run("chmod 755 /usr/local/bin/zfs-vm && chmod 600 /root/.ssh/lab_key && cat > /root/.ssh/config", cfg); err != nil {
 			return 1, err
 		}
 	}
@@ -121,21 +111,6 @@ func setup(m *testing.M) (int, error) {
 func (v *vm) sshArgs() []string {
 	return []string{"-i", v.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", v.port}
-}
-
-func (v *vm) copyIn(local, remote string) error {
-	args := append(v.sshArgs(), "root@127.0.0.1", "cat > "+remote)
-	cmd := exec.Command("ssh", args...)
-	f, err := os.Open(local)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cmd.Stdin = f
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("copy %s to %s:%s: %v %s", local, v.name, remote, err, out)
-	}
-	return nil
 }
 
 // run runs a bash script as root in the VM and returns its combined output.

@@ -1,0 +1,135 @@
+package tagging
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+func inv(t *testing.T, rows ...string) *zfs.Inventory {
+	t.Helper()
+	var b strings.Builder
+	for i, r := range rows {
+		f := strings.Fields(r)
+		if strings.Contains(f[0], "@") {
+			fmt.Fprintf(&b, "%s\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t0\t-\n", f[0], 100+i, 100+i)
+			continue
+		}
+		origin, written := "-", "0"
+		if len(f) > 2 && f[1] == "<" {
+			origin = f[2]
+		}
+		if strings.HasPrefix(f[len(f)-1], "w=") {
+			written = f[len(f)-1][2:]
+		}
+		fmt.Fprintf(&b, "%s\tfilesystem\t%d\t%d\t%s\t0\t0\t%s\t/%s\t-\t0\t-\n", f[0], i+1, 100+i, origin, written, f[0])
+	}
+	i, err := zfs.ParseList(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
+func TestParseName(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Request
+		err  bool
+	}{
+		{"", Request{}, false},
+		{"debian", Request{Streamline: "debian"}, false},
+		{"debian:7", Request{Streamline: "debian", Version: 7}, false},
+		{"7", Request{Version: 7}, false},
+		{"ubuntu-12.04:3", Request{Streamline: "ubuntu-12.04", Version: 3}, false},
+		{"debian:0", Request{}, true},
+		{"debian:x", Request{}, true},
+		{"a:b:1", Request{}, true},
+		{":3", Request{}, true},
+		{"x;reboot", Request{}, true},
+	}
+	for _, c := range cases {
+		got, err := ParseName(c.in)
+		if (err != nil) != c.err || (!c.err && got != c.want) {
+			t.Errorf("ParseName(%q) = %+v, %v; want %+v, err=%v", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestDecide(t *testing.T) {
+	base := []string{
+		"pool/tmpl",
+		"pool/tmpl@zfs-vm:debian:1",
+		"pool/tmpl@zfs-vm:debian:2",
+		"pool/ct < pool/tmpl@zfs-vm:debian:2",
+		"pool/lxc < pool/tmpl@copy",
+		"pool/tmpl@copy",
+		"pool/new",
+		"pool/other",
+		"pool/other@zfs-vm:other:9",
+	}
+	cases := []struct {
+		name    string
+		dataset string
+		req     Request
+		written uint64
+		want    string // tag, "unchanged", or an error fragment prefixed with "!"
+	}{
+		{"next version of own streamline", "pool/tmpl", Request{}, 10, "debian:3"},
+		{"unchanged since last version", "pool/tmpl", Request{}, 0, "unchanged"},
+		{"--force tags unchanged", "pool/tmpl", Request{Force: true}, 0, "debian:3"},
+		{"clone detects streamline from origin", "pool/ct", Request{}, 0, "debian:3"},
+		{"lxc-copy clone walks past the foreign origin", "pool/lxc", Request{}, 0, "debian:3"},
+		{"no lineage, no name", "pool/new", Request{}, 0, "!cannot tell the streamline of pool/new; use -n NAME[:VERSION]"},
+		{"new streamline", "pool/new", Request{Streamline: "fresh"}, 0, "fresh:1"},
+		{"explicit version", "pool/ct", Request{Version: 7}, 0, "debian:7"},
+		{"existing version refused", "pool/ct", Request{Version: 2}, 0, "!version debian:2 already exists: pool/tmpl@zfs-vm:debian:2 (the next free one is 3)"},
+		{"explicit name and version", "pool/new", Request{Streamline: "other", Version: 10}, 0, "other:10"},
+		{"version below the lineage refused", "pool/ct", Request{Streamline: "debian", Version: 1}, 0, "!already exists"},
+	}
+	i := inv(t, base...)
+	for _, c := range cases {
+		d, err := Decide(i, i.Dataset(c.dataset), c.req, c.written)
+		var got string
+		switch {
+		case err != nil:
+			got = "!" + err.Error()
+		case d.Unchanged:
+			got = "unchanged"
+		default:
+			got = d.Tag.String()
+		}
+		if strings.HasPrefix(c.want, "!") {
+			if !strings.Contains(got, c.want[1:]) {
+				t.Errorf("%s: got %q, want error containing %q", c.name, got, c.want[1:])
+			}
+		} else if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDecideRefusesGoingBackwards(t *testing.T) {
+	i := inv(t, "pool/t", "pool/t@zfs-vm:d:5", "pool/c < pool/t@zfs-vm:d:5")
+	_, err := Decide(i, i.Dataset("pool/c"), Request{Version: 3}, 0)
+	if err == nil || !strings.Contains(err.Error(), "versions rise monotonically") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestResolveDatasetOrMountpoint(t *testing.T) {
+	i := inv(t, "pool/a", "pool/b")
+	r := DatasetOrMountpoint{}
+	for arg, want := range map[string]string{"pool/a": "pool/a", "/pool/b": "pool/b", "/pool/b/": "pool/b", "/pool": "", "pool/zz": ""} {
+		d, err := r.Resolve(i, arg)
+		got := ""
+		if d != nil {
+			got = d.Name
+		}
+		if err != nil || got != want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", arg, got, err, want)
+		}
+	}
+}

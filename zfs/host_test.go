@@ -1,0 +1,83 @@
+package zfs
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// roundTrip runs the quoted words through a real POSIX shell and returns the words it saw.
+func roundTrip(t *testing.T, words []string) []string {
+	t.Helper()
+	line := "printf '%s\\0' " + QuoteCommand(words)
+	out, err := exec.Command("/bin/sh", "-c", line).Output()
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", line, err)
+	}
+	got := strings.Split(string(out), "\x00")
+	return got[:len(got)-1]
+}
+
+func TestQuoteCommandIsData(t *testing.T) {
+	words := []string{"zfs", "send", "tank/my image@zfs-vm:web app:1", "a;b", "$(touch /tmp/x)", "`id`",
+		"it's", `"q"`, "*", "~", "a\nb", "", "-o", "x|y&z>w", "ümlaut", "\\"}
+	got := roundTrip(t, words)
+	if strings.Join(got, "\x01") != strings.Join(words, "\x01") {
+		t.Errorf("shell saw %q, want %q", got, words)
+	}
+}
+
+func FuzzQuoteCommand(f *testing.F) {
+	f.Add("tank/a b", "$(reboot)", "'")
+	f.Add("", "\n", "`x`")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		words := []string{a, b, c}
+		for _, w := range words {
+			if strings.IndexByte(w, 0) >= 0 {
+				return // cannot be an argv word at all
+			}
+		}
+		got := roundTrip(t, words)
+		if strings.Join(got, "\x00") != strings.Join(words, "\x00") || len(got) != 3 {
+			t.Fatalf("shell saw %q, want %q", got, words)
+		}
+	})
+}
+
+func TestParseHostSpec(t *testing.T) {
+	cases := []struct{ in, target, port string }{
+		{"backup1", "backup1", ""},
+		{"root@backup1.example.org", "root@backup1.example.org", ""},
+		{"zfs-vm@10.0.2.2:2222", "zfs-vm@10.0.2.2", "2222"},
+		{"[::1]:22", "::1", "22"},
+		{"my_host", "my_host", ""},
+	}
+	for _, c := range cases {
+		target, port, err := ParseHostSpec(c.in)
+		if err != nil || target != c.target || port != c.port {
+			t.Errorf("ParseHostSpec(%q) = %q, %q, %v; want %q, %q", c.in, target, port, err, c.target, c.port)
+		}
+	}
+	for _, bad := range []string{"", "-oProxyCommand=id", "host;id", "user@", "@host", "a b", "host:", "host:port", "us er@h", "h/x", "-h"} {
+		if _, _, err := ParseHostSpec(bad); err == nil {
+			t.Errorf("ParseHostSpec(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRemoteCommandQuoting(t *testing.T) {
+	h := &Host{Name: "b", ssh: &sshConn{target: "root@b", dir: "/run/x"}}
+	cmd := h.Command(t.Context(), "zfs", "receive", "-u", "tank/my image")
+	remote := cmd.Args[len(cmd.Args)-1]
+	if cmd.Args[len(cmd.Args)-2] != "--" || cmd.Args[len(cmd.Args)-3] != "root@b" {
+		t.Fatalf("ssh argv %q", cmd.Args)
+	}
+	if !strings.HasSuffix(remote, "zfs receive -u 'tank/my image'") || !strings.HasPrefix(remote, "env PATH=") {
+		t.Errorf("remote command %q", remote)
+	}
+	h.sudo = true
+	cmd = h.Command(t.Context(), "zfs", "list")
+	if remote := cmd.Args[len(cmd.Args)-1]; remote != "sudo -n zfs list" {
+		t.Errorf("sudo remote command %q", remote)
+	}
+}

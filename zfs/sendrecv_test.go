@@ -1,0 +1,68 @@
+package zfs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSendArgs(t *testing.T) {
+	cases := []struct {
+		name string
+		make func() (SendArgs, error)
+		want string // argv joined, or "error"
+	}{
+		{"full", func() (SendArgs, error) { return NewFullSend("t/a@zfs-vm:d:1") }, "zfs send t/a@zfs-vm:d:1"},
+		{"-i", func() (SendArgs, error) { return NewIncrementalSend("t/a@x", "t/a@y", false) }, "zfs send -i t/a@x t/a@y"},
+		{"-I", func() (SendArgs, error) { return NewIncrementalSend("t/a@x", "t/a@z", true) }, "zfs send -I t/a@x t/a@z"},
+		{"clone", func() (SendArgs, error) { return NewCloneSend("t/tmpl@v2", "t/c1@v4") }, "zfs send -i t/tmpl@v2 t/c1@v4"},
+		{"incremental across datasets", func() (SendArgs, error) { return NewIncrementalSend("t/a@x", "t/b@y", false) }, "error"},
+		{"clone within a dataset", func() (SendArgs, error) { return NewCloneSend("t/a@x", "t/a@y") }, "error"},
+		{"not a snapshot", func() (SendArgs, error) { return NewFullSend("t/a") }, "error"},
+		{"option injection", func() (SendArgs, error) { return NewFullSend("-R@x") }, "error"},
+	}
+	for _, c := range cases {
+		a, err := c.make()
+		got := "error"
+		if err == nil {
+			got = strings.Join(a.Argv(), " ")
+		}
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	a, _ := NewIncrementalSend("t/a@x", "t/a@z", true)
+	if got := strings.Join(a.EstimateArgv(), " "); got != "zfs send -n -P -I t/a@x t/a@z" {
+		t.Errorf("estimate argv %q", got)
+	}
+}
+
+func TestParseEstimate(t *testing.T) {
+	out := "incremental\tt/a@x\tt/a@z\t1234\nsize\t1234\n"
+	if n, err := ParseEstimate(out); err != nil || n != 1234 {
+		t.Errorf("ParseEstimate = %d, %v", n, err)
+	}
+	if _, err := ParseEstimate("nothing"); err == nil {
+		t.Error("ParseEstimate accepted garbage")
+	}
+}
+
+func TestReceiveArgs(t *testing.T) {
+	r, err := NewReceive("tank/vm/c1", "tank/vm/tmpl@zfs-vm:d:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Argv(), " "); got != "zfs receive -u -o origin=tank/vm/tmpl@zfs-vm:d:2 tank/vm/c1" {
+		t.Errorf("argv %q", got)
+	}
+	for _, bad := range [][2]string{{"-F", ""}, {"tank/a", "tank/b"}, {"", ""}} {
+		if _, err := NewReceive(bad[0], bad[1]); err == nil {
+			t.Errorf("NewReceive(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+	r, _ = NewReceive("tank/a", "")
+	for _, w := range r.Argv() {
+		if w == "-F" {
+			t.Error("receive uses -F")
+		}
+	}
+}
