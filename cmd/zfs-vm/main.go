@@ -102,3 +102,12 @@ func hostArg(c *cli.Context, required bool) (string, error) {
 }
 
 func ctx(c *cli.Context) context.Context { return c.Context }
+
+// configRoot is where container managers' configuration is read from: "/" normally; the
+// ZFS_VM_ROOT environment variable points it at a fixture tree in tests.
+func configRoot() string {
+	if r := os.Getenv("ZFS_VM_ROOT"); r != "" {
+		return r
+	}
+	return "/"
+}

@@ -21,6 +21,7 @@ func run(t *testing.T, written string, args ...string) (out, zfsLog string, stat
 	t.Setenv("FAKE_ZFS_LIST", filepath.Join(abs, "list.txt"))
 	t.Setenv("FAKE_ZFS_LOG", filepath.Join(dir, "log"))
 	t.Setenv("FAKE_ZFS_WRITTEN", written)
+	t.Setenv("ZFS_VM_ROOT", filepath.Join(abs, "..", "..", "..", "vzmap", "testdata", "openvz"))
 	app := newApp()
 	var buf bytes.Buffer
 	app.Writer, app.ErrWriter = &buf, &buf
@@ -47,8 +48,16 @@ func TestTagWithFakeZFS(t *testing.T) {
 		out     string // fragment of the output
 		ran     string // fragment of the zfs log; "" = no snapshot must be taken
 	}{
-		{"clone by mountpoint gets the next version", "0", []string{"tag", "/vz/private/1007"}, 0,
+		{"clone by mountpoint gets the next version", "0", []string{"tag", "/var/lib/vz/private/1007"}, 0,
+			"pool/ct@zfs-vm:debian:3", "zfs snapshot pool/ct@zfs-vm:debian:3\nzfs hold zfs-vm pool/ct@zfs-vm:debian:3"},
+		{"OpenVZ CTID", "0", []string{"tag", "1007"}, 0,
 			"pool/ct@zfs-vm:debian:3", "zfs snapshot pool/ct@zfs-vm:debian:3"},
+		{"OpenVZ container name", "0", []string{"tag", "web"}, 0,
+			"pool/ct@zfs-vm:debian:3", "zfs snapshot pool/ct@zfs-vm:debian:3"},
+		{"OpenVZ container not on ZFS", "0", []string{"tag", "1008"}, exitFailure,
+			"openvz container 1008: its path /vz/private/1008 (from /etc/vz/conf/1008.conf) is not a ZFS dataset's mountpoint", ""},
+		{"--type other manager", "0", []string{"tag", "--type", "lxc", "1007"}, exitFailure,
+			"1007 is not a dataset, a mountpoint or a container ID", ""},
 		{"unchanged template is left alone", "0", []string{"tag", "pool/tmpl"}, 0,
 			"unchanged since pool/tmpl@zfs-vm:debian:2", ""},
 		{"changed template is tagged", "4096", []string{"tag", "pool/tmpl"}, 0,
@@ -58,7 +67,7 @@ func TestTagWithFakeZFS(t *testing.T) {
 		{"existing version refused", "0", []string{"tag", "-n", "2", "pool/ct"}, exitFailure,
 			"version debian:2 already exists", ""},
 		{"unknown dataset", "0", []string{"tag", "pool/nope"}, exitFailure,
-			"pool/nope is neither a dataset nor a dataset's mountpoint", ""},
+			"pool/nope is not a dataset, a mountpoint or a container ID (looked at: datasets and their mountpoints; /etc/vz/conf/<CTID>.conf", ""},
 		{"bad -n", "0", []string{"tag", "-n", "a;b", "pool/ct"}, exitUsage, `-n "a;b"`, ""},
 		{"no argument", "0", []string{"tag"}, exitUsage, "want exactly one", ""},
 	}

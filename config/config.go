@@ -1,0 +1,266 @@
+// Package config loads /etc/zfs-vm/zfs-vm.toml: the peers that `zfs-vm sync` replicates with,
+// and which containers the hooks tag. Unknown keys and wrong types are errors that name the
+// file, the line and the key.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// DefaultPath is where the packages install the configuration.
+const DefaultPath = "/etc/zfs-vm/zfs-vm.toml"
+
+// Config is the whole file.
+type Config struct {
+	Defaults PeerDefaults `toml:"defaults"`
+	Peers    []Peer       `toml:"peer"`
+	Hooks    Hooks        `toml:"hooks"`
+}
+
+// PeerDefaults apply to every peer that does not set the key itself.
+type PeerDefaults struct {
+	Sudo        *bool    `toml:"sudo"`
+	SSHOptions  []string `toml:"ssh_options"`
+	Schedule    string   `toml:"schedule"`
+	Streamlines []string `toml:"streamlines"`
+	Dest        string   `toml:"dest"`
+	Direction   string   `toml:"direction"`
+}
+
+// Peer is one host to replicate with.
+type Peer struct {
+	Name string `toml:"name"`
+	// Host is [user@]host[:port].
+	Host string `toml:"host"`
+	// Direction is "push" (send this host's versions) or "pull" (fetch the peer's).
+	Direction string `toml:"direction"`
+	// Streamlines limits the peer to these streamlines; empty means all.
+	Streamlines []string `toml:"streamlines"`
+	// Dest is the parent dataset on the receiving side (-d); empty keeps the sender's names.
+	Dest       string   `toml:"dest"`
+	Sudo       *bool    `toml:"sudo"`
+	SSHOptions []string `toml:"ssh_options"`
+	// Schedule is a systemd OnCalendar expression for the peer's timer.
+	Schedule string `toml:"schedule"`
+}
+
+// Hooks selects what the container managers' hooks tag.
+type Hooks struct {
+	// Tag is "lineage" (default: tag a stopped container whose dataset already belongs to a
+	// streamline), "selected" (only the containers and streamlines listed) or "off".
+	Tag string `toml:"tag"`
+	// Containers are IDs or names that are always tagged when they changed.
+	Containers []string `toml:"containers"`
+	// Streamlines: containers of these streamlines are tagged when they changed.
+	Streamlines []string `toml:"streamlines"`
+	// Templates are container IDs or names of templates: tagged whenever they changed.
+	Templates []string `toml:"templates"`
+}
+
+// DefaultSchedule is the OnCalendar of a peer that sets none.
+const DefaultSchedule = "hourly"
+
+// Error is a configuration mistake, with where it is.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", where, e.Msg)
+}
+
+// Load reads and validates a configuration file. A missing file is an empty configuration
+// when missingOK is set.
+func Load(path string, missingOK bool) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && missingOK {
+		c := &Config{}
+		return c, c.validate(path, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes and validates the text of a configuration file named path.
+func Parse(path string, text []byte) (*Config, error) {
+	var c Config
+	md, err := toml.Decode(string(text), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		msg := strings.TrimPrefix(err.Error(), "toml: ")
+		if m := decodeErrorPattern.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
+		}
+		return nil, &Error{File: path, Msg: msg}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &Error{File: path, Line: keyLine(text, k), Key: k.String(), Msg: "unknown key"}
+	}
+	return &c, c.validate(path, text)
+}
+
+// decodeErrorPattern matches the type errors toml.Decode returns.
+var decodeErrorPattern = regexp.MustCompile(`^line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// keyLine finds the line that sets key, tracking [table] and [[array]] headers.
+func keyLine(text []byte, key toml.Key) int {
+	table, last := strings.Join(key[:len(key)-1], "."), key[len(key)-1]
+	current := ""
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			current = strings.TrimSpace(strings.Trim(line, "[]"))
+			if current == strings.Join(key, ".") {
+				return n
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if ok && current == table && strings.Trim(strings.TrimSpace(k), `"'`) == last {
+			return n
+		}
+	}
+	return 0
+}
+
+func (c *Config) validate(path string, text []byte) error {
+	fail := func(key, format string, a ...any) error {
+		line := 0
+		if text != nil {
+			line = keyLine(text, strings.Split(key, "."))
+		}
+		return &Error{File: path, Line: line, Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+	seen := map[string]bool{}
+	for i := range c.Peers {
+		p := c.Peers[i].Resolved(c.Defaults)
+		if p.Name == "" {
+			return fail("peer.name", "peer #%d has no name", i+1)
+		}
+		if !validPeerName(p.Name) {
+			return fail("peer.name", "%q: use letters, digits, '-', '_' and '.' (it names a systemd unit)", p.Name)
+		}
+		if seen[p.Name] {
+			return fail("peer.name", "peer %q is defined twice", p.Name)
+		}
+		seen[p.Name] = true
+		if _, _, err := zfs.ParseHostSpec(p.Host); err != nil {
+			return fail("peer.host", "peer %s: %v", p.Name, err)
+		}
+		if p.Direction != "push" && p.Direction != "pull" {
+			return fail("peer.direction", "peer %s: %q: use push or pull", p.Name, p.Direction)
+		}
+		for _, s := range p.Streamlines {
+			if err := zfs.ValidateStreamline(s); err != nil {
+				return fail("peer.streamlines", "peer %s: %v", p.Name, err)
+			}
+		}
+		if p.Dest != "" {
+			if err := zfs.ValidateDatasetName(p.Dest); err != nil {
+				return fail("peer.dest", "peer %s: %v", p.Name, err)
+			}
+		}
+		for _, o := range p.SSHOptions {
+			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
+				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
+			}
+		}
+	}
+	switch c.Hooks.Tag {
+	case "", "lineage", "selected", "off":
+	default:
+		return fail("hooks.tag", "%q: use lineage, selected or off", c.Hooks.Tag)
+	}
+	for _, s := range c.Hooks.Streamlines {
+		if err := zfs.ValidateStreamline(s); err != nil {
+			return fail("hooks.streamlines", "%v", err)
+		}
+	}
+	return nil
+}
+
+func validPeerName(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return s != "" && s[0] != '-' && s[0] != '.'
+}
+
+// Resolved returns the peer with the defaults filled in.
+func (p Peer) Resolved(d PeerDefaults) Peer {
+	if p.Sudo == nil {
+		p.Sudo = d.Sudo
+	}
+	if p.Sudo == nil {
+		f := false
+		p.Sudo = &f
+	}
+	if p.SSHOptions == nil {
+		p.SSHOptions = d.SSHOptions
+	}
+	if p.Schedule == "" {
+		p.Schedule = d.Schedule
+	}
+	if p.Schedule == "" {
+		p.Schedule = DefaultSchedule
+	}
+	if p.Streamlines == nil {
+		p.Streamlines = d.Streamlines
+	}
+	if p.Dest == "" {
+		p.Dest = d.Dest
+	}
+	if p.Direction == "" {
+		p.Direction = d.Direction
+	}
+	return p
+}
+
+// Peer returns the named peer with defaults filled in.
+func (c *Config) Peer(name string) (Peer, bool) {
+	for _, p := range c.Peers {
+		if p.Name == name {
+			return p.Resolved(c.Defaults), true
+		}
+	}
+	return Peer{}, false
+}
+
+// HookMode returns the hooks' tag mode, "lineage" when unset.
+func (c *Config) HookMode() string {
+	if c.Hooks.Tag == "" {
+		return "lineage"
+	}
+	return c.Hooks.Tag
+}

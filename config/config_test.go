@@ -1,0 +1,99 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestShippedExampleParses(t *testing.T) {
+	c, err := Load("../packaging/zfs-vm.toml", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Peers) != 0 || c.HookMode() != "lineage" {
+		t.Errorf("example is not inert: %+v", c)
+	}
+}
+
+func TestParse(t *testing.T) {
+	c, err := Parse("z.toml", []byte(`
+[defaults]
+sudo = true
+schedule = "daily"
+direction = "push"
+
+[[peer]]
+name = "backup1"
+host = "zfs-vm@backup1:2222"
+streamlines = ["debian-12"]
+dest = "backup/images"
+
+[[peer]]
+name = "mirror"
+host = "mirror"
+direction = "pull"
+sudo = false
+schedule = "*-*-* 02:00"
+
+[hooks]
+tag = "selected"
+containers = ["1007"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.Peer("backup1")
+	if !*b.Sudo || b.Schedule != "daily" || b.Direction != "push" || b.Dest != "backup/images" {
+		t.Errorf("backup1 resolved to %+v", b)
+	}
+	m, _ := c.Peer("mirror")
+	if *m.Sudo || m.Schedule != "*-*-* 02:00" || m.Direction != "pull" {
+		t.Errorf("mirror resolved to %+v", m)
+	}
+	if c.HookMode() != "selected" || c.Hooks.Containers[0] != "1007" {
+		t.Errorf("hooks %+v", c.Hooks)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ name, text, want string }{
+		{"unknown key", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nbandwith = 5\n", "z.toml:5: peer.bandwith: unknown key"},
+		{"unknown table", "[hook]\ntag = \"off\"\n", "z.toml:1: hook: unknown key"},
+		{"wrong type", "[[peer]]\nname = \"a\"\nhost = \"h\"\nsudo = \"yes\"\n", "z.toml:4: peer.sudo: incompatible types"},
+		{"not TOML", "this is not toml\n", "z.toml:1:"},
+		{"bad direction", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"both\"\n", "z.toml:4: peer.direction: peer a: \"both\": use push or pull"},
+		{"bad host", "[[peer]]\nname = \"a\"\nhost = \"-oProxyCommand=x\"\ndirection = \"push\"\n", "z.toml:3: peer.host"},
+		{"duplicate peer", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n", "peer \"a\" is defined twice"},
+		{"unit-unsafe name", "[[peer]]\nname = \"a/b\"\nhost = \"h\"\ndirection = \"push\"\n", "it names a systemd unit"},
+		{"bad streamline", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nstreamlines = [\"x:y\"]\n", "peer.streamlines"},
+		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
+	}
+	for _, c := range cases {
+		_, err := Parse("z.toml", []byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error is not one line: %q", c.name, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n")
+	f.Add("[hooks]\ntag = \"off\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Parse("f.toml", []byte(text))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		for _, p := range c.Peers {
+			if _, ok := c.Peer(p.Name); !ok {
+				t.Fatalf("peer %q not found", p.Name)
+			}
+		}
+	})
+}

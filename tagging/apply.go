@@ -1,0 +1,74 @@
+package tagging
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// HoldTag is the `zfs hold` tag on every snapshot zfs-vm creates. It keeps a version from
+// being destroyed behind zfs-vm's back (lxc-destroy destroys a clone's origin snapshot, for
+// one); `zfs release zfs-vm <snapshot>` lifts it.
+const HoldTag = "zfs-vm"
+
+// Result is what Apply did.
+type Result struct {
+	Decision
+	Snapshot string // the snapshot created; "" when Unchanged
+}
+
+// Apply decides the tag for dataset d (see Decide) and creates it on host: `zfs snapshot`,
+// then `zfs hold`. Before calling a dataset unchanged it syncs the pool, because `written`
+// counts only committed data and a container that just stopped may have writes in flight.
+func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset, req Request) (Result, error) {
+	written, err := writtenSinceNewestTag(ctx, host, d)
+	if err != nil {
+		return Result{}, err
+	}
+	dec, err := Decide(inv, d, req, written)
+	if err != nil {
+		return Result{}, err
+	}
+	if dec.Unchanged {
+		return Result{Decision: dec}, nil
+	}
+	snap := d.Name + "@" + dec.Tag.SnapshotName()
+	if err := zfs.ValidateSnapshotName(snap); err != nil {
+		return Result{}, err
+	}
+	if err := host.Run(ctx, "zfs", "snapshot", snap); err != nil {
+		return Result{}, err
+	}
+	if err := host.Run(ctx, "zfs", "hold", HoldTag, snap); err != nil {
+		return Result{Decision: dec, Snapshot: snap}, fmt.Errorf("%s created, but holding it failed: %w", snap, err)
+	}
+	return Result{Decision: dec, Snapshot: snap}, nil
+}
+
+// writtenSinceNewestTag returns the space written to d since its own newest zfs-vm snapshot
+// (0 when it has none).
+func writtenSinceNewestTag(ctx context.Context, host *zfs.Host, d *zfs.Dataset) (uint64, error) {
+	own := d.NewestTagged()
+	if own == nil {
+		return 0, nil
+	}
+	if d.Newest() == own && d.Written > 0 {
+		return d.Written, nil // written only grows with a sync; no need to ask again
+	}
+	pool, _, _ := strings.Cut(d.Name, "/")
+	if err := host.Run(ctx, "zpool", "sync", pool); err != nil {
+		return 0, err
+	}
+	out, err := host.Output(ctx, "zfs", "get", "-H", "-p", "-o", "value", "written@"+own.Name, d.Name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("zfs get written@%s %s: unexpected %q", own.Name, d.Name, out)
+	}
+	return n, nil
+}
