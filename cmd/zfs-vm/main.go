@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/zfs-vm/zfs-vm/config"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -38,9 +39,11 @@ func newApp() *cli.App {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "log every zfs and ssh command with its full argv"},
 			&cli.BoolFlag{Name: "sudo", Aliases: []string{"s"}, Usage: "run zfs on the remote host through sudo -n"},
+			&cli.StringFlag{Name: "config", Value: config.DefaultPath, Usage: "configuration `FILE` (peers, hooks)"},
 		},
 		Before: func(c *cli.Context) error {
 			setupLogging(c.Bool("debug"))
+			enableJournal(false)
 			return nil
 		},
 		Commands: []*cli.Command{
@@ -48,6 +51,7 @@ func newApp() *cli.App {
 			pushCommand(),
 			pullCommand(),
 			tagCommand(),
+			hookCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/hooks"
+	"github.com/zfs-vm/zfs-vm/vzmap"
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+func hookCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "hook",
+		Usage: "tag a container that stopped; called by a container manager's hook (always exits 0)",
+		Description: "zfs-vm hook vzctl             (vzctl action script: VEID in the environment)\n" +
+			"zfs-vm hook lxc NAME lxc post-stop   (lxc.hook.post-stop; LXC_TARGET=reboot does nothing)\n" +
+			"zfs-vm hook jail NAME          (exec.poststop)\n" +
+			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n\n" +
+			"The [hooks] section of the configuration selects what is tagged. The scripts in\n" +
+			"/usr/libexec/zfs-vm/ call this. Whatever happens, the exit status is 0 so that the\n" +
+			"container manager never fails because of zfs-vm; outcomes go to the journal.",
+		ArgsUsage:       "vzctl|lxc|jail|pve [ARGS...]",
+		SkipFlagParsing: true,
+		Action:          runHook,
+	}
+}
+
+func runHook(c *cli.Context) error {
+	enableJournal(true)
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		log.Error("hook: want vzctl, lxc, jail or pve")
+		return nil
+	}
+	var ev hooks.Event
+	var err error
+	switch args[0] {
+	case "vzctl":
+		ev, err = hooks.FromVzctl(os.Getenv)
+	case "lxc":
+		ev, err = hooks.FromLXC(args[1:], os.Getenv)
+	case "jail":
+		ev, err = hooks.FromJail(args[1:])
+	case "pve":
+		ev, err = hooks.FromPVE(args[1:])
+	default:
+		err = fmt.Errorf("hook: unknown manager %q (want vzctl, lxc, jail or pve)", args[0])
+	}
+	if err != nil {
+		log.Error(err)
+		return nil
+	}
+	cfg, err := config.Load(c.String("config"), true)
+	if err != nil {
+		log.WithField("container", ev.ID).Errorf("hook: %v", err)
+		return nil
+	}
+	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log}
+	msg, err := r.Run(ctx(c), ev)
+	if err != nil {
+		log.WithField("container", ev.ID).Errorf("hook %s: %v", args[0], err)
+		return nil
+	}
+	log.WithField("container", ev.ID).Info(msg)
+	return nil
+}
