@@ -95,7 +95,7 @@ func runList(c *cli.Context) error {
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAMLINE\tVERSION\tDATASET\tFROM\tUSED\tREFER\tCREATED")
+	fmt.Fprintln(tw, "STREAMLINE\tVERSION\tDATASET\tFROM\tUSED\tREFER\tHOLDS\tCREATED")
 	for _, r := range rows {
 		from := "-"
 		if r.Parent != "" {
@@ -105,8 +105,8 @@ func runList(c *cli.Context) error {
 			}
 		}
 		created, _ := time.Parse(time.RFC3339, r.Created)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Streamline, r.Version, r.Dataset, from,
-			humanBytes(r.Used), humanBytes(r.Referenced), created.Local().Format("2006-01-02 15:04"))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Streamline, r.Version, r.Dataset, from,
+			humanBytes(r.Used), humanBytes(r.Referenced), r.Holds, created.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
 }

@@ -6,7 +6,8 @@
 #   vm.sh ssh NAME CMD   run CMD in it as root
 #   vm.sh port NAME      print its forwarded ssh port
 #   vm.sh install NAME BINARY PEER...
-#                        install BINARY as /usr/local/bin/zfs-vm in NAME, and let it reach each
+#                        install BINARY as /usr/local/bin/zfs-vm (and /usr/bin/zfs-vm) and the
+#                        hook scripts in /usr/libexec/zfs-vm in NAME, and let it reach each
 #                        started PEER VM by ssh under the peer's name
 #   vm.sh accel          print the qemu accelerator this machine can use (kvm or tcg)
 #
@@ -125,6 +126,11 @@ install_bin() {
 "
   done
   vssh "$name" 'cat > /usr/local/bin/zfs-vm.new && chmod 755 /usr/local/bin/zfs-vm.new && mv /usr/local/bin/zfs-vm.new /usr/local/bin/zfs-vm' < "$bin"
+  vssh "$name" 'ln -sf /usr/local/bin/zfs-vm /usr/bin/zfs-vm && mkdir -p /usr/libexec/zfs-vm'
+  local hook
+  for hook in "$here/../../hooks/scripts/"*; do
+    vssh "$name" "cat > /usr/libexec/zfs-vm/$(basename "$hook") && chmod 755 /usr/libexec/zfs-vm/$(basename "$hook")" < "$hook"
+  done
   vssh "$name" 'umask 077; cat > /root/.ssh/lab_key' < "$dir/key"
   printf '%s' "$cfg" | vssh "$name" 'umask 077; cat > /root/.ssh/config'
 }
