@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -38,6 +39,8 @@ type Result struct {
 	Done    int     // streams received
 	Skipped int     // streams not run because a stream they depend on failed
 	Errors  []error // one per failed or skipped stream
+	// Bytes is the size of the streams received, as zfs send estimated it (-P).
+	Bytes uint64
 }
 
 // Run executes the plan's streams in order. A failed stream does not stop the others; the
@@ -53,14 +56,17 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 			continue
 		}
 		start := time.Now()
-		if err := e.runStream(ctx, st); err != nil {
+		size, err := e.runStream(ctx, st)
+		if err != nil {
 			res.Errors = append(res.Errors, &StreamError{Stream: st, Err: err})
 			markFailed(failed, st)
 			continue
 		}
 		res.Done++
+		res.Bytes += size
 		e.Log.WithFields(logrus.Fields{"kind": st.Kind.String(), "snapshot": st.To.FullName(),
-			"target": st.Target, "seconds": time.Since(start).Seconds()}).
+			"streamline": st.To.Tag.Streamline, "dataset": st.Target, "bytes": size,
+			"seconds": time.Since(start).Seconds()}).
 			Infof("%-11s %s  done in %.1fs", st.Kind, Describe(st), time.Since(start).Seconds())
 	}
 	return res
@@ -81,20 +87,21 @@ func markFailed(failed map[*zfs.Snapshot]bool, st *Stream) {
 	}
 }
 
-func (e *Executor) runStream(ctx context.Context, st *Stream) error {
+// runStream runs one stream and returns its size as zfs send reported it.
+func (e *Executor) runStream(ctx context.Context, st *Stream) (uint64, error) {
 	send, err := st.SendArgs()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	recv, err := st.ReceiveArgs()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	sendCmd := e.Sender.Command(ctx, send.Argv()...)
+	sendCmd := e.Sender.Command(ctx, send.ReportingArgv()...)
 	recvCmd := e.Receiver.Command(ctx, recv.Argv()...)
 	var sendErr, recvErr bytes.Buffer
 	sendCmd.Stdout, sendCmd.Stderr = pw, &limitedBuffer{buf: &sendErr, max: 64 << 10}
@@ -102,13 +109,13 @@ func (e *Executor) runStream(ctx context.Context, st *Stream) error {
 	if err := recvCmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
-		return err
+		return 0, err
 	}
 	if err := sendCmd.Start(); err != nil {
 		pw.Close()
 		pr.Close()
 		recvCmd.Wait()
-		return err
+		return 0, err
 	}
 	// Only the children hold the pipe now, so each sees the other's end close.
 	pw.Close()
@@ -117,24 +124,28 @@ func (e *Executor) runStream(ctx context.Context, st *Stream) error {
 	rErr := recvCmd.Wait()
 	switch {
 	case rErr != nil && sErr != nil && !isBrokenPipe(sendErr.String()):
-		return fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
+		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
 	case rErr != nil:
-		return fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
+		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
 	case sErr != nil:
-		return fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
+		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
 	}
-	return nil
+	size, _ := zfs.ParseEstimate(sendErr.String())
+	return size, nil
 }
 
 func isBrokenPipe(stderr string) bool {
 	return bytes.Contains([]byte(stderr), []byte("Broken pipe"))
 }
 
+// oneLine returns the first line of stderr that is not zfs send -P's size report.
 func oneLine(stderr string, err error) string {
-	for _, l := range bytes.Split(bytes.TrimSpace([]byte(stderr)), []byte("\n")) {
-		if len(bytes.TrimSpace(l)) > 0 {
-			return string(bytes.TrimSpace(l))
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || zfs.IsSizeReport(l) {
+			continue
 		}
+		return l
 	}
 	return err.Error()
 }

@@ -1,6 +1,8 @@
 package replicate
 
 import (
+	"slices"
+
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -86,10 +88,10 @@ func (p *Plan) Errors() []error {
 
 // Options select what to plan.
 type Options struct {
-	// Streamline limits the plan to one streamline ("" = all). The zfs-vm versions that the
-	// selected ones descend from come along when the receiver lacks them, so that clones
-	// still arrive as clones.
-	Streamline string
+	// Streamlines limits the plan to these streamlines (none = all). The zfs-vm versions
+	// that the selected ones descend from come along when the receiver lacks them, so that
+	// clones still arrive as clones.
+	Streamlines []string
 	// DestParent, when set, receives each dataset as DestParent/<last component of its
 	// name>; otherwise under the sender's name.
 	DestParent string
@@ -121,7 +123,7 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
 		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
 	for _, s := range src.Tagged() {
-		if (opt.Streamline == "" || s.Tag.Streamline == opt.Streamline) && p.onReceiver(s) == nil {
+		if (len(opt.Streamlines) == 0 || slices.Contains(opt.Streamlines, s.Tag.Streamline)) && p.onReceiver(s) == nil {
 			p.want(s)
 		}
 	}

@@ -183,7 +183,7 @@ func TestPlanStreams(t *testing.T) {
 			name: "-n limits to one streamline",
 			src:  []string{"pool/a", "pool/a@zfs-vm:a:1 #1", "pool/b", "pool/b@zfs-vm:b:1 #2"},
 			dst:  []string{"pool"},
-			opt:  Options{Streamline: "b"},
+			opt:  Options{Streamlines: []string{"b"}},
 			want: []string{"full ->pool/b@zfs-vm:b:1 @pool/b"},
 		},
 		{
@@ -191,7 +191,7 @@ func TestPlanStreams(t *testing.T) {
 			src: []string{"pool/t", "pool/t@zfs-vm:base:1 #1", "pool/t@zfs-vm:base:2 #2",
 				"pool/app < pool/t@zfs-vm:base:2", "pool/app@zfs-vm:app:1 #3"},
 			dst: []string{"pool"},
-			opt: Options{Streamline: "app"},
+			opt: Options{Streamlines: []string{"app"}},
 			want: []string{
 				"full ->pool/t@zfs-vm:base:1 @pool/t",
 				"incremental pool/t@zfs-vm:base:1>pool/t@zfs-vm:base:2 @pool/t",

@@ -73,6 +73,25 @@ func (a SendArgs) Argv() []string {
 	return append(argv, a.to)
 }
 
+// ReportingArgv returns the command line with -P, which makes zfs send print its size
+// estimate on stderr before the stream (see ParseEstimate).
+func (a SendArgs) ReportingArgv() []string {
+	argv := a.Argv()
+	return append([]string{"zfs", "send", "-P"}, argv[2:]...)
+}
+
+// IsSizeReport reports whether a line of zfs send's stderr is one of -P's report lines.
+func IsSizeReport(line string) bool {
+	f := strings.Split(line, "\t")
+	switch f[0] {
+	case "size":
+		return len(f) == 2
+	case "full", "incremental":
+		return len(f) >= 3
+	}
+	return false
+}
+
 // EstimateArgv returns the dry-run form (-n -P) that prints the stream's estimated size.
 func (a SendArgs) EstimateArgv() []string {
 	argv := a.Argv()

@@ -40,10 +40,12 @@ func pullCommand() *cli.Command {
 
 func runReplicate(c *cli.Context, push bool) error {
 	name, dest := c.String("name"), c.String("dest")
+	opt := replicate.Options{DestParent: dest}
 	if name != "" {
 		if err := zfs.ValidateStreamline(name); err != nil {
 			return usageError("%s: -n: %v", c.Command.Name, err)
 		}
+		opt.Streamlines = []string{name}
 	}
 	if dest != "" {
 		if err := zfs.ValidateDatasetName(dest); err != nil {
@@ -59,32 +61,16 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	defer remote.Close()
-	local := zfs.Local(log)
-	sender, receiver := local, remote
-	if !push {
-		sender, receiver = remote, local
-	}
-	srcInv, err := sender.List(ctx(c))
-	if err != nil {
-		return err
-	}
-	dstInv, err := receiver.List(ctx(c))
-	if err != nil {
-		return err
-	}
-	if dest != "" && dstInv.Dataset(dest) == nil {
-		return fmt.Errorf("%s: -d %s: no such dataset on %s", c.Command.Name, dest, receiver.Name)
-	}
-	if name != "" && len(streamlineVersions(srcInv, name)) == 0 {
-		return fmt.Errorf("%s: -n %s: %s has no versions of streamline %s", c.Command.Name, name, sender.Name, name)
-	}
-	plan := replicate.Compute(srcInv, dstInv, replicate.Options{
-		Streamline: name, DestParent: dest, ReceiverName: receiver.Name})
-	ex := &replicate.Executor{Sender: sender, Receiver: receiver, Log: log}
-
+	job := newJob(zfs.Local(log), remote, push, opt)
+	job.Log = log
 	w := c.App.Writer
 	if c.Bool("dry-run") {
-		fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), sender.Name, receiver.Name)
+		plan, err := job.Plan(ctx(c))
+		if err != nil {
+			return fmt.Errorf("%s: %v", c.Command.Name, err)
+		}
+		ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: log}
+		fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), job.Sender.Name, job.Receiver.Name)
 		for _, st := range plan.Streams {
 			est := "?"
 			if n, err := ex.Estimate(ctx(c), st); err == nil {
@@ -96,38 +82,50 @@ func runReplicate(c *cli.Context, push bool) error {
 		}
 		return reportRefusals(plan.Errors())
 	}
-	res := ex.Run(ctx(c), plan)
-	errs := append(plan.Errors(), res.Errors...)
-	fmt.Fprintf(w, "%s %s: %d stream(s) received, %d failed, %d refused\n",
-		c.Command.Name, spec, res.Done, len(res.Errors), len(plan.Errors()))
-	return reportRefusals(errs)
+	sum, err := job.Run(ctx(c))
+	if err != nil {
+		return fmt.Errorf("%s: %v", c.Command.Name, err)
+	}
+	fmt.Fprintf(w, "%s %s: %s\n", c.Command.Name, spec, summaryText(sum))
+	return reportRefusals(sum.Errors)
 }
 
-func streamlineVersions(inv *zfs.Inventory, name string) []*zfs.Snapshot {
-	var out []*zfs.Snapshot
-	for _, s := range inv.Tagged() {
-		if s.Tag.Streamline == name {
-			out = append(out, s)
-		}
+// newJob returns the job that pushes local's versions to remote, or pulls remote's.
+func newJob(local, remote *zfs.Host, push bool, opt replicate.Options) *replicate.Job {
+	if push {
+		return &replicate.Job{Sender: local, Receiver: remote, Options: opt}
 	}
-	return out
+	return &replicate.Job{Sender: remote, Receiver: local, Options: opt}
+}
+
+func summaryText(s *replicate.Summary) string {
+	return fmt.Sprintf("%d stream(s) received (%s in %.1fs), %d failed, %d refused",
+		s.Done, humanBytes(s.Bytes), s.Duration.Seconds(), s.Failed, len(s.Plan.Errors()))
 }
 
 // reportRefusals prints each refusal on its own line. Gaps (a version that can no longer be
 // placed) are warnings; anything else makes the command fail.
 func reportRefusals(errs []error) error {
+	if n := logProblems(log, errs); n > 0 {
+		return cli.Exit(fmt.Sprintf("%d problem(s), see above", n), exitFailure)
+	}
+	return nil
+}
+
+// logProblems logs errs and returns how many are failures rather than warnings.
+func logProblems(l interface {
+	Warn(...any)
+	Error(...any)
+}, errs []error) int {
 	failed := 0
 	for _, err := range errs {
 		var gap *replicate.GapError
 		if errors.As(err, &gap) {
-			log.Warn(err)
+			l.Warn(err)
 			continue
 		}
-		log.Error(err)
+		l.Error(err)
 		failed++
 	}
-	if failed > 0 {
-		return cli.Exit(fmt.Sprintf("%d problem(s), see above", failed), exitFailure)
-	}
-	return nil
+	return failed
 }

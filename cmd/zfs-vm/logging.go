@@ -14,10 +14,13 @@ import (
 
 var log = logrus.New()
 
-// setupLogging sends human text to stderr: one line per event, prefixed by its level unless
-// it is plain information. Structured fields are shown with -d.
-func setupLogging(debug bool) {
-	log.SetOutput(os.Stderr)
+// setupLogging sends human text to w (stderr): one line per event, prefixed by its level
+// unless it is plain information. Structured fields are shown with -d.
+func setupLogging(w io.Writer, debug bool) {
+	if w == nil {
+		w = os.Stderr
+	}
+	log.SetOutput(w)
 	log.SetFormatter(&humanFormatter{fields: debug})
 	log.SetLevel(logrus.InfoLevel)
 	if debug {

@@ -42,7 +42,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "config", Value: config.DefaultPath, Usage: "configuration `FILE` (peers, hooks)"},
 		},
 		Before: func(c *cli.Context) error {
-			setupLogging(c.Bool("debug"))
+			setupLogging(c.App.ErrWriter, c.Bool("debug"))
 			enableJournal(false)
 			return nil
 		},
@@ -51,6 +51,9 @@ func newApp() *cli.App {
 			pushCommand(),
 			pullCommand(),
 			tagCommand(),
+			syncCommand(),
+			configCommand(),
+			systemdCommand(),
 			hookCommand(),
 			versionCommand(),
 		},
@@ -64,7 +67,9 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "zfs-vm: %v\n", err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(os.Stderr, "zfs-vm: %s\n", msg)
+	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		os.Exit(ec.ExitCode())

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfs-vm/zfs-vm/config"
+)
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "work with the configuration file",
+		Subcommands: []*cli.Command{{
+			Name:  "check",
+			Usage: "validate the configuration without touching anything",
+			Action: func(c *cli.Context) error {
+				path := c.String("config")
+				cfg, err := config.Load(path, false)
+				if err != nil {
+					return err
+				}
+				if err := checkSchedules(path, cfg); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "%s: ok: %d peer(s), hooks tag %s\n", path, len(cfg.Peers), cfg.HookMode())
+				return nil
+			},
+		}},
+	}
+}
+
+// checkSchedules asks systemd-analyze, where there is one, whether each peer's schedule is a
+// calendar expression systemd understands.
+func checkSchedules(path string, cfg *config.Config) error {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		return nil
+	}
+	for _, p := range cfg.Peers {
+		p = p.Resolved(cfg.Defaults)
+		out, err := exec.Command("systemd-analyze", "calendar", p.Schedule).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: peer %s: schedule %q is not a systemd calendar expression: %s", path, p.Name, p.Schedule, firstLineOf(string(out)))
+		}
+	}
+	return nil
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/internal/lock"
+	"github.com/zfs-vm/zfs-vm/replicate"
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// exitLocked is sync's status when a peer was skipped because another run holds its lock
+// (EX_TEMPFAIL: try again later).
+const exitLocked = 75
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "push to or pull from the peers in the configuration",
+		Description: "Each peer of the configuration (or each --peer) is replicated as push or pull\n" +
+			"would, several at a time (--jobs). One summary line is printed per peer. The exit\n" +
+			"status is 1 if any peer failed (the others are still done), 75 if a peer was\n" +
+			"skipped because another run of it holds its lock, 0 otherwise.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "peer", Usage: "only this peer (repeatable)"},
+			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
+			&cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true},
+		},
+		Action: runSync,
+	}
+}
+
+type peerOutcome struct {
+	peer    config.Peer
+	summary *replicate.Summary
+	err     error
+	locked  bool
+}
+
+func runSync(c *cli.Context) error {
+	cfg, err := config.Load(c.String("config"), false)
+	if err != nil {
+		return err
+	}
+	peers, err := selectPeers(cfg, c.StringSlice("peer"))
+	if err != nil {
+		return usageError("sync: %v", err)
+	}
+	if len(peers) == 0 {
+		fmt.Fprintf(c.App.Writer, "sync: no peers in %s\n", c.String("config"))
+		return nil
+	}
+	jobs := c.Int("jobs")
+	if jobs < 1 {
+		return usageError("sync: --jobs must be at least 1")
+	}
+	outcomes := make([]peerOutcome, len(peers))
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Add(1)
+		go func(i int, p config.Peer) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			outcomes[i] = syncPeer(c, p)
+		}(i, p)
+	}
+	wg.Wait()
+
+	status := 0
+	for _, o := range outcomes {
+		l := log.WithField("peer", o.peer.Name)
+		switch {
+		case o.locked:
+			l.Warnf("peer %s: skipped: %v", o.peer.Name, o.err)
+			if status == 0 {
+				status = exitLocked
+			}
+		case o.err != nil:
+			l.Errorf("peer %s: failed: %v", o.peer.Name, o.err)
+			status = exitFailure
+		default:
+			if logProblems(l, o.summary.Errors) > 0 {
+				status = exitFailure
+			}
+			l.WithField("bytes", o.summary.Bytes).WithField("streams", o.summary.Done).
+				Infof("peer %s: %s %s: %s", o.peer.Name, o.peer.Direction, o.peer.Host, summaryText(o.summary))
+		}
+	}
+	if status != 0 {
+		return cli.Exit("", status)
+	}
+	return nil
+}
+
+func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
+	if len(names) == 0 {
+		var all []config.Peer
+		for _, p := range cfg.Peers {
+			all = append(all, p.Resolved(cfg.Defaults))
+		}
+		return all, nil
+	}
+	var out []config.Peer
+	for _, n := range names {
+		p, ok := cfg.Peer(n)
+		if !ok {
+			var known []string
+			for _, k := range cfg.Peers {
+				known = append(known, k.Name)
+			}
+			return nil, fmt.Errorf("no peer %q in the configuration (peers: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
+	l, err := lock.TryAcquire(c.String("lock-dir"), p.Name)
+	if errors.Is(err, lock.ErrBusy) {
+		holder := lock.Holder(c.String("lock-dir"), p.Name)
+		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}
+	}
+	if err != nil {
+		return peerOutcome{peer: p, err: err}
+	}
+	defer l.Release()
+	plog := log.WithField("peer", p.Name)
+	remote, err := zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
+		Sudo:      *p.Sudo,
+		Batch:     !term.IsTerminal(int(os.Stdin.Fd())),
+		ExtraArgs: p.SSHOptions,
+	}, plog)
+	if err != nil {
+		return peerOutcome{peer: p, err: err}
+	}
+	defer remote.Close()
+	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
+		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest})
+	job.Log = plog
+	sum, err := job.Run(ctx(c))
+	return peerOutcome{peer: p, summary: sum, err: err}
+}

@@ -1,0 +1,51 @@
+// Package lock keeps two runs of zfs-vm from working on the same peer at once, with an
+// flock(2) on a file per peer: the kernel releases it when the process ends, however it ends.
+package lock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDir holds the lock files.
+const DefaultDir = "/run/zfs-vm"
+
+// ErrBusy is returned when another process holds the lock.
+var ErrBusy = errors.New("locked by another run")
+
+// Lock is a held lock.
+type Lock struct{ f *os.File }
+
+// TryAcquire takes the lock named name in dir without waiting.
+func TryAcquire(dir, name string) (*Lock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrBusy
+		}
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return &Lock{f: f}, nil
+}
+
+// Holder returns the pid written by the lock's holder, or "" when unknown.
+func Holder(dir, name string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, name+".lock"))
+	return string(b[:len(b)-min(1, len(b))])
+}
+
+// Release lets the lock go.
+func (l *Lock) Release() error { return l.f.Close() }
