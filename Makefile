@@ -1,22 +1,43 @@
 # zfs-vm: `make demo` shows the job on two real-ZFS VMs; `make test` runs every test.
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 LAB     := test/lab
+NFPM    := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
+GOARCH  ?= $(shell $(GO) env GOARCH)
+# Package version: from the newest v* tag (v0.1.0-3-gabc -> 0.1.0+git3.gabc), else 0.1.0 plus
+# the commit count and hash.
+PKG_VERSION ?= $(shell git describe --tags --match 'v*' 2>/dev/null | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+git\1.g/' | grep . || echo 0.1.0+git$$(git rev-list --count HEAD 2>/dev/null || echo 0).g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
 # How long each fuzz target runs in `make test` (bounded, so CI stays within its time).
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-unit test-fuzz test-lab lint demo lab-image deps clean
+.PHONY: all build test test-unit test-fuzz test-lab lint demo lab-image deps clean package package-lint
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/zfs-vm ./cmd/zfs-vm
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/zfs-vm ./cmd/zfs-vm
+
+# .deb and .rpm in dist/, with the man page and completion generated from the CLI.
+package: VERSION = $(PKG_VERSION)
+package: build
+	@mkdir -p dist/gen
+	bin/zfs-vm man | gzip -9n > dist/gen/zfs-vm.1.gz
+	bin/zfs-vm completion bash > dist/gen/zfs-vm.bash
+	sed 's/@VERSION@/$(PKG_VERSION)/' packaging/changelog | gzip -9n > dist/gen/changelog.gz
+	VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) $(NFPM) pkg --packager deb --config packaging/nfpm.yaml --target dist/
+	VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) $(NFPM) pkg --packager rpm --config packaging/nfpm.yaml --target dist/
+	@ls -l dist/*.deb dist/*.rpm
+
+# lintian and rpmlint on the packages.
+package-lint: deps package
+	lintian --fail-on error dist/*.deb
+	PATH="$(CURDIR)/packaging/lint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml dist/*.rpm
 
 # Everything: unit tests, bounded fuzzing, lint, then the end-to-end suite on real ZFS.
 test: deps
 	@t=$$(date +%s); $(MAKE) --no-print-directory test-unit; echo "[phase] unit tests: $$(( $$(date +%s) - t ))s"
-	@t=$$(date +%s); $(MAKE) --no-print-directory test-fuzz lint; echo "[phase] fuzz and lint: $$(( $$(date +%s) - t ))s"
+	@t=$$(date +%s); $(MAKE) --no-print-directory test-fuzz lint package-lint; echo "[phase] fuzz, lint, packages: $$(( $$(date +%s) - t ))s"
 	@t=$$(date +%s); $(MAKE) --no-print-directory lab-image; echo "[phase] lab image: $$(( $$(date +%s) - t ))s"
 	@t=$$(date +%s); $(MAKE) --no-print-directory test-lab; echo "[phase] lab suite: $$(( $$(date +%s) - t ))s"
 

@@ -23,7 +23,7 @@ func pushCommand() *cli.Command {
 		Name:      "push",
 		Usage:     "send this host's zfs-vm versions that [user@]host lacks",
 		ArgsUsage: "[user@]host",
-		Flags:     replicateFlags("receive under this parent dataset on the remote host (`FS`/<last component>)"),
+		Flags:     replicateFlags("receive under this parent dataset on the remote host (`FS`/LAST-COMPONENT-OF-NAME)"),
 		Action:    func(c *cli.Context) error { return runReplicate(c, true) },
 	}
 }
@@ -33,7 +33,7 @@ func pullCommand() *cli.Command {
 		Name:      "pull",
 		Usage:     "fetch the zfs-vm versions of [user@]host that this host lacks",
 		ArgsUsage: "[user@]host",
-		Flags:     replicateFlags("receive under this parent dataset here (`FS`/<last component>)"),
+		Flags:     replicateFlags("receive under this parent dataset here (`FS`/LAST-COMPONENT-OF-NAME)"),
 		Action:    func(c *cli.Context) error { return runReplicate(c, false) },
 	}
 }

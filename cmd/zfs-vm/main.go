@@ -29,7 +29,7 @@ func newApp() *cli.App {
 		Name:    "zfs-vm",
 		Usage:   "tag and replicate container and VM images on ZFS, keeping clones as clones",
 		Version: version,
-		Description: "Snapshots named <fs>@zfs-vm:STREAMLINE:VERSION mark versions of an image. A streamline\n" +
+		Description: "Snapshots named FS@zfs-vm:STREAMLINE:VERSION mark versions of an image. A streamline\n" +
 			"may span a template and the clones made from it. push and pull send what the other\n" +
 			"host lacks: a full stream where it has nothing, the fewest incremental streams\n" +
 			"otherwise, and an origin→clone stream for each clone, so the receiver gets clones\n" +
@@ -55,6 +55,8 @@ func newApp() *cli.App {
 			configCommand(),
 			systemdCommand(),
 			hookCommand(),
+			completionCommand(),
+			manCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
