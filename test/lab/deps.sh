@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs, with apt, what the lab needs on the build machine (a Debian host), and only what
+# Installs, with apt, what the lab and the package checks need on the build machine (a Debian host), and only what
 # is missing. Go itself must be on PATH.
 set -euo pipefail
 need=()
@@ -10,6 +10,11 @@ have mkfs.ext4 || need+=(e2fsprogs)
 have ssh || need+=(openssh-client)
 have ssh-keygen || need+=(openssh-client)
 have python3 || need+=(python3)
+have lintian || need+=(lintian)
+have rpmlint || need+=(rpmlint)
+have rpm || need+=(rpm)
+have cpio || need+=(cpio)
+have gzip || need+=(gzip)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 if ! have go; then
   echo "deps.sh: Go is not on PATH; install Go 1.24 or newer first" >&2
