@@ -80,7 +80,18 @@ func (e *DivergedError) Error() string {
 	if len(e.Foreign) == 0 {
 		what = fmt.Sprintf("was written (%d bytes) since its newest snapshot %s", e.Written, e.Base)
 	}
-	return fmt.Sprintf("receiver dataset %s diverged: it %s; not overwriting it", e.Target, what)
+	return fmt.Sprintf("receiver dataset %s diverged: it %s; not overwriting it (--rollback would roll it back to %s first)", e.Target, what, e.Base)
+}
+
+// RollbackClonesError refuses a --rollback that would have to destroy clones.
+type RollbackClonesError struct {
+	Diverged *DivergedError
+	Clones   []string
+}
+
+func (e *RollbackClonesError) Error() string {
+	return fmt.Sprintf("receiver dataset %s diverged, and rolling it back to %s would destroy the clones %s; not doing that",
+		e.Diverged.Target, e.Diverged.Base, strings.Join(e.Clones, ", "))
 }
 
 // GapError reports a sender snapshot that can no longer be placed on the receiver, because

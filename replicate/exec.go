@@ -3,6 +3,7 @@ package replicate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,31 @@ type Executor struct {
 	Sender   *zfs.Host
 	Receiver *zfs.Host
 	Log      logrus.FieldLogger
+	// HoldTags, when set, hold the newest common snapshot of each dataset a run advanced on
+	// both sides (zfs hold), and release the previous one, so that neither side can destroy
+	// the base of the next incremental by accident.
+	HoldTags *HoldTags
+}
+
+// HoldTags are the `zfs hold` tags of a sender/receiver pair: each names zfs-vm and the other
+// side ("zfs-vm-base:backup1").
+type HoldTags struct {
+	Sender   string // tag on the sender's snapshots
+	Receiver string // tag on the receiver's snapshots
+}
+
+// holdChanges collects the holds a run adds and releases, per side.
+type holdChanges struct {
+	senderHold, senderRelease, receiverHold, receiverRelease []string
+}
+
+func (h *holdChanges) advance(fromSender, fromReceiver, toSender, toReceiver string) {
+	h.senderHold = append(h.senderHold, toSender)
+	h.receiverHold = append(h.receiverHold, toReceiver)
+	if fromSender != "" {
+		h.senderRelease = append(h.senderRelease, fromSender)
+		h.receiverRelease = append(h.receiverRelease, fromReceiver)
+	}
 }
 
 // StreamError is a stream that failed, with what each side said.
@@ -47,6 +73,8 @@ type Result struct {
 // streams that need what it would have brought are skipped.
 func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	var res Result
+	var holds holdChanges
+	defer func() { e.applyHolds(ctx, &holds) }()
 	failed := map[*zfs.Snapshot]bool{}
 	for _, st := range plan.Streams {
 		if st.From != nil && failed[st.From] {
@@ -64,6 +92,11 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 		}
 		res.Done++
 		res.Bytes += size
+		if st.Kind == Incremental {
+			holds.advance(st.From.FullName(), st.Base, st.To.FullName(), st.Target+"@"+st.To.Name)
+		} else {
+			holds.advance("", "", st.To.FullName(), st.Target+"@"+st.To.Name)
+		}
 		e.Log.WithFields(logrus.Fields{"kind": st.Kind.String(), "snapshot": st.To.FullName(),
 			"streamline": st.To.Tag.Streamline, "dataset": st.Target, "bytes": size,
 			"seconds": time.Since(start).Seconds()}).
@@ -97,6 +130,34 @@ func (e *Executor) runStream(ctx context.Context, st *Stream) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if rb := st.Rollback; rb != nil {
+		if err := e.rollback(ctx, rb); err != nil {
+			return 0, err
+		}
+	}
+	return e.pipe(ctx, send, recv)
+}
+
+// rollback rolls a diverged receiver dataset back to the common snapshot (--rollback), after
+// saying what that destroys. -r destroys later snapshots; clones were refused when planning.
+func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
+	what := fmt.Sprintf("%d bytes written since its newest snapshot", rb.Written)
+	if len(rb.Destroys) > 0 {
+		what = "the snapshots " + strings.Join(rb.Destroys, ", ")
+	}
+	e.Log.WithField("dataset", rb.Dataset).Warnf("--rollback: rolling %s back to %s, destroying %s", rb.Dataset, rb.To, what)
+	if err := zfs.ValidateSnapshotName(rb.To); err != nil {
+		return err
+	}
+	argv := []string{"zfs", "rollback", rb.To}
+	if len(rb.Destroys) > 0 {
+		argv = []string{"zfs", "rollback", "-r", rb.To}
+	}
+	return e.Receiver.Run(ctx, argv...)
+}
+
+// pipe runs zfs send on the sender into zfs receive on the receiver.
+func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs) (uint64, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -191,4 +252,81 @@ func Describe(st *Stream) string {
 		s += " into " + st.Target
 	}
 	return s
+}
+
+// Resume finishes or discards interrupted receives (see FindResumes). It returns how many
+// streams it finished, their bytes, and the errors of those it could not.
+func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, bytes uint64, errs []error) {
+	var holds holdChanges
+	defer func() { e.applyHolds(ctx, &holds) }()
+	for _, r := range resumes {
+		l := e.Log.WithFields(logrus.Fields{"dataset": r.Target, "snapshot": r.Info.ToName})
+		if !r.Stale() {
+			send, err := zfs.NewResumeSend(r.Token)
+			if err == nil {
+				var recv zfs.ReceiveArgs
+				if recv, err = zfs.NewReceive(r.Target, ""); err == nil {
+					var size uint64
+					if size, err = e.pipe(ctx, send, recv); err == nil {
+						done++
+						bytes += size
+						from, fromRecv := "", ""
+						if r.From != nil {
+							from, fromRecv = r.From.FullName(), r.Target+"@"+r.From.Name
+						}
+						holds.advance(from, fromRecv, r.Source.FullName(), r.Target+"@"+r.Source.Name)
+						l.WithField("bytes", size).Infof("resumed the interrupted receive of %s into %s", r.Source.FullName(), r.Target)
+						continue
+					}
+				}
+			}
+			l.Warnf("cannot resume the interrupted receive into %s (%v); discarding it and planning afresh", r.Target, err)
+		} else {
+			l.Warnf("the interrupted receive into %s was of %s, which the sender no longer has; discarding it", r.Target, r.Info.ToName)
+		}
+		argv, err := zfs.AbortArgv(r.Target)
+		if err == nil {
+			err = e.Receiver.Run(ctx, argv...)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("discarding the interrupted receive into %s: %w", r.Target, err))
+		}
+	}
+	return done, bytes, errs
+}
+
+// applyHolds adds and releases base holds in one command per side and kind. Holds that are
+// already there, or releases of holds that are not, are no error.
+func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
+	if e.HoldTags == nil {
+		return
+	}
+	run := func(host *zfs.Host, verb, tag string, snaps []string) {
+		if len(snaps) == 0 {
+			return
+		}
+		err := host.Run(ctx, append([]string{"zfs", verb, tag}, snaps...)...)
+		if err != nil && !onlyHoldNoise(err) {
+			e.Log.WithError(err).Warnf("zfs %s %s on %s", verb, tag, host.Name)
+		}
+	}
+	run(e.Sender, "hold", e.HoldTags.Sender, h.senderHold)
+	run(e.Receiver, "hold", e.HoldTags.Receiver, h.receiverHold)
+	run(e.Sender, "release", e.HoldTags.Sender, h.senderRelease)
+	run(e.Receiver, "release", e.HoldTags.Receiver, h.receiverRelease)
+}
+
+// onlyHoldNoise reports whether a failed zfs hold/release only complained about tags that
+// were already (or not) there.
+func onlyHoldNoise(err error) bool {
+	var ce *zfs.CommandError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSpace(ce.Stderr), "\n") {
+		if !strings.Contains(l, "tag already exists") && !strings.Contains(l, "no such tag") {
+			return false
+		}
+	}
+	return true
 }

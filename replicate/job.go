@@ -16,6 +16,8 @@ type Job struct {
 	Receiver *zfs.Host
 	Options  Options
 	Log      logrus.FieldLogger
+	// HoldTags, when set, keep each dataset's newest common snapshot held on both sides.
+	HoldTags *HoldTags
 }
 
 // Summary is what a job did.
@@ -29,18 +31,32 @@ type Summary struct {
 	Errors []error
 }
 
-// Plan lists both hosts and computes the plan, checking the options against what is there:
-// the destination parent must exist on the receiver, and every selected streamline must have
-// versions on the sender.
-func (j *Job) Plan(ctx context.Context) (*Plan, error) {
-	src, err := j.Sender.List(ctx)
-	if err != nil {
-		return nil, err
+// list reads both hosts.
+func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
+	if src, err = j.Sender.List(ctx); err != nil {
+		return nil, nil, err
 	}
-	dst, err := j.Receiver.List(ctx)
-	if err != nil {
-		return nil, err
+	if dst, err = j.Receiver.List(ctx); err != nil {
+		return nil, nil, err
 	}
+	return src, dst, nil
+}
+
+// Plan lists both hosts and computes the plan (see plan).
+func (j *Job) Plan(ctx context.Context) (*Plan, []Resume, error) {
+	src, dst, err := j.list(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	resumes, _ := FindResumes(src, dst, j.Options)
+	plan, err := j.plan(src, dst)
+	return plan, resumes, err
+}
+
+// plan computes the plan, checking the options against what is there: the destination
+// parent must exist on the receiver, and every selected streamline must have versions on the
+// sender.
+func (j *Job) plan(src, dst *zfs.Inventory) (*Plan, error) {
 	if d := j.Options.DestParent; d != "" && dst.Dataset(d) == nil {
 		return nil, fmt.Errorf("destination %s does not exist on %s", d, j.Receiver.Name)
 	}
@@ -55,17 +71,37 @@ func (j *Job) Plan(ctx context.Context) (*Plan, error) {
 	return Compute(src, dst, opt), nil
 }
 
-// Run plans and executes the job.
+// Run executes the job: it first finishes (or discards) interrupted receives of this
+// replication, then plans against what the receiver has and runs the plan.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
-	plan, err := j.Plan(ctx)
+	src, dst, err := j.list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log}
+	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags}
+	resumes, notes := FindResumes(src, dst, j.Options)
+	for _, n := range notes {
+		j.Log.Warn(n)
+	}
+	var sum Summary
+	if len(resumes) > 0 {
+		done, bytes, errs := ex.Resume(ctx, resumes)
+		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
+		if dst, err = j.Receiver.List(ctx); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := j.plan(src, dst)
+	if err != nil {
+		return nil, err
+	}
 	res := ex.Run(ctx, plan)
-	return &Summary{
-		Plan: plan, Done: res.Done, Failed: len(res.Errors), Bytes: res.Bytes,
-		Duration: time.Since(start), Errors: append(plan.Errors(), res.Errors...),
-	}, nil
+	sum.Plan = plan
+	sum.Done += res.Done
+	sum.Bytes += res.Bytes
+	sum.Failed += len(res.Errors)
+	sum.Errors = append(append(plan.Errors(), sum.Errors...), res.Errors...)
+	sum.Duration = time.Since(start)
+	return &sum, nil
 }

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -40,6 +41,8 @@ type Stream struct {
 	Intermediates bool
 	Target        string    // receiver dataset
 	Origin        string    // receiver snapshot a Clone stream is received as a clone of
+	Base          string    // the receiver's copy of From (Incremental and Clone)
+	Rollback      *Rollback // set when the receiver dataset must be rolled back first
 	Versions      []zfs.Tag // the zfs-vm versions this stream brings, oldest first
 }
 
@@ -97,6 +100,18 @@ type Options struct {
 	DestParent string
 	// ReceiverName names the receiver host in messages.
 	ReceiverName string
+	// Rollback lets an incremental go onto a receiver dataset that diverged from the common
+	// snapshot: the dataset is rolled back to it first, destroying what came after (never
+	// clones). Without it such datasets are refused.
+	Rollback bool
+}
+
+// Rollback is the rollback a stream needs first (Options.Rollback).
+type Rollback struct {
+	Dataset  string   // receiver dataset
+	To       string   // the receiver's copy of the common snapshot
+	Destroys []string // receiver snapshots after it, destroyed by the rollback
+	Written  uint64   // bytes written since the newest snapshot, discarded
 }
 
 type planner struct {
@@ -284,6 +299,7 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		if b != nil {
 			st.Kind = Clone
 			st.Origin = p.receivedName(b)
+			st.Base = st.Origin
 		}
 		target, err := p.newTarget(s)
 		if err != nil {
@@ -298,11 +314,20 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		target, _, _ := zfs.SplitSnapshotName(base)
 		if c := p.onReceiver(b); c != nil {
 			if err := p.checkDiverged(s, c); err != nil {
-				p.refuse(s, err)
-				return
+				var div *DivergedError
+				if !p.opt.Rollback || !errors.As(err, &div) {
+					p.refuse(s, err)
+					return
+				}
+				if clones := p.clonesOf(div.Foreign); len(clones) > 0 {
+					p.refuse(s, &RollbackClonesError{Diverged: div, Clones: clones})
+					return
+				}
+				st.Rollback = &Rollback{Dataset: div.Target, To: div.Base, Destroys: div.Foreign, Written: div.Written}
 			}
 		}
 		st.Target = target
+		st.Base = base
 	}
 	p.received[s] = st.Target + "@" + s.Name
 	p.plan.Streams = append(p.plan.Streams, st)
@@ -331,6 +356,17 @@ func (p *planner) newTarget(s *zfs.Snapshot) (string, error) {
 		return "", &MissingParentError{Target: target, Parent: parent}
 	}
 	return target, nil
+}
+
+// clonesOf returns the receiver datasets that are clones of any of the snapshots.
+func (p *planner) clonesOf(snaps []string) []string {
+	var out []string
+	for _, d := range p.dst.Datasets {
+		if d.OriginName != "" && slices.Contains(snaps, d.OriginName) {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // checkDiverged refuses an incremental onto the receiver's copy c of the base when the

@@ -337,3 +337,28 @@ func TestPlanStreamsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanRollback(t *testing.T) {
+	src := []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"}
+	diverged := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@local #50"}
+	p := Compute(inventory(t, src...), inventory(t, diverged...), Options{Rollback: true})
+	if len(p.Refused) > 0 || len(p.Streams) != 1 {
+		t.Fatalf("streams %v refused %v", describe(p), p.Errors())
+	}
+	rb := p.Streams[0].Rollback
+	if rb == nil || rb.To != "pool/a@zfs-vm:d:1" || strings.Join(rb.Destroys, ",") != "pool/a@local" {
+		t.Errorf("rollback %+v", rb)
+	}
+	// Without --rollback the message names the flag.
+	p = Compute(inventory(t, src...), inventory(t, diverged...), Options{})
+	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "--rollback would roll it back to pool/a@zfs-vm:d:1") {
+		t.Errorf("refusal %v", errs)
+	}
+	// A rollback that would destroy a clone is refused even with --rollback.
+	withClone := append(append([]string{}, diverged...), "pool/c < pool/a@local")
+	p = Compute(inventory(t, src...), inventory(t, withClone...), Options{Rollback: true})
+	var rc *RollbackClonesError
+	if errs := p.Errors(); len(errs) != 1 || !errors.As(errs[0], &rc) || !strings.Contains(errs[0].Error(), "destroy the clones pool/c") {
+		t.Errorf("clone-destroying rollback not refused: %v", errs)
+	}
+}

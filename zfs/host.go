@@ -114,9 +114,19 @@ func (h *Host) commandError(argv []string, stderr string, err error) error {
 		return &CommandError{Host: h.Name, Argv: []string{"ssh"}, Stderr: stderr, Err: err}
 	}
 	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 127 {
-		stderr = argv[0] + ": command not found on " + h.Name + " (is ZFS installed there?)"
+		return &MissingCommandError{Host: h.Name, Command: argv[0]}
 	}
 	return &CommandError{Host: h.Name, Argv: argv, Stderr: stderr, Err: err}
+}
+
+// MissingCommandError is a remote host without the command (exit status 127).
+type MissingCommandError struct {
+	Host    string
+	Command string
+}
+
+func (e *MissingCommandError) Error() string {
+	return fmt.Sprintf("%s: command not found on %s (is ZFS installed there?)", e.Command, e.Host)
 }
 
 // List reads the host's datasets and snapshots with one `zfs list`.

@@ -12,6 +12,16 @@ type SendArgs struct {
 	from          string // base snapshot (full name); "" for a full stream
 	to            string // snapshot to send (full name)
 	intermediates bool   // -I: also send the snapshots between from and to
+	token         string // resume token (-t); set alone
+}
+
+// NewResumeSend returns the arguments that resume an interrupted stream from the receiver's
+// receive_resume_token.
+func NewResumeSend(token string) (SendArgs, error) {
+	if _, err := ParseResumeToken(token); err != nil {
+		return SendArgs{}, fmt.Errorf("send: %w", err)
+	}
+	return SendArgs{token: token}, nil
 }
 
 // NewFullSend returns the arguments of a full stream of snapshot to.
@@ -64,6 +74,8 @@ func validatePair(from, to string) error {
 func (a SendArgs) Argv() []string {
 	argv := []string{"zfs", "send"}
 	switch {
+	case a.token != "":
+		return append(argv, "-t", a.token)
 	case a.from == "":
 	case a.intermediates:
 		argv = append(argv, "-I", a.from)
@@ -110,10 +122,20 @@ func ParseEstimate(out string) (uint64, error) {
 }
 
 // ReceiveArgs describes one `zfs receive` into target. It never uses -F: a receive that would
-// need to roll back or destroy anything fails instead.
+// need to roll back or destroy anything fails instead. Receives are resumable (-s): an
+// interrupted one leaves a receive_resume_token that the next run continues from.
 type ReceiveArgs struct {
 	target string
 	origin string
+}
+
+// AbortArgv returns the command that discards an interrupted receive's partial state in
+// dataset (zfs receive -A).
+func AbortArgv(dataset string) ([]string, error) {
+	if err := ValidateDatasetName(dataset); err != nil {
+		return nil, err
+	}
+	return []string{"zfs", "receive", "-A", dataset}, nil
 }
 
 // NewReceive returns the arguments to receive into dataset target. origin, when set, pins the
@@ -134,7 +156,7 @@ func NewReceive(target, origin string) (ReceiveArgs, error) {
 // Argv returns the zfs command line. Received datasets are not mounted (-u): a container's
 // mountpoint on one host may be another's live container.
 func (a ReceiveArgs) Argv() []string {
-	argv := []string{"zfs", "receive", "-u"}
+	argv := []string{"zfs", "receive", "-s", "-u"}
 	if a.origin != "" {
 		argv = append(argv, "-o", "origin="+a.origin)
 	}

@@ -51,7 +51,7 @@ func TestReceiveArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(r.Argv(), " "); got != "zfs receive -u -o origin=tank/vm/tmpl@zfs-vm:d:2 tank/vm/c1" {
+	if got := strings.Join(r.Argv(), " "); got != "zfs receive -s -u -o origin=tank/vm/tmpl@zfs-vm:d:2 tank/vm/c1" {
 		t.Errorf("argv %q", got)
 	}
 	for _, bad := range [][2]string{{"-F", ""}, {"tank/a", "tank/b"}, {"", ""}} {
@@ -64,5 +64,21 @@ func TestReceiveArgs(t *testing.T) {
 		if w == "-F" {
 			t.Error("receive uses -F")
 		}
+	}
+}
+
+func TestResumeAndAbortArgs(t *testing.T) {
+	a, err := NewResumeSend(incrementalToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.ReportingArgv(), " "); got != "zfs send -P -t "+incrementalToken {
+		t.Errorf("resume argv %q", got)
+	}
+	if _, err := NewResumeSend("1-x-y-; reboot"); err == nil {
+		t.Error("a bad token was accepted")
+	}
+	if argv, err := AbortArgv("tank/vm/c1"); err != nil || strings.Join(argv, " ") != "zfs receive -A tank/vm/c1" {
+		t.Errorf("abort argv %v %v", argv, err)
 	}
 }

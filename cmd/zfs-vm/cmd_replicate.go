@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/replicate"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -15,8 +18,16 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only this streamline (and the versions it descends from)"},
 		&cli.StringFlag{Name: "dest", Aliases: []string{"d"}, Usage: destUsage},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (each stream with its estimated size) and change nothing"},
+		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
+		waitFlag,
+		lockDirFlag,
 	}
 }
+
+var (
+	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
+	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true}
+)
 
 func pushCommand() *cli.Command {
 	return &cli.Command{
@@ -40,7 +51,7 @@ func pullCommand() *cli.Command {
 
 func runReplicate(c *cli.Context, push bool) error {
 	name, dest := c.String("name"), c.String("dest")
-	opt := replicate.Options{DestParent: dest}
+	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback")}
 	if name != "" {
 		if err := zfs.ValidateStreamline(name); err != nil {
 			return usageError("%s: -n: %v", c.Command.Name, err)
@@ -56,6 +67,17 @@ func runReplicate(c *cli.Context, push bool) error {
 	if err != nil {
 		return err
 	}
+	if !c.Bool("dry-run") {
+		l, err := lock.Acquire(c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
+		if errors.Is(err, lock.ErrBusy) {
+			return cli.Exit(fmt.Sprintf("%s: another zfs-vm run with %s is going on (pid %s)", c.Command.Name, spec,
+				lock.Holder(c.String("lock-dir"), lock.Name("host", spec))), exitLocked)
+		}
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+	}
 	remote, err := openHost(c, spec)
 	if err != nil {
 		return err
@@ -65,11 +87,18 @@ func runReplicate(c *cli.Context, push bool) error {
 	job.Log = log
 	w := c.App.Writer
 	if c.Bool("dry-run") {
-		plan, err := job.Plan(ctx(c))
+		plan, resumes, err := job.Plan(ctx(c))
 		if err != nil {
 			return fmt.Errorf("%s: %v", c.Command.Name, err)
 		}
 		ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: log}
+		for _, r := range resumes {
+			if r.Stale() {
+				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.ToName, r.Target)
+			} else {
+				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.ToName, r.Target, humanBytes(r.Info.Bytes))
+			}
+		}
 		fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), job.Sender.Name, job.Receiver.Name)
 		for _, st := range plan.Streams {
 			est := "?"
@@ -77,6 +106,9 @@ func runReplicate(c *cli.Context, push bool) error {
 				est = humanBytes(n)
 			} else {
 				log.WithError(err).Debug("estimate failed")
+			}
+			if rb := st.Rollback; rb != nil {
+				fmt.Fprintf(w, "  rollback     %s to %s, destroying %s\n", rb.Dataset, rb.To, rollbackWhat(rb))
 			}
 			fmt.Fprintf(w, "  %-11s  %s  (est. %s)\n", st.Kind, replicate.Describe(st), est)
 		}
@@ -90,12 +122,27 @@ func runReplicate(c *cli.Context, push bool) error {
 	return reportRefusals(sum.Errors)
 }
 
-// newJob returns the job that pushes local's versions to remote, or pulls remote's.
+// newJob returns the job that pushes local's versions to remote, or pulls remote's. Base
+// holds name the other side: the remote by the name the user gave, this host by its hostname.
 func newJob(local, remote *zfs.Host, push bool, opt replicate.Options) *replicate.Job {
-	if push {
-		return &replicate.Job{Sender: local, Receiver: remote, Options: opt}
+	me, _ := os.Hostname()
+	if me == "" {
+		me = "local"
 	}
-	return &replicate.Job{Sender: remote, Receiver: local, Options: opt}
+	toRemote, toLocal := "zfs-vm-base:"+remote.Name, "zfs-vm-base:"+me
+	if push {
+		return &replicate.Job{Sender: local, Receiver: remote, Options: opt,
+			HoldTags: &replicate.HoldTags{Sender: toRemote, Receiver: toLocal}}
+	}
+	return &replicate.Job{Sender: remote, Receiver: local, Options: opt,
+		HoldTags: &replicate.HoldTags{Sender: toLocal, Receiver: toRemote}}
+}
+
+func rollbackWhat(rb *replicate.Rollback) string {
+	if len(rb.Destroys) > 0 {
+		return strings.Join(rb.Destroys, ", ")
+	}
+	return fmt.Sprintf("%d bytes written since its newest snapshot", rb.Written)
 }
 
 func summaryText(s *replicate.Summary) string {

@@ -31,7 +31,8 @@ func syncCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "peer", Usage: "only this peer (repeatable)"},
 			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
-			&cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true},
+			waitFlag,
+			lockDirFlag,
 		},
 		Action: runSync,
 	}
@@ -125,9 +126,9 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 }
 
 func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
-	l, err := lock.TryAcquire(c.String("lock-dir"), p.Name)
+	l, err := lock.Acquire(c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
 	if errors.Is(err, lock.ErrBusy) {
-		holder := lock.Holder(c.String("lock-dir"), p.Name)
+		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
 		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -72,11 +73,21 @@ func main() {
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintf(os.Stderr, "zfs-vm: %s\n", msg)
 	}
+	os.Exit(exitStatus(err))
+}
+
+// exitStatus is the status for an error: what cli.Exit set, else 1. A failed command's own
+// status (an *exec.ExitError inside the error) is not passed on.
+func exitStatus(err error) int {
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		return exitFailure
+	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
-		os.Exit(ec.ExitCode())
+		return ec.ExitCode()
 	}
-	os.Exit(exitFailure)
+	return exitFailure
 }
 
 // usageError is a command-line mistake: exit status 2.

@@ -2,26 +2,33 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/urfave/cli/v2"
 )
 
 // run runs the CLI in-process against the fake zfs in testdata/fakebin and returns its
 // output, the zfs commands it ran, and its exit status.
 func run(t *testing.T, written string, args ...string) (out, zfsLog string, status int) {
 	t.Helper()
-	dir := t.TempDir()
+	setupFakeZFS(t, written)
+	return runKeepPath(t, args...)
+}
+
+// setupFakeZFS puts testdata/fakebin first in PATH, answering from testdata/list.txt.
+func setupFakeZFS(t *testing.T, written string) {
 	abs, _ := filepath.Abs("testdata")
 	t.Setenv("PATH", filepath.Join(abs, "fakebin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("FAKE_ZFS_LIST", filepath.Join(abs, "list.txt"))
-	t.Setenv("FAKE_ZFS_LOG", filepath.Join(dir, "log"))
+	t.Setenv("FAKE_ZFS_LOG", filepath.Join(t.TempDir(), "log"))
 	t.Setenv("FAKE_ZFS_WRITTEN", written)
 	t.Setenv("ZFS_VM_ROOT", filepath.Join(abs, "..", "..", "..", "vzmap", "testdata", "openvz"))
+}
+
+// runKeepPath runs the CLI in-process with the environment as the test set it.
+func runKeepPath(t *testing.T, args ...string) (out, zfsLog string, status int) {
+	t.Helper()
 	app := newApp()
 	var buf bytes.Buffer
 	app.Writer, app.ErrWriter = &buf, &buf
@@ -29,13 +36,9 @@ func run(t *testing.T, written string, args ...string) (out, zfsLog string, stat
 	err := app.Run(append([]string{"zfs-vm"}, args...))
 	if err != nil {
 		buf.WriteString(err.Error())
-		status = exitFailure
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			status = ec.ExitCode()
-		}
+		status = exitStatus(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "log"))
+	b, _ := os.ReadFile(os.Getenv("FAKE_ZFS_LOG"))
 	return buf.String(), string(b), status
 }
 

@@ -33,7 +33,7 @@ direction = "pull"
 func TestSyncPeersFailAlone(t *testing.T) {
 	cfg := writeConfig(t, twoPeers)
 	lockDir := t.TempDir()
-	held, err := lock.TryAcquire(lockDir, "busy")
+	held, err := lock.TryAcquire(lockDir, lock.Name("peer", "busy"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,29 @@ func TryAcquire(dir, name string) (*Lock, error) {
 	f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid())
 	return &Lock{f: f}, nil
+}
+
+// Acquire takes the lock, waiting up to wait for another holder to let it go.
+func Acquire(dir, name string, wait time.Duration) (*Lock, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l, err := TryAcquire(dir, name)
+		if !errors.Is(err, ErrBusy) || !time.Now().Before(deadline) {
+			return l, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Name turns a peer or host name into a lock file name.
+func Name(kind, peer string) string {
+	b := []byte(kind + "-" + peer)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Holder returns the pid written by the lock's holder, or "" when unknown.
