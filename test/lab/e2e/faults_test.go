@@ -1,0 +1,300 @@
+//go:build lab
+
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The fault matrix: each case breaks a replication in a way operators meet, then checks that
+// the next run finishes it, that both sides hold the same bytes, and that no snapshot the
+// user made was destroyed. (Case 7, a hook with ZFS failing, is TestOpenVZStyleTagAndHook.)
+
+// interruptScript runs cmd in the background on the VM, and once the process matching
+// reader has read `after` bytes, kills the processes matching victim. It prints cmd's
+// output and "exit=N".
+func interruptScript(cmd, reader string, after int64, victim string) string {
+	return fmt.Sprintf(`
+sh -c %q > /tmp/interrupted.log 2>&1 &
+bg=$!
+killed=no
+for i in $(seq 1 3000); do
+  pid=$(pgrep -f -- %q | head -n1)
+  if [ -n "$pid" ]; then
+    r=$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null)
+    if [ "${r:-0}" -ge %d ]; then pkill -f -- %q; killed=yes; break; fi
+  fi
+  kill -0 $bg 2>/dev/null || break
+  sleep 0.05
+done
+set +e
+wait $bg
+echo "exit=$? killed=$killed"
+cat /tmp/interrupted.log`, cmd, reader, after, victim)
+}
+
+// snapshotSet lists a pool's snapshots by name.
+func snapshotSet(t *testing.T, v *vm, pool string) map[string]bool {
+	t.Helper()
+	out := v.must(t, "zfs list -H -t snapshot -o name -r "+pool)
+	set := map[string]bool{}
+	for _, l := range strings.Fields(out) {
+		set[l] = true
+	}
+	return set
+}
+
+// keptAll fails the test if a snapshot of before is missing from after (except gone).
+func keptAll(t *testing.T, where string, before, after map[string]bool, gone ...string) {
+	t.Helper()
+	var lost []string
+	for s := range before {
+		if !after[s] && !contains(gone, s) {
+			lost = append(lost, s)
+		}
+	}
+	sort.Strings(lost)
+	if len(lost) > 0 {
+		t.Errorf("%s lost snapshots: %v", where, lost)
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var summaryBytes = regexp.MustCompile(`stream\(s\) received \(([0-9.]+)([KMG]?i?B) in`)
+
+// receivedBytes reads the byte count of a push summary line.
+func receivedBytes(t *testing.T, out string) float64 {
+	t.Helper()
+	m := summaryBytes.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no summary in:\n%s", out)
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	return n * map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
+}
+
+func noToken(t *testing.T, v *vm, pool string) {
+	t.Helper()
+	out := v.must(t, "zfs get -H -r -o name,value receive_resume_token "+pool)
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[1] != "-" {
+			t.Errorf("%s still has a resume token: %s", f[0], l)
+		}
+	}
+}
+
+const streamMiB = 24
+
+// TestFaultKillSendResumes (cases 1 and 2): the sending zfs send, or the ssh carrying the
+// stream, dies half-way; the rerun resumes and sends about the remaining half.
+func TestFaultKillSendResumes(t *testing.T) {
+	for _, c := range []struct{ name, victim string }{
+		{"kill zfs send", "^zfs send -P"},
+		{"drop the ssh connection", "^ssh .*zfs receive"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vmA.pool(t, "ksrc")
+			vmB.pool(t, "kdst")
+			vmA.must(t, fmt.Sprintf("zfs create ksrc/img && dd if=/dev/urandom of=/ksrc/img/big bs=1M count=%d status=none && zfs-vm tag -n big:1 ksrc/img", streamMiB))
+			userB := snapshotSet(t, vmB, "kdst")
+			out := vmA.must(t, interruptScript("zfs-vm push -d kdst b", "^ssh .*zfs receive", streamMiB<<19, c.victim))
+			if !strings.Contains(out, "killed=yes") || strings.Contains(out, "exit=0") {
+				t.Fatalf("the transfer was not interrupted:\n%s", out)
+			}
+			token := prop(t, vmB, "receive_resume_token", "kdst/img")
+			if token == "-" || token == "" {
+				t.Fatalf("no resume token on the receiver after the interruption")
+			}
+			out = vmA.must(t, "zfs-vm push -d kdst b")
+			if !strings.Contains(out, "resumed the interrupted receive of ksrc/img@zfs-vm:big:1 into kdst/img") {
+				t.Errorf("rerun did not resume:\n%s", out)
+			}
+			sent := receivedBytes(t, out)
+			full := float64(streamMiB << 20)
+			t.Logf("rerun sent %.1f MiB of a %.0f MiB stream", sent/(1<<20), full/(1<<20))
+			if sent > 0.75*full || sent < 0.1*full {
+				t.Errorf("rerun sent %.0f bytes of %.0f: not the remaining part", sent, full)
+			}
+			noToken(t, vmB, "kdst")
+			if a, b := checksums(t, vmA, "ksrc/img", "zfs-vm:big:1"), checksums(t, vmB, "kdst/img", "zfs-vm:big:1"); a != b {
+				t.Errorf("data differs:\n%s\n%s", a, b)
+			}
+			keptAll(t, "receiver", userB, snapshotSet(t, vmB, "kdst"))
+		})
+	}
+}
+
+// TestFaultReceiverPoolFull (case 3): the receiver's pool fills up; the error says so; after
+// space is freed the rerun completes.
+func TestFaultReceiverPoolFull(t *testing.T) {
+	vmA.pool(t, "fsrc")
+	vmB.must(t, "truncate -s 256M /var/tmp/fdst.img && zpool create -O compression=off fdst /var/tmp/fdst.img")
+	t.Cleanup(func() { vmB.run("zpool destroy -f fdst; rm -f /var/tmp/fdst.img") })
+	vmA.must(t, "zfs create fsrc/img && dd if=/dev/urandom of=/fsrc/img/big bs=1M count=48 status=none && zfs-vm tag -n full:1 fsrc/img")
+	vmB.must(t, "zfs create fdst/filler && dd if=/dev/urandom of=/fdst/filler/f bs=1M count=180 status=none; zpool sync fdst; zfs list -o name,avail fdst")
+	out, err := vmA.run("zfs-vm push -d fdst b")
+	if err == nil || !strings.Contains(out, "receive on b failed") || !strings.Contains(strings.ToLower(out), "space") {
+		t.Fatalf("a full pool is not reported clearly (err=%v):\n%s", err, out)
+	}
+	vmB.must(t, "rm /fdst/filler/f && zpool sync fdst")
+	out = vmA.must(t, "zfs-vm push -d fdst b")
+	if !strings.Contains(out, "received") {
+		t.Errorf("rerun after freeing space:\n%s", out)
+	}
+	noToken(t, vmB, "fdst")
+	if a, b := checksums(t, vmA, "fsrc/img", "zfs-vm:full:1"), checksums(t, vmB, "fdst/img", "zfs-vm:full:1"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
+
+// TestFaultStaleToken (case 4): a transfer is interrupted, then the version it was sending
+// is destroyed on the sender; the rerun discards the partial state, says so, and sends the
+// versions that exist.
+func TestFaultStaleToken(t *testing.T) {
+	vmA.pool(t, "ssrc")
+	vmB.pool(t, "sdst")
+	vmA.must(t, "zfs create ssrc/img && echo one > /ssrc/img/one && zfs-vm tag -n st:1 ssrc/img && zfs-vm push -d sdst b")
+	vmA.must(t, fmt.Sprintf("dd if=/dev/urandom of=/ssrc/img/big bs=1M count=%d status=none && zfs-vm tag ssrc/img", streamMiB))
+	out := vmA.must(t, interruptScript("zfs-vm push -d sdst b", "^ssh .*zfs receive", streamMiB<<19, "^zfs send -P"))
+	if !strings.Contains(out, "killed=yes") {
+		t.Fatalf("not interrupted:\n%s", out)
+	}
+	vmA.must(t, "zfs release zfs-vm ssrc/img@zfs-vm:st:2 && zfs destroy ssrc/img@zfs-vm:st:2 && echo three > /ssrc/img/three && zfs-vm tag ssrc/img")
+	userB := snapshotSet(t, vmB, "sdst")
+	out = vmA.must(t, "zfs-vm push -d sdst b")
+	if !strings.Contains(out, "was of ssrc/img@zfs-vm:st:2, which the sender no longer has; discarding it") {
+		t.Errorf("stale token not reported:\n%s", out)
+	}
+	if n := streamsReceived(t, out); n != 1 {
+		t.Errorf("rerun received %d streams, want 1:\n%s", n, out)
+	}
+	noToken(t, vmB, "sdst")
+	after := snapshotSet(t, vmB, "sdst")
+	keptAll(t, "receiver", userB, after)
+	if !after["sdst/img@zfs-vm:st:3"] {
+		t.Errorf("st:3 did not arrive: %v", after)
+	}
+	if a, b := checksums(t, vmA, "ssrc/img", "zfs-vm:st:3"), checksums(t, vmB, "sdst/img", "zfs-vm:st:3"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
+
+// TestFaultSourceRolledBack (case 5): the sender was rolled back past versions the receiver
+// has. The push is refused, naming both sides and --rollback; with --rollback the receiver
+// is rolled back (and says what it destroys) and gets the new version.
+func TestFaultSourceRolledBack(t *testing.T) {
+	vmA.pool(t, "rsrc")
+	vmB.pool(t, "rdst")
+	vmA.must(t, `zfs create rsrc/img
+for v in 1 2 3; do echo $v > /rsrc/img/f$v; zfs-vm tag -n rb:$v rsrc/img; done
+zfs snapshot rsrc/img@mine`)
+	vmA.must(t, "zfs-vm push -d rdst b")
+	userA := snapshotSet(t, vmA, "rsrc")
+	vmA.must(t, `zfs holds -H -r rsrc/img | awk '{print $2, $1}' | while read tag snap; do zfs release "$tag" "$snap"; done
+zfs rollback -r rsrc/img@zfs-vm:rb:1
+echo four > /rsrc/img/f4
+zfs-vm tag -n rb:4 rsrc/img`)
+	out, err := vmA.run("zfs-vm push -d rdst b")
+	if err == nil || !strings.Contains(out, "receiver dataset rdst/img diverged") || !strings.Contains(out, "rdst/img@zfs-vm:rb:2") || !strings.Contains(out, "--rollback") {
+		t.Fatalf("divergence not refused clearly (err=%v):\n%s", err, out)
+	}
+	if got := snapshotSet(t, vmB, "rdst"); !got["rdst/img@zfs-vm:rb:3"] {
+		t.Fatalf("refused push changed the receiver: %v", got)
+	}
+	out = vmA.must(t, "zfs-vm push --rollback -d rdst b")
+	if !strings.Contains(out, "--rollback: rolling rdst/img back to rdst/img@zfs-vm:rb:1, destroying the snapshots rdst/img@zfs-vm:rb:2") {
+		t.Errorf("rollback not announced:\n%s", out)
+	}
+	got := snapshotSet(t, vmB, "rdst")
+	if !got["rdst/img@zfs-vm:rb:4"] || got["rdst/img@zfs-vm:rb:2"] {
+		t.Errorf("receiver after --rollback: %v", got)
+	}
+	keptAll(t, "sender", userA, snapshotSet(t, vmA, "rsrc"), "rsrc/img@zfs-vm:rb:2", "rsrc/img@zfs-vm:rb:3", "rsrc/img@mine")
+	if a, b := checksums(t, vmA, "rsrc/img", "zfs-vm:rb:4"), checksums(t, vmB, "rdst/img", "zfs-vm:rb:4"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
+
+// TestFaultConcurrentSync (case 6): two syncs of the same peer at once; the second says so
+// and exits 75, the first completes.
+func TestFaultConcurrentSync(t *testing.T) {
+	vmA.pool(t, "csrc")
+	vmB.pool(t, "cdst")
+	t.Cleanup(func() { vmA.run("rm -f /tmp/concurrent.toml") })
+	vmA.must(t, fmt.Sprintf("zfs create csrc/img && dd if=/dev/urandom of=/csrc/img/big bs=1M count=%d status=none && zfs-vm tag -n cc:1 csrc/img", streamMiB))
+	vmA.must(t, `printf '[[peer]]\nname = "b"\nhost = "b"\ndirection = "push"\ndest = "cdst"\n' > /tmp/concurrent.toml`)
+	out := vmA.must(t, `
+zfs-vm --config /tmp/concurrent.toml sync > /tmp/first.log 2>&1 &
+first=$!
+until pgrep -f "^zfs send -P" >/dev/null; do sleep 0.1; done
+set +e
+zfs-vm --config /tmp/concurrent.toml sync; echo "second=$?"
+wait $first; echo "first=$?"
+cat /tmp/first.log`)
+	if !strings.Contains(out, "second=75") || !strings.Contains(out, "another zfs-vm sync of this peer is running") || !strings.Contains(out, "first=0") {
+		t.Errorf("concurrent syncs:\n%s", out)
+	}
+	if a, b := checksums(t, vmA, "csrc/img", "zfs-vm:cc:1"), checksums(t, vmB, "cdst/img", "zfs-vm:cc:1"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
+
+// TestFaultOneOfManyInterrupted (case 8): 20 streamlines of 5 versions each are pushed
+// while the transfer of one is killed; the other 19 complete, and the rerun finishes it.
+func TestFaultOneOfManyInterrupted(t *testing.T) {
+	vmA.pool(t, "msrc")
+	vmB.pool(t, "mdst")
+	vmA.must(t, `
+for i in $(seq -w 1 20); do
+  zfs create msrc/s$i
+  n=1; [ $i = 07 ] && n=16
+  for v in 1 2 3 4 5; do
+    dd if=/dev/urandom of=/msrc/s$i/f$v bs=1M count=$n status=none
+    zfs-vm tag -n s$i:$v msrc/s$i >/dev/null
+  done
+done`)
+	userB := snapshotSet(t, vmB, "mdst")
+	out := vmA.must(t, interruptScript("zfs-vm push -d mdst b", "^ssh .*zfs receive.*mdst/s07", 8<<20, "^zfs send -P.*msrc/s07@"))
+	if !strings.Contains(out, "killed=yes") || !strings.Contains(out, "exit=1") {
+		t.Fatalf("s07 was not interrupted, or the push did not fail:\n%s", out)
+	}
+	got := snapshotSet(t, vmB, "mdst")
+	for i := 1; i <= 20; i++ {
+		if i == 7 {
+			continue
+		}
+		for v := 1; v <= 5; v++ {
+			if s := fmt.Sprintf("mdst/s%02d@zfs-vm:s%02d:%d", i, i, v); !got[s] {
+				t.Errorf("%s missing after the interrupted run", s)
+			}
+		}
+	}
+	out = vmA.must(t, "zfs-vm push -d mdst b")
+	if !strings.Contains(out, "resumed the interrupted receive") {
+		t.Errorf("rerun did not resume s07:\n%s", out)
+	}
+	got = snapshotSet(t, vmB, "mdst")
+	for v := 1; v <= 5; v++ {
+		if s := fmt.Sprintf("mdst/s07@zfs-vm:s07:%d", v); !got[s] {
+			t.Errorf("%s missing after the rerun", s)
+		}
+	}
+	noToken(t, vmB, "mdst")
+	keptAll(t, "receiver", userB, got)
+	if a, b := checksums(t, vmA, "msrc/s07", "zfs-vm:s07:5"), checksums(t, vmB, "mdst/s07", "zfs-vm:s07:5"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
