@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -21,6 +23,9 @@ type Executor struct {
 	Sender   *zfs.Host
 	Receiver *zfs.Host
 	Log      logrus.FieldLogger
+	// Progress, when set, is called about once a second while a stream runs, with the bytes
+	// sent so far and the stream's estimated size (0 when unknown).
+	Progress func(st *Stream, sent, total uint64)
 	// HoldTags, when set, hold the newest common snapshot of each dataset a run advanced on
 	// both sides (zfs hold), and release the previous one, so that neither side can destroy
 	// the base of the next incremental by accident.
@@ -135,7 +140,7 @@ func (e *Executor) runStream(ctx context.Context, st *Stream) (uint64, error) {
 			return 0, err
 		}
 	}
-	return e.pipe(ctx, send, recv)
+	return e.pipe(ctx, send, recv, st)
 }
 
 // rollback rolls a diverged receiver dataset back to the common snapshot (--rollback), after
@@ -152,12 +157,21 @@ func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
 	argv := []string{"zfs", "rollback", rb.To}
 	if len(rb.Destroys) > 0 {
 		argv = []string{"zfs", "rollback", "-r", rb.To}
+		// Our own base holds would keep the rollback from destroying them; anyone else's
+		// holds stay and make it fail, as they should.
+		if e.HoldTags != nil {
+			err := e.Receiver.Run(ctx, append([]string{"zfs", "release", e.HoldTags.Receiver}, rb.Destroys...)...)
+			if err != nil && !onlyHoldNoise(err) {
+				return err
+			}
+		}
 	}
 	return e.Receiver.Run(ctx, argv...)
 }
 
-// pipe runs zfs send on the sender into zfs receive on the receiver.
-func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs) (uint64, error) {
+// pipe runs zfs send on the sender into zfs receive on the receiver; st, when not nil, is
+// the stream reported to Progress.
+func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) (uint64, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -165,7 +179,11 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	sendCmd := e.Sender.Command(ctx, send.ReportingArgv()...)
 	recvCmd := e.Receiver.Command(ctx, recv.Argv()...)
 	var sendErr, recvErr bytes.Buffer
-	sendCmd.Stdout, sendCmd.Stderr = pw, &limitedBuffer{buf: &sendErr, max: 64 << 10}
+	report := &sendReport{rest: &limitedBuffer{buf: &sendErr, max: 64 << 10}}
+	if e.Progress != nil && st != nil {
+		report.progress = func(sent, total uint64) { e.Progress(st, sent, total) }
+	}
+	sendCmd.Stdout, sendCmd.Stderr = pw, report
 	recvCmd.Stdin, recvCmd.Stdout, recvCmd.Stderr = pr, io.Discard, &limitedBuffer{buf: &recvErr, max: 64 << 10}
 	if err := recvCmd.Start(); err != nil {
 		pr.Close()
@@ -184,19 +202,62 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	sErr := sendCmd.Wait()
 	rErr := recvCmd.Wait()
 	switch {
-	case rErr != nil && sErr != nil && !isBrokenPipe(sendErr.String()):
+	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()):
 		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
 	case rErr != nil:
 		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
 	case sErr != nil:
 		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
 	}
-	size, _ := zfs.ParseEstimate(sendErr.String())
-	return size, nil
+	return report.total, nil
 }
 
-func isBrokenPipe(stderr string) bool {
-	return bytes.Contains([]byte(stderr), []byte("Broken pipe"))
+// isBrokenPipe reports whether zfs send failed only because the receiving side went away
+// (SIGPIPE, or EPIPE reported on stderr): the receive's error is then the one that matters.
+func isBrokenPipe(err error, stderr string) bool {
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+			return true
+		}
+	}
+	return strings.Contains(stderr, "Broken pipe")
+}
+
+// sendReport reads zfs send -P -v's stderr as it comes: the size estimate, the progress
+// lines (passed to progress), and anything else (kept for error messages).
+type sendReport struct {
+	rest     io.Writer
+	progress func(sent, total uint64)
+	total    uint64
+	partial  []byte
+}
+
+func (r *sendReport) Write(p []byte) (int, error) {
+	r.partial = append(r.partial, p...)
+	for {
+		i := bytes.IndexByte(r.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(r.partial[:i])
+		r.partial = r.partial[i+1:]
+		if n, ok := zfs.ParseProgress(line); ok {
+			if r.progress != nil {
+				r.progress(n, r.total)
+			}
+			continue
+		}
+		if n, err := zfs.ParseEstimate(line); err == nil {
+			r.total = n
+			continue
+		}
+		if zfs.IsSizeReport(line) {
+			continue
+		}
+		r.rest.Write([]byte(line + "\n"))
+	}
+	return len(p), nil
 }
 
 // oneLine returns the first line of stderr that is not zfs send -P's size report.
@@ -267,7 +328,7 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 				var recv zfs.ReceiveArgs
 				if recv, err = zfs.NewReceive(r.Target, ""); err == nil {
 					var size uint64
-					if size, err = e.pipe(ctx, send, recv); err == nil {
+					if size, err = e.pipe(ctx, send, recv, &Stream{Kind: Incremental, To: r.Source, Target: r.Target}); err == nil {
 						done++
 						bytes += size
 						from, fromRecv := "", ""

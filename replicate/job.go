@@ -18,6 +18,8 @@ type Job struct {
 	Log      logrus.FieldLogger
 	// HoldTags, when set, keep each dataset's newest common snapshot held on both sides.
 	HoldTags *HoldTags
+	// Progress is passed to the Executor.
+	Progress func(st *Stream, sent, total uint64)
 }
 
 // Summary is what a job did.
@@ -79,7 +81,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags}
+	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags, Progress: j.Progress}
 	resumes, notes := FindResumes(src, dst, j.Options)
 	for _, n := range notes {
 		j.Log.Warn(n)

@@ -85,15 +85,30 @@ func (a SendArgs) Argv() []string {
 	return append(argv, a.to)
 }
 
-// ReportingArgv returns the command line with -P, which makes zfs send print its size
-// estimate on stderr before the stream (see ParseEstimate).
+// ReportingArgv returns the command line with -P -v, which makes zfs send print its size
+// estimate on stderr before the stream (see ParseEstimate) and, once a second while it runs,
+// how many bytes it has sent (see ParseProgress). Only these lines pass through zfs-vm; the
+// stream itself does not.
 func (a SendArgs) ReportingArgv() []string {
 	argv := a.Argv()
-	return append([]string{"zfs", "send", "-P"}, argv[2:]...)
+	return append([]string{"zfs", "send", "-P", "-v"}, argv[2:]...)
 }
 
-// IsSizeReport reports whether a line of zfs send's stderr is one of -P's report lines.
+// ParseProgress reads one of zfs send -P -v's progress lines: "HH:MM:SS<TAB>bytes<TAB>snapshot".
+func ParseProgress(line string) (sent uint64, ok bool) {
+	f := strings.Split(line, "\t")
+	if len(f) != 3 || len(f[0]) != 8 || f[0][2] != ':' || f[0][5] != ':' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[1], 10, 64)
+	return n, err == nil
+}
+
+// IsSizeReport reports whether a line of zfs send's stderr is one of -P -v's report lines.
 func IsSizeReport(line string) bool {
+	if _, ok := ParseProgress(line); ok {
+		return true
+	}
 	f := strings.Split(line, "\t")
 	switch f[0] {
 	case "size":

@@ -72,7 +72,7 @@ func TestResumeAndAbortArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(a.ReportingArgv(), " "); got != "zfs send -P -t "+incrementalToken {
+	if got := strings.Join(a.ReportingArgv(), " "); got != "zfs send -P -v -t "+incrementalToken {
 		t.Errorf("resume argv %q", got)
 	}
 	if _, err := NewResumeSend("1-x-y-; reboot"); err == nil {
@@ -80,5 +80,19 @@ func TestResumeAndAbortArgs(t *testing.T) {
 	}
 	if argv, err := AbortArgv("tank/vm/c1"); err != nil || strings.Join(argv, " ") != "zfs receive -A tank/vm/c1" {
 		t.Errorf("abort argv %v %v", argv, err)
+	}
+}
+
+func TestParseProgress(t *testing.T) {
+	if n, ok := ParseProgress("00:00:03\t12582912\ttank/a@zfs-vm:d:1"); !ok || n != 12582912 {
+		t.Errorf("ParseProgress = %d, %v", n, ok)
+	}
+	for _, l := range []string{"size\t100", "full\ttank/a@x\t100", "cannot send: x", "0:0:3\t1\tx"} {
+		if _, ok := ParseProgress(l); ok {
+			t.Errorf("ParseProgress(%q) accepted", l)
+		}
+	}
+	if !IsSizeReport("00:00:03\t1\tt/a@b") || IsSizeReport("warning: cannot send") {
+		t.Error("IsSizeReport")
 	}
 }

@@ -85,6 +85,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	defer remote.Close()
 	job := newJob(zfs.Local(log), remote, push, opt)
 	job.Log = log
+	job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
 	w := c.App.Writer
 	if c.Bool("dry-run") {
 		plan, resumes, err := job.Plan(ctx(c))

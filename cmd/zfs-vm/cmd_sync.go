@@ -148,6 +148,9 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
 		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest})
 	job.Log = plog
+	if c.Int("jobs") == 1 {
+		job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+	}
 	sum, err := job.Run(ctx(c))
 	return peerOutcome{peer: p, summary: sum, err: err}
 }

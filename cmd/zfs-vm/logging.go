@@ -32,6 +32,9 @@ type humanFormatter struct{ fields bool }
 
 func (f *humanFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	var b bytes.Buffer
+	if stderrIsTerminal {
+		b.WriteString(clearLine) // over a progress line
+	}
 	switch e.Level {
 	case logrus.InfoLevel:
 	case logrus.WarnLevel:

@@ -15,27 +15,25 @@ import (
 // the next run finishes it, that both sides hold the same bytes, and that no snapshot the
 // user made was destroyed. (Case 7, a hook with ZFS failing, is TestOpenVZStyleTagAndHook.)
 
-// interruptScript runs cmd in the background on the VM, and once the process matching
-// reader has read `after` bytes, kills the processes matching victim. It prints cmd's
-// output and "exit=N".
-func interruptScript(cmd, reader string, after int64, victim string) string {
+// interruptScript runs zfs-vm with args in the background on the VM (with -d, which logs
+// zfs send's once-a-second progress), and once the stream of a snapshot matching snapshot
+// has sent `after` bytes, kills the processes matching victim. It prints zfs-vm's output
+// and "exit=N killed=yes|no".
+func interruptScript(args, snapshot string, after int64, victim string) string {
 	return fmt.Sprintf(`
-sh -c %q > /tmp/interrupted.log 2>&1 &
+set +e +o pipefail
+zfs-vm -d %s > /tmp/interrupted.log 2>&1 &
 bg=$!
 killed=no
-for i in $(seq 1 3000); do
-  pid=$(pgrep -f -- %q | head -n1)
-  if [ -n "$pid" ]; then
-    r=$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null)
-    if [ "${r:-0}" -ge %d ]; then pkill -f -- %q; killed=yes; break; fi
-  fi
+for i in $(seq 1 6000); do
+  sent=$(grep -E "^debug: progress [^ ]*%s[^ ]*: [0-9]+ of" /tmp/interrupted.log | tail -n1 | sed -E 's/.*: ([0-9]+) of.*/\1/')
+  if [ "${sent:-0}" -ge %d ]; then pkill -f -- %q; killed=yes; break; fi
   kill -0 $bg 2>/dev/null || break
   sleep 0.05
 done
-set +e
 wait $bg
 echo "exit=$? killed=$killed"
-cat /tmp/interrupted.log`, cmd, reader, after, victim)
+grep -v '^debug:' /tmp/interrupted.log`, args, snapshot, after, victim)
 }
 
 // snapshotSet lists a pool's snapshots by name.
@@ -110,7 +108,7 @@ func TestFaultKillSendResumes(t *testing.T) {
 			vmB.pool(t, "kdst")
 			vmA.must(t, fmt.Sprintf("zfs create ksrc/img && dd if=/dev/urandom of=/ksrc/img/big bs=1M count=%d status=none && zfs-vm tag -n big:1 ksrc/img", streamMiB))
 			userB := snapshotSet(t, vmB, "kdst")
-			out := vmA.must(t, interruptScript("zfs-vm push -d kdst b", "^ssh .*zfs receive", streamMiB<<19, c.victim))
+			out := vmA.must(t, interruptScript("push -d kdst b", "ksrc/img@", streamMiB<<19, c.victim))
 			if !strings.Contains(out, "killed=yes") || strings.Contains(out, "exit=0") {
 				t.Fatalf("the transfer was not interrupted:\n%s", out)
 			}
@@ -144,9 +142,13 @@ func TestFaultReceiverPoolFull(t *testing.T) {
 	vmB.must(t, "truncate -s 256M /var/tmp/fdst.img && zpool create -O compression=off fdst /var/tmp/fdst.img")
 	t.Cleanup(func() { vmB.run("zpool destroy -f fdst; rm -f /var/tmp/fdst.img") })
 	vmA.must(t, "zfs create fsrc/img && dd if=/dev/urandom of=/fsrc/img/big bs=1M count=48 status=none && zfs-vm tag -n full:1 fsrc/img")
-	vmB.must(t, "zfs create fdst/filler && dd if=/dev/urandom of=/fdst/filler/f bs=1M count=180 status=none; zpool sync fdst; zfs list -o name,avail fdst")
+	// Leave 16 MiB free: less than the 48 MiB stream.
+	vmB.must(t, `zfs create fdst/filler
+avail=$(zfs get -Hp -o value avail fdst)
+dd if=/dev/urandom of=/fdst/filler/f bs=1M count=$(( avail / 1048576 - 16 )) status=none
+zpool sync fdst`)
 	out, err := vmA.run("zfs-vm push -d fdst b")
-	if err == nil || !strings.Contains(out, "receive on b failed") || !strings.Contains(strings.ToLower(out), "space") {
+	if err == nil || !strings.Contains(out, "receive on b failed: cannot receive new filesystem stream: out of space") {
 		t.Fatalf("a full pool is not reported clearly (err=%v):\n%s", err, out)
 	}
 	vmB.must(t, "rm /fdst/filler/f && zpool sync fdst")
@@ -168,11 +170,12 @@ func TestFaultStaleToken(t *testing.T) {
 	vmB.pool(t, "sdst")
 	vmA.must(t, "zfs create ssrc/img && echo one > /ssrc/img/one && zfs-vm tag -n st:1 ssrc/img && zfs-vm push -d sdst b")
 	vmA.must(t, fmt.Sprintf("dd if=/dev/urandom of=/ssrc/img/big bs=1M count=%d status=none && zfs-vm tag ssrc/img", streamMiB))
-	out := vmA.must(t, interruptScript("zfs-vm push -d sdst b", "^ssh .*zfs receive", streamMiB<<19, "^zfs send -P"))
+	out := vmA.must(t, interruptScript("push -d sdst b", "ssrc/img@", streamMiB<<19, "^zfs send -P"))
 	if !strings.Contains(out, "killed=yes") {
 		t.Fatalf("not interrupted:\n%s", out)
 	}
-	vmA.must(t, "zfs release zfs-vm ssrc/img@zfs-vm:st:2 && zfs destroy ssrc/img@zfs-vm:st:2 && echo three > /ssrc/img/three && zfs-vm tag ssrc/img")
+	// -n 3: after st:2 is destroyed, the next free version on this host would be 2 again.
+	vmA.must(t, "zfs release zfs-vm ssrc/img@zfs-vm:st:2 && zfs destroy ssrc/img@zfs-vm:st:2 && echo three > /ssrc/img/three && zfs-vm tag -n 3 ssrc/img")
 	userB := snapshotSet(t, vmB, "sdst")
 	out = vmA.must(t, "zfs-vm push -d sdst b")
 	if !strings.Contains(out, "was of ssrc/img@zfs-vm:st:2, which the sender no longer has; discarding it") {
@@ -203,7 +206,7 @@ for v in 1 2 3; do echo $v > /rsrc/img/f$v; zfs-vm tag -n rb:$v rsrc/img; done
 zfs snapshot rsrc/img@mine`)
 	vmA.must(t, "zfs-vm push -d rdst b")
 	userA := snapshotSet(t, vmA, "rsrc")
-	vmA.must(t, `zfs holds -H -r rsrc/img | awk '{print $2, $1}' | while read tag snap; do zfs release "$tag" "$snap"; done
+	vmA.must(t, `for s in $(zfs list -H -t snapshot -o name rsrc/img); do zfs holds -H "$s"; done | awk '{print $2, $1}' | while read tag snap; do zfs release "$tag" "$snap"; done
 zfs rollback -r rsrc/img@zfs-vm:rb:1
 echo four > /rsrc/img/f4
 zfs-vm tag -n rb:4 rsrc/img`)
@@ -267,7 +270,7 @@ for i in $(seq -w 1 20); do
   done
 done`)
 	userB := snapshotSet(t, vmB, "mdst")
-	out := vmA.must(t, interruptScript("zfs-vm push -d mdst b", "^ssh .*zfs receive.*mdst/s07", 8<<20, "^zfs send -P.*msrc/s07@"))
+	out := vmA.must(t, interruptScript("push -d mdst b", "msrc/s07@", 8<<20, "^zfs send -P.*msrc/s07@"))
 	if !strings.Contains(out, "killed=yes") || !strings.Contains(out, "exit=1") {
 		t.Fatalf("s07 was not interrupted, or the push did not fail:\n%s", out)
 	}
