@@ -66,6 +66,9 @@ type Hooks struct {
 	Streamlines []string `toml:"streamlines"`
 	// Templates are container IDs or names of templates: tagged whenever they changed.
 	Templates []string `toml:"templates"`
+	// Recursive are container IDs, names or streamlines whose images are dataset trees:
+	// tagged with zfs snapshot -r (the container's dataset and all descendants).
+	Recursive []string `toml:"recursive"`
 }
 
 // DefaultSchedule is the OnCalendar of a peer that sets none.

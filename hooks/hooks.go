@@ -132,7 +132,11 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 	if !ok {
 		return fmt.Sprintf("%s %s (%s): not tagged: %s", ev.Manager, ev.ID, ds.Name, why), nil
 	}
-	res, err := tagging.Apply(ctx, r.Host, inv, ds, tagging.Request{})
+	lineage := ds.LineageTag()
+	recursive := slices.Contains(r.Config.Hooks.Recursive, ct.ID) ||
+		ct.Name != "" && slices.Contains(r.Config.Hooks.Recursive, ct.Name) ||
+		lineage != nil && slices.Contains(r.Config.Hooks.Recursive, lineage.Tag.Streamline)
+	res, err := tagging.Apply(ctx, r.Host, inv, ds, tagging.Request{Recursive: recursive})
 	if err != nil {
 		return "", fmt.Errorf("%s %s (%s): %w", ev.Manager, ev.ID, ds.Name, err)
 	}

@@ -98,6 +98,9 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, n := range plan.Notices {
+		j.Log.Warn(n)
+	}
 	res := ex.Run(ctx, plan)
 	sum.Plan = plan
 	sum.Done += res.Done

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -74,6 +75,9 @@ type Refusal struct {
 type Plan struct {
 	Streams []*Stream
 	Refused []Refusal
+	// Notices are things worth saying that need no action, such as a member of a recursive
+	// image that the sender no longer has (never destroyed on the receiver).
+	Notices []string
 }
 
 // Errors returns the distinct refusal errors in plan order.
@@ -162,7 +166,29 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 		p.planOne(s)
 	}
 	p.coalesce()
+	p.noticeGoneMembers()
 	return p.plan
+}
+
+// noticeGoneMembers notes receiver datasets with zfs-vm snapshots that are copies of nothing
+// the sender has, below a dataset that is a copy: members of a recursive image destroyed on
+// the sender after they were replicated. They are left as they are.
+func (p *planner) noticeGoneMembers() {
+	isCopy := func(d *zfs.Dataset) bool {
+		for _, s := range d.Snapshots {
+			if len(p.src.ByGUID(s.GUID)) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range p.dst.Datasets {
+		parent := p.dst.Dataset(zfs.ParentDataset(d.Name))
+		if d.HasTagged() && !isCopy(d) && parent != nil && isCopy(parent) {
+			p.plan.Notices = append(p.plan.Notices, fmt.Sprintf(
+				"receiver dataset %s is a member of an image the sender no longer has; leaving it", d.Name))
+		}
+	}
 }
 
 // onReceiver returns the receiver's copy of a sender snapshot (same guid), preferring the
@@ -209,11 +235,17 @@ func (p *planner) base(s *zfs.Snapshot) *zfs.Snapshot {
 	return nil
 }
 
+// mapped returns the receiver name of a sender dataset under -d: DestParent/<last component>
+// for an image's root, with the members of a recursive image keeping their place below it.
 func (p *planner) mapped(name string) string {
 	if p.opt.DestParent == "" {
 		return name
 	}
-	return p.opt.DestParent + "/" + zfs.LastComponent(name)
+	root := name
+	if d := p.src.Dataset(name); d != nil {
+		root = p.src.ImageRoot(d).Name
+	}
+	return p.opt.DestParent + "/" + zfs.LastComponent(root) + name[len(root):]
 }
 
 // receiverDataset returns where the sender's dataset d lives on the receiver: where its
@@ -237,8 +269,13 @@ func (p *planner) refuse(s *zfs.Snapshot, err error) {
 func (p *planner) conflicts(order []*zfs.Snapshot) map[string]error {
 	clashes := map[string][]uint64{}
 	for _, s := range order {
-		if len(p.dst.ByTag(s.Tag)) > 0 {
-			clashes[s.Tag.Streamline] = append(clashes[s.Tag.Streamline], s.Tag.Version)
+		for _, r := range p.dst.ByTag(s.Tag) {
+			// A receiver snapshot that is a copy of some sender snapshot is no clash: the
+			// members of a recursive version share its name.
+			if len(p.src.ByGUID(r.GUID)) == 0 {
+				clashes[s.Tag.Streamline] = append(clashes[s.Tag.Streamline], s.Tag.Version)
+				break
+			}
 		}
 	}
 	out := map[string]error{}

@@ -362,3 +362,63 @@ func TestPlanRollback(t *testing.T) {
 		t.Errorf("clone-destroying rollback not refused: %v", errs)
 	}
 }
+
+// recursive is a template image with two members (one a volume in real life), tagged
+// recursively twice, and a container cloned member by member from version 2 and tagged.
+var recursive = []string{
+	"pool/tmpl", "pool/tmpl/data", "pool/tmpl/disk",
+	"pool/tmpl@zfs-vm:t:1 #1", "pool/tmpl/data@zfs-vm:t:1 #2", "pool/tmpl/disk@zfs-vm:t:1 #3",
+	"pool/tmpl@zfs-vm:t:2 #4", "pool/tmpl/data@zfs-vm:t:2 #5", "pool/tmpl/disk@zfs-vm:t:2 #6",
+	"pool/ct1 < pool/tmpl@zfs-vm:t:2", "pool/ct1/data < pool/tmpl/data@zfs-vm:t:2", "pool/ct1/disk < pool/tmpl/disk@zfs-vm:t:2",
+	"pool/ct1@zfs-vm:t:3 #7", "pool/ct1/data@zfs-vm:t:3 #8", "pool/ct1/disk@zfs-vm:t:3 #9",
+}
+
+func TestPlanRecursiveImage(t *testing.T) {
+	// The members of one recursive snapshot share a txg: give them one, as zfs snapshot -r does.
+	src := inventory(t, recursive...)
+	for _, d := range src.Datasets {
+		for _, s := range d.Snapshots {
+			s.CreateTXG = 1000 * s.Tag.Version
+		}
+	}
+	p := Compute(src, inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	if len(p.Refused) > 0 {
+		t.Fatal(p.Errors())
+	}
+	equal(t, describe(p), []string{
+		"full ->pool/tmpl@zfs-vm:t:1 @tank/vm/tmpl",
+		"full ->pool/tmpl/data@zfs-vm:t:1 @tank/vm/tmpl/data",
+		"full ->pool/tmpl/disk@zfs-vm:t:1 @tank/vm/tmpl/disk",
+		"incremental pool/tmpl@zfs-vm:t:1>pool/tmpl@zfs-vm:t:2 @tank/vm/tmpl",
+		"incremental pool/tmpl/data@zfs-vm:t:1>pool/tmpl/data@zfs-vm:t:2 @tank/vm/tmpl/data",
+		"incremental pool/tmpl/disk@zfs-vm:t:1>pool/tmpl/disk@zfs-vm:t:2 @tank/vm/tmpl/disk",
+		"clone pool/tmpl@zfs-vm:t:2>pool/ct1@zfs-vm:t:3 @tank/vm/ct1 origin=tank/vm/tmpl@zfs-vm:t:2",
+		"clone pool/tmpl/data@zfs-vm:t:2>pool/ct1/data@zfs-vm:t:3 @tank/vm/ct1/data origin=tank/vm/tmpl/data@zfs-vm:t:2",
+		"clone pool/tmpl/disk@zfs-vm:t:2>pool/ct1/disk@zfs-vm:t:3 @tank/vm/ct1/disk origin=tank/vm/tmpl/disk@zfs-vm:t:2",
+	})
+
+	// An interrupted run left t:2 on some members only: only what is missing is sent, and the
+	// members sharing the name t:2 are no conflict.
+	partial := inventory(t, "tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl/data", "tank/vm/tmpl/disk",
+		"tank/vm/tmpl@zfs-vm:t:1 #1", "tank/vm/tmpl/data@zfs-vm:t:1 #2", "tank/vm/tmpl/disk@zfs-vm:t:1 #3",
+		"tank/vm/tmpl@zfs-vm:t:2 #4")
+	p = Compute(src, partial, Options{DestParent: "tank/vm", Streamlines: []string{"t"}})
+	if len(p.Refused) > 0 {
+		t.Fatal(p.Errors())
+	}
+	if got := describe(p); len(got) != 5 || got[0] != "incremental pool/tmpl/data@zfs-vm:t:1>pool/tmpl/data@zfs-vm:t:2 @tank/vm/tmpl/data" {
+		t.Errorf("partial: %v", got)
+	}
+}
+
+func TestPlanNoticesGoneMember(t *testing.T) {
+	src := inventory(t, "pool/tmpl", "pool/tmpl@zfs-vm:t:1 #1")
+	dst := inventory(t, "tank", "tank/tmpl", "tank/tmpl@zfs-vm:t:1 #1", "tank/tmpl/old", "tank/tmpl/old@zfs-vm:t:1 #2")
+	p := Compute(src, dst, Options{DestParent: "tank"})
+	if len(p.Notices) != 1 || !strings.Contains(p.Notices[0], "tank/tmpl/old is a member of an image the sender no longer has") {
+		t.Errorf("notices %v", p.Notices)
+	}
+	if len(p.Refused) > 0 || len(p.Streams) > 0 {
+		t.Errorf("plan %v %v", describe(p), p.Errors())
+	}
+}

@@ -28,6 +28,11 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 	if err != nil {
 		return Result{}, err
 	}
+	if req.Recursive && written == 0 && d.NewestTagged() != nil {
+		if written, err = membersWritten(ctx, host, inv, d); err != nil {
+			return Result{}, err
+		}
+	}
 	dec, err := Decide(inv, d, req, written)
 	if err != nil {
 		return Result{}, err
@@ -39,10 +44,15 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 	if err := zfs.ValidateSnapshotName(snap); err != nil {
 		return Result{}, err
 	}
-	if err := host.Run(ctx, "zfs", "snapshot", snap); err != nil {
+	snapshot, hold := []string{"zfs", "snapshot", snap}, []string{"zfs", "hold", HoldTag, snap}
+	if req.Recursive {
+		snapshot = []string{"zfs", "snapshot", "-r", snap}
+		hold = []string{"zfs", "hold", "-r", HoldTag, snap}
+	}
+	if err := host.Run(ctx, snapshot...); err != nil {
 		return Result{}, err
 	}
-	if err := host.Run(ctx, "zfs", "hold", HoldTag, snap); err != nil {
+	if err := host.Run(ctx, hold...); err != nil {
 		return Result{Decision: dec, Snapshot: snap}, fmt.Errorf("%s created, but holding it failed: %w", snap, err)
 	}
 	return Result{Decision: dec, Snapshot: snap}, nil
@@ -71,4 +81,34 @@ func writtenSinceNewestTag(ctx context.Context, host *zfs.Host, d *zfs.Dataset) 
 		return 0, fmt.Errorf("zfs get written@%s %s: unexpected %q", own.Name, d.Name, out)
 	}
 	return n, nil
+}
+
+// membersWritten returns how much was written to the descendants of d since the version d's
+// newest zfs-vm snapshot names (the pool is already synced). A member without that snapshot
+// (created since) counts as written.
+func membersWritten(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset) (uint64, error) {
+	members := inv.Descendants(d)
+	if len(members) == 0 {
+		return 0, nil
+	}
+	snap := d.NewestTagged().Name
+	out, err := host.Output(ctx, "zfs", "get", "-H", "-p", "-r", "-t", "filesystem,volume", "-o", "name,value", "written@"+snap, d.Name)
+	if err != nil {
+		return 0, err
+	}
+	values := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if name, v, ok := strings.Cut(l, "\t"); ok {
+			values[name] = v
+		}
+	}
+	var total uint64
+	for _, m := range members {
+		n, err := strconv.ParseUint(values[m.Name], 10, 64)
+		if err != nil {
+			return 1, nil // no such snapshot in this member: it is new
+		}
+		total += n
+	}
+	return total, nil
 }

@@ -15,6 +15,9 @@ type Request struct {
 	Streamline string // "" = detect from the dataset's lineage
 	Version    uint64 // 0 = next free version
 	Force      bool   // tag even if nothing was written since the last version
+	// Recursive tags the dataset and all its descendants in one atomic zfs snapshot -r, all
+	// under the same name: an image made of a dataset tree.
+	Recursive bool
 }
 
 // ParseName parses the -n value: "NAME", "NAME:VERSION" or "VERSION". A value of digits only

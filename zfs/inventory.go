@@ -2,6 +2,7 @@ package zfs
 
 import (
 	"sort"
+	"strings"
 )
 
 // Dataset is a filesystem or volume as the listing showed it.
@@ -163,16 +164,46 @@ func (inv *Inventory) MaxVersion(streamline string) (uint64, bool) {
 	return max, found
 }
 
-// SortByCreation sorts snapshots by createtxg, then full name, which is an order in which
-// every snapshot comes after all of its ancestors.
+// SortByCreation sorts snapshots by createtxg, then dataset name, then snapshot name: an order
+// in which every snapshot comes after all of its ancestors, and the members of a recursive
+// snapshot (one txg) come parents first.
 func SortByCreation(snaps []*Snapshot) {
 	sort.Slice(snaps, func(i, j int) bool {
 		a, b := snaps[i], snaps[j]
 		if a.CreateTXG != b.CreateTXG {
 			return a.CreateTXG < b.CreateTXG
 		}
-		return a.FullName() < b.FullName()
+		if a.Dataset.Name != b.Dataset.Name {
+			return a.Dataset.Name < b.Dataset.Name
+		}
+		return a.Name < b.Name
 	})
+}
+
+// HasTagged reports whether the dataset has any zfs-vm snapshot.
+func (d *Dataset) HasTagged() bool { return d.NewestTagged() != nil }
+
+// ImageRoot returns the topmost dataset among d and its ancestors that has zfs-vm
+// snapshots: the root of the (possibly recursive) image d belongs to.
+func (inv *Inventory) ImageRoot(d *Dataset) *Dataset {
+	root := d
+	for p := ParentDataset(d.Name); p != ""; p = ParentDataset(p) {
+		if pd := inv.Dataset(p); pd != nil && pd.HasTagged() {
+			root = pd
+		}
+	}
+	return root
+}
+
+// Descendants returns d's descendant datasets, in name order.
+func (inv *Inventory) Descendants(d *Dataset) []*Dataset {
+	var out []*Dataset
+	for _, x := range inv.Datasets {
+		if strings.HasPrefix(x.Name, d.Name+"/") {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // newInventory links datasets and snapshots into an Inventory.

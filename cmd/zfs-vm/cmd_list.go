@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -39,11 +40,33 @@ type listedVersion struct {
 	// whether it lives in another dataset (this version's dataset is a clone of it).
 	Parent string `json:"parent,omitempty"`
 	Clone  bool   `json:"clone,omitempty"`
+	// Members are the descendant datasets of a recursive version (zfs snapshot -r), which
+	// is listed once.
+	Members []string `json:"members,omitempty"`
 }
 
 func listVersions(inv *zfs.Inventory) []listedVersion {
 	var out []listedVersion
+	type key struct {
+		tag zfs.Tag
+		txg uint64
+	}
+	roots := map[key][]int{} // rows that may have members
 	for _, s := range inv.Tagged() {
+		k := key{s.Tag, s.CreateTXG}
+		member := false
+		for _, i := range roots[k] {
+			if strings.HasPrefix(s.Dataset.Name, out[i].Dataset+"/") {
+				out[i].Members = append(out[i].Members, s.Dataset.Name)
+				out[i].Used += s.Used
+				member = true
+				break
+			}
+		}
+		if member {
+			continue
+		}
+		roots[k] = append(roots[k], len(out))
 		v := listedVersion{
 			Streamline: s.Tag.Streamline, Version: s.Tag.Version,
 			Dataset: s.Dataset.Name, Snapshot: s.FullName(), GUID: fmt.Sprint(s.GUID),
@@ -105,10 +128,23 @@ func runList(c *cli.Context) error {
 			}
 		}
 		created, _ := time.Parse(time.RFC3339, r.Created)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Streamline, r.Version, r.Dataset, from,
+		dataset := r.Dataset
+		if len(r.Members) > 0 {
+			dataset = fmt.Sprintf("%s (+%d: %s)", r.Dataset, len(r.Members), strings.Join(relative(r.Dataset, r.Members), ","))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Streamline, r.Version, dataset, from,
 			humanBytes(r.Used), humanBytes(r.Referenced), r.Holds, created.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
+}
+
+// relative names members below root ("tmpl/data" -> "data").
+func relative(root string, members []string) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = strings.TrimPrefix(m, root+"/")
+	}
+	return out
 }
 
 // humanBytes formats a size with binary units, as zfs does.

@@ -100,6 +100,9 @@ func runReplicate(c *cli.Context, push bool) error {
 				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.ToName, r.Target, humanBytes(r.Info.Bytes))
 			}
 		}
+		for _, n := range plan.Notices {
+			log.Warn(n)
+		}
 		fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), job.Sender.Name, job.Receiver.Name)
 		for _, st := range plan.Streams {
 			est := "?"

@@ -19,13 +19,15 @@ func tagCommand() *cli.Command {
 			"The streamline is the one of the dataset's newest zfs-vm snapshot, else of the nearest\n" +
 			"one up its origin chain. The version is the streamline's highest on this host plus one.\n" +
 			"-n NAME, -n NAME:VERSION or -n VERSION set either. A dataset not written since its\n" +
-			"newest version is left alone unless --force is given. New versions are held\n" +
+			"newest version is left alone unless --force is given. -r tags an image made of a\n" +
+			"dataset tree: the dataset and all descendants, atomically. New versions are held\n" +
 			"(zfs hold zfs-vm) so that they cannot be destroyed by accident.",
 		ArgsUsage: "filesystem|mountpoint|container-id",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "`[NAME:]VERSION` or NAME"},
 			&cli.BoolFlag{Name: "force", Usage: "tag even if nothing was written since the last version"},
 			&cli.StringFlag{Name: "type", Usage: "container manager of the argument: openvz, lxc, pve or jail"},
+			&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "tag the dataset and all its descendants as one image (atomic zfs snapshot -r)"},
 		},
 		Action: runTag,
 	}
@@ -41,6 +43,7 @@ func runTag(c *cli.Context) error {
 		return usageError("tag: %v", err)
 	}
 	req.Force = c.Bool("force")
+	req.Recursive = c.Bool("recursive")
 	host := zfs.Local(log)
 	inv, err := host.List(ctx(c))
 	if err != nil {
@@ -60,6 +63,10 @@ func runTag(c *cli.Context) error {
 	}
 	if res.Unchanged {
 		fmt.Fprintf(c.App.Writer, "%s unchanged since %s; not tagged (use --force to tag anyway)\n", ds.Name, res.Since.FullName())
+		return nil
+	}
+	if req.Recursive {
+		fmt.Fprintf(c.App.Writer, "%s (recursive, %d members)\n", res.Snapshot, 1+len(inv.Descendants(ds)))
 		return nil
 	}
 	fmt.Fprintln(c.App.Writer, res.Snapshot)

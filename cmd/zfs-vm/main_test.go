@@ -73,6 +73,8 @@ func TestTagWithFakeZFS(t *testing.T) {
 			"pool/nope is not a dataset, a mountpoint or a container ID (looked at: datasets and their mountpoints; /etc/vz/conf/<CTID>.conf", ""},
 		{"bad -n", "0", []string{"tag", "-n", "a;b", "pool/ct"}, exitUsage, `-n "a;b"`, ""},
 		{"no argument", "0", []string{"tag"}, exitUsage, "want exactly one", ""},
+		{"recursive", "4096", []string{"tag", "-r", "pool/img"}, 0,
+			"pool/img@zfs-vm:rec:2 (recursive, 3 members)", "zfs snapshot -r pool/img@zfs-vm:rec:2\nzfs hold -r zfs-vm pool/img@zfs-vm:rec:2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,12 +106,16 @@ func TestListWithFakeZFS(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, out)
 	}
-	for _, want := range []string{"STREAMLINE", "debian      1        pool/tmpl  -", "debian      2        pool/tmpl  debian:1"} {
-		if !strings.Contains(out, want) {
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"STREAMLINE", "debian 1 pool/tmpl -", "debian 2 pool/tmpl debian:1", "rec 1 pool/img (+2: data,disk) - 600B"} {
+		if !strings.Contains(flat, want) {
 			t.Errorf("list output lacks %q:\n%s", want, out)
 		}
 	}
 	out, _, _ = run(t, "0", "list", "-o", "json")
+	if !strings.Contains(out, `"members": [`) || !strings.Contains(out, `"pool/img/disk"`) {
+		t.Errorf("json lacks members:\n%s", out)
+	}
 	if !strings.Contains(out, `"snapshot": "pool/tmpl@zfs-vm:debian:2"`) || !strings.Contains(out, `"parent": "debian:1"`) {
 		t.Errorf("json output:\n%s", out)
 	}
