@@ -47,13 +47,11 @@ type listedVersion struct {
 
 func listVersions(inv *zfs.Inventory) []listedVersion {
 	var out []listedVersion
-	type key struct {
-		tag zfs.Tag
-		txg uint64
-	}
-	roots := map[key][]int{} // rows that may have members
+	// A version's members carry its name in the datasets below it: zfs snapshot -r made them
+	// (tag refuses a version that exists elsewhere), or a receive of such members.
+	roots := map[zfs.Tag][]int{} // rows that may have members
 	for _, s := range inv.Tagged() {
-		k := key{s.Tag, s.CreateTXG}
+		k := s.Tag
 		member := false
 		for _, i := range roots[k] {
 			if strings.HasPrefix(s.Dataset.Name, out[i].Dataset+"/") {
@@ -80,6 +78,9 @@ func listVersions(inv *zfs.Inventory) []listedVersion {
 			}
 		}
 		out = append(out, v)
+	}
+	for i := range out {
+		sort.Strings(out[i].Members)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Streamline != out[j].Streamline {
