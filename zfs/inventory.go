@@ -208,11 +208,15 @@ func (inv *Inventory) Descendants(d *Dataset) []*Dataset {
 
 // newInventory links datasets and snapshots into an Inventory.
 func newInventory(datasets []*Dataset) *Inventory {
+	snapshots := 0
+	for _, d := range datasets {
+		snapshots += len(d.Snapshots)
+	}
 	inv := &Inventory{
 		Datasets: datasets,
 		byName:   make(map[string]*Dataset, len(datasets)),
-		byGUID:   make(map[uint64][]*Snapshot),
-		byTag:    make(map[Tag][]*Snapshot),
+		byGUID:   make(map[uint64][]*Snapshot, snapshots),
+		byTag:    make(map[Tag][]*Snapshot, snapshots),
 	}
 	sort.Slice(datasets, func(i, j int) bool { return datasets[i].Name < datasets[j].Name })
 	for _, d := range datasets {

@@ -20,6 +20,9 @@ func ListArgs() []string {
 		"-o", strings.Join(listProperties, ",")}
 }
 
+// numericColumns are the listing's guid, createtxg, used, referenced, written and userrefs.
+var numericColumns = [6]int{2, 3, 5, 6, 7, 9}
+
 // ListError reports a listing line that is not what `zfs list` prints.
 type ListError struct {
 	Line   int
@@ -59,13 +62,13 @@ func ParseList(r io.Reader) (*Inventory, error) {
 		if len(f) != len(listProperties) {
 			return nil, &ListError{line, fmt.Sprintf("%d fields, want %d", len(f), len(listProperties)), text}
 		}
-		nums := make([]uint64, 0, 6)
-		for _, i := range []int{2, 3, 5, 6, 7, 9} { // guid createtxg used referenced written userrefs
+		var nums [6]uint64
+		for j, i := range numericColumns {
 			n, err := parseNum(f[i])
 			if err != nil {
 				return nil, &ListError{line, listProperties[i] + ": " + err.Error(), text}
 			}
-			nums = append(nums, n)
+			nums[j] = n
 		}
 		creation, err := parseNum(f[10])
 		if err != nil {
