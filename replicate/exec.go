@@ -356,25 +356,29 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 	return done, bytes, errs
 }
 
-// applyHolds adds and releases base holds in one command per side and kind. Holds that are
+// applyHolds adds and releases base holds, in one round trip per side. Holds that are
 // already there, or releases of holds that are not, are no error.
 func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	if e.HoldTags == nil {
 		return
 	}
-	run := func(host *zfs.Host, verb, tag string, snaps []string) {
-		if len(snaps) == 0 {
+	apply := func(host *zfs.Host, tag string, hold, release []string) {
+		var cmds [][]string
+		if len(hold) > 0 {
+			cmds = append(cmds, append([]string{"zfs", "hold", tag}, hold...))
+		}
+		if len(release) > 0 {
+			cmds = append(cmds, append([]string{"zfs", "release", tag}, release...))
+		}
+		if len(cmds) == 0 {
 			return
 		}
-		err := host.Run(ctx, append([]string{"zfs", verb, tag}, snaps...)...)
-		if err != nil && !onlyHoldNoise(err) {
-			e.Log.WithError(err).Warnf("zfs %s %s on %s", verb, tag, host.Name)
+		if err := host.RunAll(ctx, cmds...); err != nil && !onlyHoldNoise(err) {
+			e.Log.WithError(err).Warnf("moving the base hold %s on %s", tag, host.Name)
 		}
 	}
-	run(e.Sender, "hold", e.HoldTags.Sender, h.senderHold)
-	run(e.Receiver, "hold", e.HoldTags.Receiver, h.receiverHold)
-	run(e.Sender, "release", e.HoldTags.Sender, h.senderRelease)
-	run(e.Receiver, "release", e.HoldTags.Receiver, h.receiverRelease)
+	apply(e.Sender, e.HoldTags.Sender, h.senderHold, h.senderRelease)
+	apply(e.Receiver, e.HoldTags.Receiver, h.receiverHold, h.receiverRelease)
 }
 
 // onlyHoldNoise reports whether a failed zfs hold/release only complained about tags that

@@ -35,6 +35,50 @@ func IsLocal(spec string) bool { return spec == "" || spec == "local" }
 // session on Debian has no /sbin in its PATH, and zfs lives there.
 const remoteSearchPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// RunAll runs several commands on the host, one after the other whatever each returns; on a
+// remote host in one ssh session (one remote shell), so that bookkeeping such as holds costs
+// one round trip. The error is the first failure's.
+func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
+	if h.ssh == nil {
+		var first error
+		for _, argv := range cmds {
+			if err := h.Run(ctx, argv...); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	cmd := exec.CommandContext(ctx, "ssh", h.ssh.args(h.allScript(cmds))...)
+	if h.log != nil {
+		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return h.commandError(cmds[0], stderr.String(), err)
+	}
+	return nil
+}
+
+// allScript is RunAll's remote command line: each command quoted, all run, the status that of
+// the last failing one.
+func (h *Host) allScript(cmds [][]string) string {
+	lines := make([]string, len(cmds))
+	for i, argv := range cmds {
+		lines[i] = QuoteCommand(h.remoteWords(argv))
+	}
+	return "s=0; " + strings.Join(lines, " || s=$?; ") + " || s=$?; exit $s"
+}
+
+// remoteWords prefixes argv as every remote command is: through sudo, or with a PATH that
+// has zfs.
+func (h *Host) remoteWords(argv []string) []string {
+	if h.sudo {
+		return append([]string{"sudo", "-n"}, argv...)
+	}
+	return append([]string{"env", remoteSearchPath}, argv...)
+}
+
 // Command returns a command that runs argv on the host. For a remote host every word is
 // shell-quoted, so names are passed as data and never interpreted by the remote shell.
 func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
@@ -42,13 +86,7 @@ func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if h.ssh == nil {
 		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
 	} else {
-		words := argv
-		if h.sudo {
-			words = append([]string{"sudo", "-n"}, argv...)
-		} else {
-			words = append([]string{"env", remoteSearchPath}, argv...)
-		}
-		cmd = exec.CommandContext(ctx, "ssh", h.ssh.args(QuoteCommand(words))...)
+		cmd = exec.CommandContext(ctx, "ssh", h.ssh.args(QuoteCommand(h.remoteWords(argv)))...)
 	}
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))

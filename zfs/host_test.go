@@ -81,3 +81,16 @@ func TestRemoteCommandQuoting(t *testing.T) {
 		t.Errorf("sudo remote command %q", remote)
 	}
 }
+
+func TestRunAllIsOneRemoteLine(t *testing.T) {
+	h := &Host{Name: "b", ssh: &sshConn{target: "b", dir: "/run/x"}}
+	// The line RunAll sends, run by a real shell, with echo and false for zfs.
+	script := h.allScript([][]string{{"echo", "hold", "t", "p/a@x y"}, {"false"}, {"echo", "release", "t", "p/a@w"}})
+	out, err := exec.Command("/bin/sh", "-c", script).Output()
+	if string(out) != "hold t p/a@x y\nrelease t p/a@w\n" {
+		t.Errorf("the line ran %q", out)
+	}
+	if err == nil {
+		t.Error("a failing command in the line did not fail it")
+	}
+}
