@@ -23,7 +23,9 @@ const DefaultPath = "/etc/zfs-vm/zfs-vm.toml"
 
 // Config is the whole file.
 type Config struct {
-	Defaults PeerDefaults `toml:"defaults"`
+	// MetricsFile, when set, is where `zfs-vm sync` writes Prometheus textfile metrics.
+	MetricsFile string       `toml:"metrics_file"`
+	Defaults    PeerDefaults `toml:"defaults"`
 	Peers    []Peer       `toml:"peer"`
 	Hooks    Hooks        `toml:"hooks"`
 }

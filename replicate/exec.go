@@ -72,6 +72,8 @@ type Result struct {
 	Errors  []error // one per failed or skipped stream
 	// Bytes is the size of the streams received, as zfs send estimated it (-P).
 	Bytes uint64
+	// ByStreamline splits Bytes by the streamline of each stream's snapshot.
+	ByStreamline map[string]uint64
 }
 
 // Run executes the plan's streams in order. A failed stream does not stop the others; the
@@ -97,6 +99,10 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 		}
 		res.Done++
 		res.Bytes += size
+		if res.ByStreamline == nil {
+			res.ByStreamline = map[string]uint64{}
+		}
+		res.ByStreamline[st.To.Tag.Streamline] += size
 		if st.Kind == Incremental {
 			holds.advance(st.From.FullName(), st.Base, st.To.FullName(), st.Target+"@"+st.To.Name)
 		} else {

@@ -28,7 +28,9 @@ type Summary struct {
 	Done     int // streams received
 	Failed   int // streams that failed or were skipped because one they need failed
 	Bytes    uint64
-	Duration time.Duration
+	// ByStreamline splits Bytes by streamline.
+	ByStreamline map[string]uint64
+	Duration     time.Duration
 	// Errors are the refusals and failures, one per line to report.
 	Errors []error
 }
@@ -105,6 +107,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	sum.Plan = plan
 	sum.Done += res.Done
 	sum.Bytes += res.Bytes
+	sum.ByStreamline = res.ByStreamline
 	sum.Failed += len(res.Errors)
 	sum.Errors = append(append(plan.Errors(), sum.Errors...), res.Errors...)
 	sum.Duration = time.Since(start)

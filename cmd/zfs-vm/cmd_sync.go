@@ -6,12 +6,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/zfs-vm/zfs-vm/config"
 	"github.com/zfs-vm/zfs-vm/internal/lock"
+	"github.com/zfs-vm/zfs-vm/internal/metrics"
 	"github.com/zfs-vm/zfs-vm/replicate"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -31,6 +33,7 @@ func syncCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "peer", Usage: "only this peer (repeatable)"},
 			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
+			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics here after the run (default: metrics_file of the config)"},
 			waitFlag,
 			lockDirFlag,
 		},
@@ -96,10 +99,40 @@ func runSync(c *cli.Context) error {
 				Infof("peer %s: %s %s: %s", o.peer.Name, o.peer.Direction, o.peer.Host, summaryText(o.summary))
 		}
 	}
+	metricsFile := c.String("metrics-file")
+	if metricsFile == "" {
+		metricsFile = cfg.MetricsFile
+	}
+	if metricsFile != "" {
+		if err := metrics.Update(metricsFile, peerRuns(outcomes)); err != nil {
+			log.Errorf("writing metrics to %s: %v", metricsFile, err)
+			status = exitFailure
+		}
+	}
 	if status != 0 {
 		return cli.Exit("", status)
 	}
 	return nil
+}
+
+// peerRuns turns the outcomes into metrics; a peer skipped for its lock is left out.
+func peerRuns(outcomes []peerOutcome) []metrics.PeerRun {
+	var runs []metrics.PeerRun
+	now := time.Now()
+	for _, o := range outcomes {
+		if o.locked {
+			continue
+		}
+		r := metrics.PeerRun{Peer: o.peer.Name, Time: now, Failures: 1}
+		if o.summary != nil {
+			r.Bytes, r.Streams, r.Duration = o.summary.Bytes, o.summary.Done, o.summary.Duration
+			r.Streamlines = o.summary.ByStreamline
+			r.Failures = o.summary.Failed + len(o.summary.Plan.Errors())
+		}
+		r.OK = o.err == nil && r.Failures == 0
+		runs = append(runs, r)
+	}
+	return runs
 }
 
 func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {

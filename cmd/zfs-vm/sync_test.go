@@ -39,7 +39,8 @@ func TestSyncPeersFailAlone(t *testing.T) {
 	}
 	defer held.Release()
 
-	out, zfsLog, status := run(t, "0", "--config", cfg, "sync", "--lock-dir", lockDir)
+	prom := filepath.Join(t.TempDir(), "zfs-vm.prom")
+	out, zfsLog, status := run(t, "0", "--config", cfg, "sync", "--lock-dir", lockDir, "--metrics-file", prom)
 	if status != exitFailure {
 		t.Errorf("status %d, want %d (one peer failed)", status, exitFailure)
 	}
@@ -53,6 +54,10 @@ func TestSyncPeersFailAlone(t *testing.T) {
 	}
 	if zfsLog != "" {
 		t.Errorf("ran zfs: %s", zfsLog)
+	}
+	m, _ := os.ReadFile(prom)
+	if !strings.Contains(string(m), `zfs_vm_sync_failures{peer="gone"} 1`) || strings.Contains(string(m), `peer="busy"`) {
+		t.Errorf("metrics:\n%s", m)
 	}
 
 	// Only the locked peer: the distinct status.

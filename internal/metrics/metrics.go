@@ -1,0 +1,114 @@
+// Package metrics writes what `zfs-vm sync` did as a Prometheus textfile (for node_exporter's
+// textfile collector): per peer, the last success time, bytes, streams, failures and
+// duration of the last run, and per peer and streamline the bytes of the last run.
+//
+// The file is the state: a run rewrites the series of the peers it ran and keeps the others,
+// and a failed run keeps the peer's last success time.
+package metrics
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PeerRun is one peer's part of a sync run.
+type PeerRun struct {
+	Peer        string
+	OK          bool
+	Time        time.Time
+	Bytes       uint64
+	Streams     int
+	Failures    int
+	Duration    time.Duration
+	Streamlines map[string]uint64 // bytes per streamline
+}
+
+var help = []struct{ name, help string }{
+	{"zfs_vm_sync_last_success_timestamp_seconds", "Time of the last sync with the peer that had no failure."},
+	{"zfs_vm_sync_last_run_timestamp_seconds", "Time of the last sync with the peer."},
+	{"zfs_vm_sync_bytes", "Bytes received in the last sync with the peer (zfs send's estimate)."},
+	{"zfs_vm_sync_streams", "Streams received in the last sync with the peer."},
+	{"zfs_vm_sync_failures", "Failed or refused streams and errors in the last sync with the peer."},
+	{"zfs_vm_sync_duration_seconds", "Duration of the last sync with the peer."},
+	{"zfs_vm_sync_streamline_bytes", "Bytes received per streamline in the last sync with the peer."},
+}
+
+// Update merges runs into the textfile at path, writing it atomically.
+func Update(path string, runs []PeerRun) error {
+	series := map[string]string{} // "name{labels}" -> value
+	if f, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				series[line[:i]] = line[i+1:]
+			}
+		}
+		f.Close()
+	}
+	for _, r := range runs {
+		label := fmt.Sprintf("peer=%s", strconv.Quote(r.Peer))
+		for k := range series {
+			if strings.Contains(k, "{"+label+"}") || strings.Contains(k, "{"+label+",") {
+				if !strings.HasPrefix(k, "zfs_vm_sync_last_success_timestamp_seconds{") {
+					delete(series, k)
+				}
+			}
+		}
+		at := fmt.Sprintf("%d", r.Time.Unix())
+		if r.OK {
+			series["zfs_vm_sync_last_success_timestamp_seconds{"+label+"}"] = at
+		}
+		series["zfs_vm_sync_last_run_timestamp_seconds{"+label+"}"] = at
+		series["zfs_vm_sync_bytes{"+label+"}"] = strconv.FormatUint(r.Bytes, 10)
+		series["zfs_vm_sync_streams{"+label+"}"] = strconv.Itoa(r.Streams)
+		series["zfs_vm_sync_failures{"+label+"}"] = strconv.Itoa(r.Failures)
+		series["zfs_vm_sync_duration_seconds{"+label+"}"] = strconv.FormatFloat(r.Duration.Seconds(), 'f', 3, 64)
+		for s, b := range r.Streamlines {
+			series[fmt.Sprintf("zfs_vm_sync_streamline_bytes{%s,streamline=%s}", label, strconv.Quote(s))] = strconv.FormatUint(b, 10)
+		}
+	}
+	var b strings.Builder
+	for _, h := range help {
+		var keys []string
+		for k := range series {
+			if strings.HasPrefix(k, h.name+"{") {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", h.name, h.help, h.name)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s %s\n", k, series[k])
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".zfs-vm-metrics-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(b.String()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,44 @@
+package metrics
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUpdate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zfs-vm.prom")
+	t1 := time.Unix(1700000000, 0)
+	err := Update(path, []PeerRun{
+		{Peer: "b", OK: true, Time: t1, Bytes: 1024, Streams: 2, Duration: 1500 * time.Millisecond, Streamlines: map[string]uint64{"debian-12": 1024}},
+		{Peer: "c", OK: true, Time: t1, Bytes: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later failed run of b keeps its last success; c is not touched.
+	t2 := time.Unix(1700003600, 0)
+	if err := Update(path, []PeerRun{{Peer: "b", OK: false, Time: t2, Failures: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	got := string(b)
+	for _, want := range []string{
+		"# TYPE zfs_vm_sync_bytes gauge",
+		`zfs_vm_sync_last_success_timestamp_seconds{peer="b"} 1700000000`,
+		`zfs_vm_sync_last_run_timestamp_seconds{peer="b"} 1700003600`,
+		`zfs_vm_sync_failures{peer="b"} 1`,
+		`zfs_vm_sync_bytes{peer="b"} 0`,
+		`zfs_vm_sync_bytes{peer="c"} 5`,
+		`zfs_vm_sync_last_success_timestamp_seconds{peer="c"} 1700000000`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `streamline="debian-12"`) {
+		t.Errorf("b's old per-streamline series survived its new run:\n%s", got)
+	}
+}
