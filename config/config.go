@@ -26,8 +26,8 @@ type Config struct {
 	// MetricsFile, when set, is where `zfs-vm sync` writes Prometheus textfile metrics.
 	MetricsFile string       `toml:"metrics_file"`
 	Defaults    PeerDefaults `toml:"defaults"`
-	Peers    []Peer       `toml:"peer"`
-	Hooks    Hooks        `toml:"hooks"`
+	Peers       []Peer       `toml:"peer"`
+	Hooks       Hooks        `toml:"hooks"`
 }
 
 // PeerDefaults apply to every peer that does not set the key itself.

@@ -24,10 +24,10 @@ type Job struct {
 
 // Summary is what a job did.
 type Summary struct {
-	Plan     *Plan
-	Done     int // streams received
-	Failed   int // streams that failed or were skipped because one they need failed
-	Bytes    uint64
+	Plan   *Plan
+	Done   int // streams received
+	Failed int // streams that failed or were skipped because one they need failed
+	Bytes  uint64
 	// ByStreamline splits Bytes by streamline.
 	ByStreamline map[string]uint64
 	Duration     time.Duration
