@@ -38,6 +38,7 @@ type PeerDefaults struct {
 	Streamlines []string `toml:"streamlines"`
 	Dest        string   `toml:"dest"`
 	Direction   string   `toml:"direction"`
+	SendOptions []string `toml:"send_options"`
 }
 
 // Peer is one host to replicate with.
@@ -55,6 +56,8 @@ type Peer struct {
 	SSHOptions []string `toml:"ssh_options"`
 	// Schedule is a systemd OnCalendar expression for the peer's timer.
 	Schedule string `toml:"schedule"`
+	// SendOptions are zfs send options: compressed, large-blocks, embedded, raw.
+	SendOptions []string `toml:"send_options"`
 }
 
 // Hooks selects what the container managers' hooks tag.
@@ -194,6 +197,9 @@ func (c *Config) validate(path string, text []byte) error {
 				return fail("peer.dest", "peer %s: %v", p.Name, err)
 			}
 		}
+		if _, err := zfs.SendOptions(p.SendOptions); err != nil {
+			return fail("peer.send_options", "peer %s: %v", p.Name, err)
+		}
 		for _, o := range p.SSHOptions {
 			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
 				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
@@ -248,6 +254,9 @@ func (p Peer) Resolved(d PeerDefaults) Peer {
 	}
 	if p.Direction == "" {
 		p.Direction = d.Direction
+	}
+	if p.SendOptions == nil {
+		p.SendOptions = d.SendOptions
 	}
 	return p
 }

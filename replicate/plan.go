@@ -44,19 +44,23 @@ type Stream struct {
 	Origin        string    // receiver snapshot a Clone stream is received as a clone of
 	Base          string    // the receiver's copy of From (Incremental and Clone)
 	Rollback      *Rollback // set when the receiver dataset must be rolled back first
+	SendFlags     []string  // extra zfs send flags (Options.SendFlags)
 	Versions      []zfs.Tag // the zfs-vm versions this stream brings, oldest first
 }
 
 // SendArgs validates the stream into the arguments of its zfs send.
 func (s *Stream) SendArgs() (zfs.SendArgs, error) {
+	var a zfs.SendArgs
+	var err error
 	switch s.Kind {
 	case Full:
-		return zfs.NewFullSend(s.To.FullName())
+		a, err = zfs.NewFullSend(s.To.FullName())
 	case Incremental:
-		return zfs.NewIncrementalSend(s.From.FullName(), s.To.FullName(), s.Intermediates)
+		a, err = zfs.NewIncrementalSend(s.From.FullName(), s.To.FullName(), s.Intermediates)
 	default:
-		return zfs.NewCloneSend(s.From.FullName(), s.To.FullName())
+		a, err = zfs.NewCloneSend(s.From.FullName(), s.To.FullName())
 	}
+	return a.WithOptions(s.SendFlags), err
 }
 
 // ReceiveArgs validates the stream into the arguments of its zfs receive.
@@ -104,6 +108,8 @@ type Options struct {
 	DestParent string
 	// ReceiverName names the receiver host in messages.
 	ReceiverName string
+	// SendFlags are added to every zfs send (from zfs.SendOptions).
+	SendFlags []string
 	// Rollback lets an incremental go onto a receiver dataset that diverged from the common
 	// snapshot: the dataset is rolled back to it first, destroying what came after (never
 	// clones). Without it such datasets are refused.
@@ -329,7 +335,7 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		p.refuse(s, &BlockedError{Snapshot: s.FullName(), Base: b.FullName()})
 		return
 	}
-	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}}
+	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}, SendFlags: p.opt.SendFlags}
 	switch {
 	case b == nil || b.Dataset != s.Dataset:
 		st.Kind = Full

@@ -9,10 +9,39 @@ import (
 // SendArgs describes one `zfs send`. Build it with NewFullSend, NewIncrementalSend or
 // NewCloneSend, which validate it; its argv is then safe to run.
 type SendArgs struct {
-	from          string // base snapshot (full name); "" for a full stream
-	to            string // snapshot to send (full name)
-	intermediates bool   // -I: also send the snapshots between from and to
-	token         string // resume token (-t); set alone
+	from          string   // base snapshot (full name); "" for a full stream
+	to            string   // snapshot to send (full name)
+	intermediates bool     // -I: also send the snapshots between from and to
+	token         string   // resume token (-t); set alone
+	options       []string // validated zfs send flags (see SendOptions)
+}
+
+// sendOptions maps the names users give to zfs send's flags.
+var sendOptions = map[string]string{
+	"compressed":   "-c", // send blocks compressed as they are on disk
+	"large-blocks": "-L", // keep blocks larger than 128 KiB
+	"embedded":     "-e", // keep embedded-data blocks
+	"raw":          "-w", // send encrypted datasets as they are, without decrypting
+}
+
+// SendOptions validates option names (compressed, large-blocks, embedded, raw) into zfs
+// send flags.
+func SendOptions(names []string) ([]string, error) {
+	var flags []string
+	for _, n := range names {
+		f, ok := sendOptions[n]
+		if !ok {
+			return nil, fmt.Errorf("send option %q: use compressed, large-blocks, embedded or raw", n)
+		}
+		flags = append(flags, f)
+	}
+	return flags, nil
+}
+
+// WithOptions returns the arguments with flags from SendOptions added.
+func (a SendArgs) WithOptions(flags []string) SendArgs {
+	a.options = flags
+	return a
 }
 
 // NewResumeSend returns the arguments that resume an interrupted stream from the receiver's
@@ -72,7 +101,7 @@ func validatePair(from, to string) error {
 
 // Argv returns the zfs command line.
 func (a SendArgs) Argv() []string {
-	argv := []string{"zfs", "send"}
+	argv := append([]string{"zfs", "send"}, a.options...)
 	switch {
 	case a.token != "":
 		return append(argv, "-t", a.token)

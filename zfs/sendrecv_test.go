@@ -96,3 +96,17 @@ func TestParseProgress(t *testing.T) {
 		t.Error("IsSizeReport")
 	}
 }
+
+func TestSendOptions(t *testing.T) {
+	flags, err := SendOptions([]string{"compressed", "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewIncrementalSend("t/a@x", "t/a@y", true)
+	if got := strings.Join(a.WithOptions(flags).ReportingArgv(), " "); got != "zfs send -P -v -c -w -I t/a@x t/a@y" {
+		t.Errorf("argv %q", got)
+	}
+	if _, err := SendOptions([]string{"-R"}); err == nil {
+		t.Error("a replication stream flag was accepted")
+	}
+}

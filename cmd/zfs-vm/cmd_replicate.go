@@ -18,6 +18,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only this streamline (and the versions it descends from)"},
 		&cli.StringFlag{Name: "dest", Aliases: []string{"d"}, Usage: destUsage},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (each stream with its estimated size) and change nothing"},
+		&cli.StringSliceFlag{Name: "send-option", Usage: "zfs send option: compressed (-c), large-blocks (-L), embedded (-e), raw (-w); repeatable"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
 		waitFlag,
 		lockDirFlag,
@@ -51,7 +52,11 @@ func pullCommand() *cli.Command {
 
 func runReplicate(c *cli.Context, push bool) error {
 	name, dest := c.String("name"), c.String("dest")
-	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback")}
+	flags, err := zfs.SendOptions(c.StringSlice("send-option"))
+	if err != nil {
+		return usageError("%s: %v", c.Command.Name, err)
+	}
+	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags}
 	if name != "" {
 		if err := zfs.ValidateStreamline(name); err != nil {
 			return usageError("%s: -n: %v", c.Command.Name, err)

@@ -178,8 +178,9 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 		return peerOutcome{peer: p, err: err}
 	}
 	defer remote.Close()
+	flags, _ := zfs.SendOptions(p.SendOptions) // validated with the config
 	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
-		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest})
+		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags})
 	job.Log = plog
 	if c.Int("jobs") == 1 {
 		job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
