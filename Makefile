@@ -11,7 +11,7 @@ PKG_VERSION ?= $(shell git describe --tags --match 'v*' 2>/dev/null | sed -e 's/
 # How long each fuzz target runs in `make test` (bounded, so CI stays within its time).
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-unit test-fuzz test-lab lint demo lab-image deps clean package package-lint
+.PHONY: all build test test-unit test-fuzz test-lab lint demo lab-image deps clean package package-lint bench
 
 all: build
 
@@ -62,6 +62,10 @@ lint:
 
 demo: deps
 	$(LAB)/demo.sh
+
+# Benchmarks in the lab VMs: ratios against the bare zfs send | zfs receive (see BENCHMARKS.md).
+bench: deps
+	$(LAB)/bench.sh
 
 lab-image: deps
 	$(LAB)/build-image.sh >/dev/null

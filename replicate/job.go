@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -35,13 +36,23 @@ type Summary struct {
 	Errors []error
 }
 
-// list reads both hosts.
+// list reads both hosts. When both are this machine (replicating to another of its pools),
+// the receiver is the destination's pool and the sender everything else: one host's copy
+// of a snapshot would otherwise count as the other's.
 func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 	if src, err = j.Sender.List(ctx); err != nil {
 		return nil, nil, err
 	}
 	if dst, err = j.Receiver.List(ctx); err != nil {
 		return nil, nil, err
+	}
+	if j.Sender.IsLocal() && j.Receiver.IsLocal() {
+		if j.Options.DestParent == "" {
+			return nil, nil, fmt.Errorf("replicating to this host needs -d POOL/DATASET in another pool")
+		}
+		pool, _, _ := strings.Cut(j.Options.DestParent, "/")
+		src = src.Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, pool) })
+		dst = dst.Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, pool) })
 	}
 	return src, dst, nil
 }

@@ -422,3 +422,13 @@ func TestPlanNoticesGoneMember(t *testing.T) {
 		t.Errorf("plan %v %v", describe(p), p.Errors())
 	}
 }
+
+func TestSubsetForSameHost(t *testing.T) {
+	// One host with the image in pool and a backup pool: the sender side is everything but
+	// the backup pool, the receiver side the backup pool only.
+	rows := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "backup", "backup/vm"}
+	src := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, "backup") })
+	dst := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
+	p := Compute(src, dst, Options{DestParent: "backup/vm"})
+	equal(t, describe(p), []string{"full ->pool/a@zfs-vm:d:1 @backup/vm/a"})
+}

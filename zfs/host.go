@@ -28,6 +28,9 @@ type Host struct {
 // Local returns the Host for this machine.
 func Local(log logrus.FieldLogger) *Host { return &Host{Name: "local", log: log} }
 
+// IsLocal reports whether the host is this machine.
+func (h *Host) IsLocal() bool { return h.ssh == nil }
+
 // IsLocal reports whether spec names this machine: empty or "local".
 func IsLocal(spec string) bool { return spec == "" || spec == "local" }
 

@@ -257,3 +257,19 @@ func NewInventory(datasets []*Dataset) *Inventory {
 	}
 	return newInventory(datasets)
 }
+
+// Subset returns an inventory of the datasets keep accepts; origins outside it are unlinked.
+// The receiving inventory is no longer to be used.
+func (inv *Inventory) Subset(keep func(*Dataset) bool) *Inventory {
+	var ds []*Dataset
+	for _, d := range inv.Datasets {
+		if keep(d) {
+			d.Origin = nil
+			ds = append(ds, d)
+		}
+	}
+	return newInventory(ds)
+}
+
+// InPool reports whether dataset name is in pool.
+func InPool(name, pool string) bool { return name == pool || strings.HasPrefix(name, pool+"/") }

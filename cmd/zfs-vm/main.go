@@ -42,6 +42,10 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "sudo", Aliases: []string{"s"}, Usage: "run zfs on the remote host through sudo -n"},
 			&cli.StringFlag{Name: "config", Value: config.DefaultPath, Usage: "configuration `FILE` (peers, hooks)"},
 		},
+		After: func(c *cli.Context) error {
+			logResources()
+			return nil
+		},
 		Before: func(c *cli.Context) error {
 			setupLogging(c.App.ErrWriter, c.Bool("debug"))
 			enableJournal(false)
