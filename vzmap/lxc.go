@@ -1,8 +1,6 @@
 package vzmap
 
 import (
-	"bufio"
-	"bytes"
 	"path/filepath"
 	"strings"
 
@@ -64,17 +62,8 @@ func (l *LXC) Lookup(_ *zfs.Inventory, name string) (*Container, error) {
 // parseLXCConfig reads "key = value" lines; the last value of a key wins.
 func parseLXCConfig(b []byte) map[string]string {
 	cfg := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		cfg[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	for _, kv := range settings(b, "=", nil) {
+		cfg[kv[0]] = kv[1]
 	}
 	return cfg
 }

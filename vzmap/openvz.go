@@ -1,8 +1,6 @@
 package vzmap
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,17 +102,11 @@ func expandVEID(v, ctid string) string {
 // skipped.
 func parseShellVars(b []byte) map[string]string {
 	vars := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
+	for _, kv := range settings(b, "=", nil) {
+		k, v := kv[0], kv[1]
+		if !isShellName(k) {
 			continue
 		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || !isShellName(k) {
-			continue
-		}
-		v = strings.TrimSpace(v)
 		if len(v) > 0 && v[0] != '"' && v[0] != '\'' {
 			if i := strings.Index(v, " #"); i >= 0 {
 				v = strings.TrimSpace(v[:i])

@@ -92,19 +92,9 @@ func (p *PVE) zfsPool(storage string) (string, error) {
 // describes snapshots rather than the container as it is.
 func parsePVEConfig(b []byte) map[string]string {
 	cfg := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") {
-			break
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if ok {
-			cfg[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
+	inSnapshot := func(line string) bool { return strings.HasPrefix(line, "[") }
+	for _, kv := range settings(b, ":", inSnapshot) {
+		cfg[kv[0]] = kv[1]
 	}
 	return cfg
 }

@@ -7,6 +7,8 @@
 package vzmap
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -201,6 +203,26 @@ func readFile(root, path string) ([]byte, error) {
 func exists(root, path string) bool {
 	_, err := os.Stat(filepath.Join(root, path))
 	return err == nil
+}
+
+// settings yields the "key<sep>value" lines of a configuration file, trimmed, skipping blank
+// lines, # comments and lines without sep, until stop reports true for a line.
+func settings(b []byte, sep string, stop func(line string) bool) [][2]string {
+	var out [][2]string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if stop != nil && stop(line) {
+			break
+		}
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, sep); ok {
+			out = append(out, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		}
+	}
+	return out
 }
 
 // unquote strips one pair of matching single or double quotes.
