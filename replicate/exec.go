@@ -383,8 +383,13 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 			e.Log.WithError(err).Warnf("moving the base hold %s on %s", tag, host.Name)
 		}
 	}
-	apply(e.Sender, e.HoldTags.Sender, h.senderHold, h.senderRelease)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		apply(e.Sender, e.HoldTags.Sender, h.senderHold, h.senderRelease)
+	}()
 	apply(e.Receiver, e.HoldTags.Receiver, h.receiverHold, h.receiverRelease)
+	<-done
 }
 
 // onlyHoldNoise reports whether a failed zfs hold/release only complained about tags that

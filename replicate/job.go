@@ -40,11 +40,20 @@ type Summary struct {
 // the receiver is the destination's pool and the sender everything else: one host's copy
 // of a snapshot would otherwise count as the other's.
 func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
-	if src, err = j.Sender.List(ctx); err != nil {
+	// Both listings at once: on a remote host each is a round trip.
+	var dstErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dst, dstErr = j.Receiver.List(ctx)
+	}()
+	src, err = j.Sender.List(ctx)
+	<-done
+	if err != nil {
 		return nil, nil, err
 	}
-	if dst, err = j.Receiver.List(ctx); err != nil {
-		return nil, nil, err
+	if dstErr != nil {
+		return nil, nil, dstErr
 	}
 	if j.Sender.IsLocal() && j.Receiver.IsLocal() {
 		if j.Options.DestParent == "" {
