@@ -8,11 +8,12 @@
 #   STREAMLINES streamlines for the round-trip count (default 50)
 #   CLONES      containers cloned from the template for the space benchmark (default 20)
 #   SNAPSHOTS   snapshots on the host for the hook latency (default 10000)
+#   LAT_RUNS    runs of each hook-latency case (default 8; each lists every snapshot)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export ZFS_VM_LAB_RUN=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-bench}
 LOCAL_MIB=${LOCAL_MIB:-256} SSH_MIB=${SSH_MIB:-64} RUNS=${RUNS:-3}
-STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000}
+STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-8}
 vm="$here/vm.sh"
 bin=$(mktemp)
 trap '[ -n "${ZFS_VM_LAB_KEEP:-}" ] || { "$vm" stop a; "$vm" stop b; }; rm -f "$bin"' EXIT
@@ -129,10 +130,10 @@ mkdir -p /etc/vz/conf && echo 'VE_PRIVATE=/var/lib/vz/private/\$VEID' > /etc/vz/
 for d in \$(seq 1 100); do echo hk/many/d\$d; done | xargs zfs create -p 2>/dev/null || for d in \$(seq 1 100); do zfs create hk/many/d\$d; done
 for s in \$(seq 1 \$(( $SNAPSHOTS / 100 ))); do zfs snapshot \$(for d in \$(seq 1 100); do printf 'hk/many/d%d@s%d ' \$d \$s; done); done"
 echo
-echo "## 5. Hook latency: zfs-vm tag 1007 on a host with $(on a 'zfs list -H -t snapshot | wc -l') snapshots (20 runs each)"
+echo "## 5. Hook latency: zfs-vm tag 1007 on a host with $(on a 'zfs list -H -t snapshot | wc -l') snapshots ($LAT_RUNS runs each)"
 lat() { # $1: label, $2: script run before each tag
   local ts=()
-  for i in $(seq 1 20); do
+  for i in $(seq 1 "$LAT_RUNS"); do
     ts+=("$(on a "$2; s=\$(date +%s%N); zfs-vm tag 1007 >/dev/null; echo \$(( (\$(date +%s%N) - s) / 1000000 ))")")
   done
   printf '%s\n' "${ts[@]}" | sort -n | awk -v l="$1" '{a[NR]=$1} END {printf "%-32s p50 %d ms   p95 %d ms\n", l, a[int(NR*0.5+0.5)], a[int(NR*0.95+0.5)]}'
