@@ -138,6 +138,7 @@ lat() { # $1: label, $2: script run before each tag
   done
   printf '%s\n' "${ts[@]}" | sort -n | awk -v l="$1" '{a[NR]=$1} END {printf "%-32s p50 %d ms   p95 %d ms\n", l, a[int(NR*0.5+0.5)], a[int(NR*0.95+0.5)]}'
 }
+on a 's=$(date +%s%N); zfs list -H -p -t all -o name,guid,createtxg,written >/dev/null; echo "bare zfs list of every snapshot: $(( ($(date +%s%N) - s) / 1000000 )) ms (zfs-vm tag needs one)"'
 lat "changed (tags a version):" 'echo $RANDOM >> /var/lib/vz/private/1007/log'
 lat "unchanged (no-op):" 'true'
 on a 'zpool destroy hk; rm -rf /etc/vz /var/lib/vz'
