@@ -1,10 +1,10 @@
-// Package tagging decides which dataset a `zfs-vm tag` argument means and which
-// zfs-vm:STREAMLINE:VERSION snapshot it should get. It does no I/O.
+// Package tagging decides which zfs-vm:STREAMLINE:VERSION snapshot a `zfs-vm tag` of a
+// dataset should create (Decide, no I/O) and creates it (Apply). Which dataset an argument
+// means is the vzmap package's job.
 package tagging
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -51,30 +51,6 @@ func ParseName(v string) (Request, error) {
 		r.Version = n
 	}
 	return r, nil
-}
-
-// Resolver maps a tag argument to a dataset. Container managers' resolvers implement it too.
-type Resolver interface {
-	// Resolve returns the dataset arg names, or (nil, nil) when arg is not of its kind.
-	Resolve(inv *zfs.Inventory, arg string) (*zfs.Dataset, error)
-}
-
-// DatasetOrMountpoint resolves a dataset name, or an absolute path that is a dataset's
-// mountpoint.
-type DatasetOrMountpoint struct{}
-
-// Resolve implements Resolver.
-func (DatasetOrMountpoint) Resolve(inv *zfs.Inventory, arg string) (*zfs.Dataset, error) {
-	if strings.HasPrefix(arg, "/") {
-		clean := filepath.Clean(arg)
-		for _, d := range inv.Datasets {
-			if d.Mountpoint != "" && filepath.Clean(d.Mountpoint) == clean {
-				return d, nil
-			}
-		}
-		return nil, nil
-	}
-	return inv.Dataset(arg), nil
 }
 
 // Decision is what tag will do.

@@ -118,18 +118,3 @@ func TestDecideRefusesGoingBackwards(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
-
-func TestResolveDatasetOrMountpoint(t *testing.T) {
-	i := inv(t, "pool/a", "pool/b")
-	r := DatasetOrMountpoint{}
-	for arg, want := range map[string]string{"pool/a": "pool/a", "/pool/b": "pool/b", "/pool/b/": "pool/b", "/pool": "", "pool/zz": ""} {
-		d, err := r.Resolve(i, arg)
-		got := ""
-		if d != nil {
-			got = d.Name
-		}
-		if err != nil || got != want {
-			t.Errorf("Resolve(%q) = %q, %v; want %q", arg, got, err, want)
-		}
-	}
-}

@@ -119,7 +119,7 @@ func (r *Resolver) FindContainer(inv *zfs.Inventory, arg string) (*Container, er
 	return nil, &AmbiguousError{Arg: arg, Containers: found}
 }
 
-// Resolve implements tagging.Resolver.
+// Resolve returns the dataset that arg names.
 func (r *Resolver) Resolve(inv *zfs.Inventory, arg string) (*zfs.Dataset, error) {
 	if r.Type == "" {
 		if strings.HasPrefix(arg, "/") {
