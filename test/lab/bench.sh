@@ -76,7 +76,7 @@ awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v l="$LOCAL_MIB" -v s="$SSH_MIB" 'B
 echo "zfs-vm's own resources per push (user+sys CPU, peak RSS):"
 grep -o 'resources: .*' /tmp/zfs-vm-bench-res.log | sort | uniq -c | sed 's/^/  /'
 rm -f /tmp/zfs-vm-bench-res.log
-on a 'zpool destroy src; zpool destroy dst'; on b 'zpool destroy dst'
+on a 'zpool destroy src; zpool destroy dst; rm -f /var/tmp/src.img /var/tmp/dst.img'; on b 'zpool destroy dst; rm -f /var/tmp/dst.img'
 
 # --- 2. Round trips ---------------------------------------------------------------------
 on b 'echo "LogLevel VERBOSE" > /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh'
@@ -102,8 +102,8 @@ count "nothing to do:"
 on a "for i in \$(seq 1 $STREAMLINES); do echo x > /rt/img/s\$i/f; zfs-vm tag rt/img/s\$i >/dev/null; done"
 count "one new version each:"
 echo "(remote commands: 1 listing + 1 per stream + 1 that moves the base holds)"
-on b 'rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; zpool destroy rt'
-on a 'zpool destroy rt'
+on b 'rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; zpool destroy rt; rm -f /var/tmp/rt.img'
+on a 'zpool destroy rt; rm -f /var/tmp/rt.img'
 
 # --- 4. Space ---------------------------------------------------------------------------
 on a "truncate -s 2G /var/tmp/sp.img && zpool create -O compression=off sp /var/tmp/sp.img && zfs create sp/tmpl
@@ -120,7 +120,7 @@ ex=$(on a 'zfs list -Hp -r -o referenced sp/tmpl sp/ct' | awk 'NR>0 {s+=$1} END 
 awk -v a="$ua" -v b="$ub" -v e="$ex" 'BEGIN {
   printf "used on A: %.1f MiB   on B: %.1f MiB   B/A = %.3f\n", a/1048576, b/1048576, b/a
   printf "a tool that expands clones into full copies would use %.1f MiB on B (%.1fx)\n", e/1048576, e/a }'
-on a 'zpool destroy sp'; on b 'zpool destroy sp'
+on a 'zpool destroy sp; rm -f /var/tmp/sp.img'; on b 'zpool destroy sp; rm -f /var/tmp/sp.img'
 
 # --- 5. Hook latency --------------------------------------------------------------------
 on a "truncate -s 1G /var/tmp/hk.img && zpool create hk /var/tmp/hk.img && zfs create hk/private && zfs create hk/many
@@ -141,7 +141,7 @@ lat() { # $1: label, $2: script run before each tag
 on a 's=$(date +%s%N); zfs list -H -p -t all -o name,guid,createtxg,written >/dev/null; echo "bare zfs list of every snapshot: $(( ($(date +%s%N) - s) / 1000000 )) ms (zfs-vm tag needs one)"'
 lat "changed (tags a version):" 'echo $RANDOM >> /var/lib/vz/private/1007/log'
 lat "unchanged (no-op):" 'true'
-on a 'zpool destroy hk; rm -rf /etc/vz /var/lib/vz'
+on a 'zpool destroy hk; rm -f /var/tmp/hk.img; rm -rf /etc/vz /var/lib/vz'
 
 # --- 3. Planning scale (Go benchmark, no VM) ---------------------------------------------
 echo
