@@ -51,10 +51,7 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 		}
 		return first
 	}
-	cmd := exec.CommandContext(ctx, "ssh", h.ssh.args(h.allScript(cmds))...)
-	if h.log != nil {
-		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
-	}
+	cmd := h.command(ctx, h.allScript(cmds))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -85,12 +82,10 @@ func (h *Host) remoteWords(argv []string) []string {
 // Command returns a command that runs argv on the host. For a remote host every word is
 // shell-quoted, so names are passed as data and never interpreted by the remote shell.
 func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if h.ssh == nil {
-		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
-	} else {
-		cmd = exec.CommandContext(ctx, "ssh", h.ssh.args(QuoteCommand(h.remoteWords(argv)))...)
+	if h.ssh != nil {
+		return h.command(ctx, QuoteCommand(h.remoteWords(argv)))
 	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}

@@ -94,3 +94,25 @@ func TestRunAllIsOneRemoteLine(t *testing.T) {
 		t.Error("a failing command in the line did not fail it")
 	}
 }
+
+func TestRemotePipelineIsOneQuotedLine(t *testing.T) {
+	h := &Host{Name: "b", ssh: &sshConn{target: "b", dir: "/run/x"}}
+	cmds := h.Pipeline(t.Context(), Stage{Argv: []string{"printf", "%s", "a b;$(id)"}}, Stage{Argv: []string{"tr", "a-z", "A-Z"}, Helper: true})
+	if len(cmds) != 1 {
+		t.Fatalf("%d processes for a remote pipeline, want 1 ssh", len(cmds))
+	}
+	line := cmds[0].Args[len(cmds[0].Args)-1]
+	out, err := exec.Command("/bin/sh", "-c", line).Output()
+	if err != nil || string(out) != "A B;$(ID)" {
+		t.Errorf("the line %q printed %q, %v", line, out, err)
+	}
+	h.sudo = true
+	line = h.Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}}, Stage{Argv: []string{"zstd", "-c"}, Helper: true})[0].Args[len(cmds[0].Args)-1]
+	if !strings.HasPrefix(line, "sudo -n zfs send p/a@x | env PATH=") || !strings.HasSuffix(line, " zstd -c") {
+		t.Errorf("with sudo the line is %q; want zfs through sudo and the helper without", line)
+	}
+	local := Local(nil).Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}}, Stage{Argv: []string{"zstd", "-c"}, Helper: true})
+	if len(local) != 2 || local[1].Args[0] != "zstd" {
+		t.Errorf("local pipeline %v; want one process per stage", local)
+	}
+}
