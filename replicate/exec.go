@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +31,11 @@ type Executor struct {
 	// both sides (zfs hold), and release the previous one, so that neither side can destroy
 	// the base of the next incremental by accident.
 	HoldTags *HoldTags
+	// Transport adds a compressor on the wire and a rate limit.
+	Transport Transport
+
+	wireOnce sync.Once
+	wire     wire
 }
 
 // HoldTags are the `zfs hold` tags of a sender/receiver pair: each names zfs-vm and the other
@@ -175,54 +181,124 @@ func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
 	return e.Receiver.Run(ctx, argv...)
 }
 
-// pipe runs zfs send on the sender into zfs receive on the receiver; st, when not nil, is
-// the stream reported to Progress.
+// pipe runs zfs send on the sender into zfs receive on the receiver, through the run's
+// compressor and rate limit if any; st, when not nil, is the stream reported to Progress.
 func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) (uint64, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	sendCmd := e.Sender.Command(ctx, send.ReportingArgv()...)
-	recvCmd := e.Receiver.Command(ctx, recv.Argv()...)
+	e.wireOnce.Do(func() { e.wire = e.chooseWire(ctx) })
+	senders := e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...)
+	receivers := e.Receiver.Pipeline(ctx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
 	var sendErr, recvErr bytes.Buffer
-	report := &sendReport{rest: &limitedBuffer{buf: &sendErr, max: 64 << 10}}
+	sendRest := &limitedBuffer{buf: &sendErr, max: 64 << 10}
+	report := &sendReport{rest: sendRest}
 	if e.Progress != nil && st != nil {
 		report.progress = func(sent, total uint64) { e.Progress(st, sent, total) }
 	}
-	sendCmd.Stdout, sendCmd.Stderr = pw, report
-	recvCmd.Stdin, recvCmd.Stdout, recvCmd.Stderr = pr, io.Discard, &limitedBuffer{buf: &recvErr, max: 64 << 10}
-	if err := recvCmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return 0, err
+	senders[0].Stderr = report
+	for _, c := range senders[1:] {
+		c.Stderr = sendRest
 	}
-	if err := sendCmd.Start(); err != nil {
-		pw.Close()
-		pr.Close()
-		recvCmd.Wait()
-		return 0, err
+	recvRest := &limitedBuffer{buf: &recvErr, max: 64 << 10}
+	for _, c := range receivers {
+		c.Stderr = recvRest
 	}
-	// Only the children hold the pipe now, so each sees the other's end close.
-	pw.Close()
-	pr.Close()
-	sErr := sendCmd.Wait()
-	rErr := recvCmd.Wait()
+	receivers[len(receivers)-1].Stdout = io.Discard
+
+	all := append(append([]*exec.Cmd(nil), senders...), receivers...)
+	var ours []*os.File // pipe ends only the children need once started
+	closeOurs := func() {
+		for _, f := range ours {
+			f.Close()
+		}
+	}
+	var copyIn, copyOut *os.File // the rate-limited copy's ends, when there is one
+	for i := 0; i+1 < len(all); i++ {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			closeOurs()
+			return 0, err
+		}
+		all[i].Stdout = pw
+		ours = append(ours, pw)
+		if i == len(senders)-1 && e.Transport.RateLimit > 0 {
+			copyIn = pr
+			if pr, pw, err = os.Pipe(); err != nil {
+				copyIn.Close()
+				closeOurs()
+				return 0, err
+			}
+			copyOut = pw
+		}
+		all[i+1].Stdin = pr
+		ours = append(ours, pr)
+	}
+	// Start from the receiving end, so that nothing is sent before something reads it.
+	for i := len(all) - 1; i >= 0; i-- {
+		if err := all[i].Start(); err != nil {
+			closeOurs()
+			if copyIn != nil {
+				copyIn.Close()
+				copyOut.Close()
+			}
+			for _, c := range all[i+1:] {
+				c.Wait()
+			}
+			return 0, err
+		}
+	}
+	// Only the children hold the pipes now, so each sees the other's end close.
+	closeOurs()
+	copied := make(chan error, 1)
+	if copyIn != nil {
+		go func() {
+			_, err := rateLimitedCopy(ctx, copyOut, copyIn, e.Transport.RateLimit)
+			copyOut.Close()
+			copyIn.Close()
+			copied <- err
+		}()
+	} else {
+		copied <- nil
+	}
+	errs := make([]error, len(all))
+	for i, c := range all {
+		errs[i] = c.Wait()
+	}
+	copyErr := <-copied
+	sErr := firstError(errs[:len(senders)])
+	rErr := errs[len(all)-1]
+	if rErr == nil {
+		rErr = firstError(errs[len(senders):])
+	}
+	sendSaid := oneLine(sendErr.String(), nil)
 	switch {
-	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()):
+	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
+		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
+		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendErr.String()):
 		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
 	case rErr != nil:
 		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
 	case sErr != nil:
 		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
+	case copyErr != nil:
+		return 0, fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
 	}
 	return report.total, nil
+}
+
+// firstError returns the first of errs that is not nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isBrokenPipe reports whether zfs send failed only because the receiving side went away
 // (SIGPIPE, or EPIPE reported on stderr): the receive's error is then the one that matters.
 func isBrokenPipe(err error, stderr string) bool {
 	var xe *exec.ExitError
-	if errors.As(err, &xe) {
+	if err != nil && errors.As(err, &xe) {
 		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
 			return true
 		}
@@ -266,7 +342,8 @@ func (r *sendReport) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// oneLine returns the first line of stderr that is not zfs send -P's size report.
+// oneLine returns the first line of stderr that is not zfs send -P's size report; err's text
+// when there is none ("" for a nil err).
 func oneLine(stderr string, err error) string {
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
 		l = strings.TrimSpace(l)
@@ -275,16 +352,23 @@ func oneLine(stderr string, err error) string {
 		}
 		return l
 	}
+	if err == nil {
+		return ""
+	}
 	return err.Error()
 }
 
-// limitedBuffer keeps the first max bytes of what a command prints on stderr.
+// limitedBuffer keeps the first max bytes of what the commands of one side print on
+// stderr; several commands may write at once.
 type limitedBuffer struct {
+	mu  sync.Mutex
 	buf *bytes.Buffer
 	max int
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if room := l.max - l.buf.Len(); room > 0 {
 		if len(p) > room {
 			l.buf.Write(p[:room])

@@ -21,6 +21,8 @@ type Job struct {
 	HoldTags *HoldTags
 	// Progress is passed to the Executor.
 	Progress func(st *Stream, sent, total uint64)
+	// Transport is passed to the Executor: compression on the wire, rate limit.
+	Transport Transport
 }
 
 // Summary is what a job did.
@@ -103,7 +105,8 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags, Progress: j.Progress}
+	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags, Progress: j.Progress,
+		Transport: j.Transport}
 	resumes, notes := FindResumes(src, dst, j.Options)
 	for _, n := range notes {
 		j.Log.Warn(n)

@@ -15,6 +15,7 @@ have rpmlint || need+=(rpmlint)
 have rpm || need+=(rpm)
 have cpio || need+=(cpio)
 have gzip || need+=(gzip)
+have zstd || need+=(zstd)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 if ! have go; then
   echo "deps.sh: Go is not on PATH; install Go 1.24 or newer first" >&2
