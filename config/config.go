@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/zfs-vm/zfs-vm/replicate"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -39,6 +40,8 @@ type PeerDefaults struct {
 	Dest        string   `toml:"dest"`
 	Direction   string   `toml:"direction"`
 	SendOptions []string `toml:"send_options"`
+	Compress    string   `toml:"compress"`
+	BWLimit     string   `toml:"bwlimit"`
 }
 
 // Peer is one host to replicate with.
@@ -58,6 +61,10 @@ type Peer struct {
 	Schedule string `toml:"schedule"`
 	// SendOptions are zfs send options: compressed, large-blocks, embedded, raw.
 	SendOptions []string `toml:"send_options"`
+	// Compress is the compressor on the wire: "zstd" (used when both hosts have it) or "none".
+	Compress string `toml:"compress"`
+	// BWLimit caps the bytes per second on the wire, e.g. "10M" or "512KiB"; empty for none.
+	BWLimit string `toml:"bwlimit"`
 }
 
 // Hooks selects what the container managers' hooks tag.
@@ -200,6 +207,12 @@ func (c *Config) validate(path string, text []byte) error {
 		if _, err := zfs.SendOptions(p.SendOptions); err != nil {
 			return fail("peer.send_options", "peer %s: %v", p.Name, err)
 		}
+		if _, err := replicate.ParseCompress(p.Compress); err != nil {
+			return fail("peer.compress", "peer %s: %v", p.Name, err)
+		}
+		if _, err := replicate.ParseRate(p.BWLimit); err != nil {
+			return fail("peer.bwlimit", "peer %s: %v", p.Name, err)
+		}
 		for _, o := range p.SSHOptions {
 			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
 				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
@@ -258,7 +271,20 @@ func (p Peer) Resolved(d PeerDefaults) Peer {
 	if p.SendOptions == nil {
 		p.SendOptions = d.SendOptions
 	}
+	if p.Compress == "" {
+		p.Compress = d.Compress
+	}
+	if p.BWLimit == "" {
+		p.BWLimit = d.BWLimit
+	}
 	return p
+}
+
+// Transport returns the peer's compressor and bandwidth limit (both checked by Load).
+func (p Peer) Transport() replicate.Transport {
+	compress, _ := replicate.ParseCompress(p.Compress)
+	limit, _ := replicate.ParseRate(p.BWLimit)
+	return replicate.Transport{Compress: compress, RateLimit: limit}
 }
 
 // Peer returns the named peer with defaults filled in.

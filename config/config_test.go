@@ -21,6 +21,7 @@ func TestParse(t *testing.T) {
 sudo = true
 schedule = "daily"
 direction = "push"
+compress = "zstd"
 
 [[peer]]
 name = "backup1"
@@ -34,6 +35,8 @@ host = "mirror"
 direction = "pull"
 sudo = false
 schedule = "*-*-* 02:00"
+compress = "none"
+bwlimit = "10MiB"
 
 [hooks]
 tag = "selected"
@@ -49,6 +52,9 @@ containers = ["1007"]
 	m, _ := c.Peer("mirror")
 	if *m.Sudo || m.Schedule != "*-*-* 02:00" || m.Direction != "pull" {
 		t.Errorf("mirror resolved to %+v", m)
+	}
+	if tb, tm := b.Transport(), m.Transport(); tb.Compress != "zstd" || tb.RateLimit != 0 || tm.Compress != "" || tm.RateLimit != 10<<20 {
+		t.Errorf("transports: backup1 %+v, mirror %+v", tb, tm)
 	}
 	if c.HookMode() != "selected" || c.Hooks.Containers[0] != "1007" {
 		t.Errorf("hooks %+v", c.Hooks)
@@ -66,6 +72,8 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate peer", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n", "peer \"a\" is defined twice"},
 		{"unit-unsafe name", "[[peer]]\nname = \"a/b\"\nhost = \"h\"\ndirection = \"push\"\n", "it names a systemd unit"},
 		{"bad streamline", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nstreamlines = [\"x:y\"]\n", "peer.streamlines"},
+		{"bad compressor", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\ncompress = \"gzip\"\n", "z.toml:5: peer.compress: peer a: compressor \"gzip\": use zstd or none"},
+		{"bad bwlimit", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nbwlimit = \"fast\"\n", "z.toml:5: peer.bwlimit: peer a: bandwidth limit \"fast\""},
 		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
 	}
 	for _, c := range cases {

@@ -19,6 +19,8 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "dest", Aliases: []string{"d"}, Usage: destUsage},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (each stream with its estimated size) and change nothing"},
 		&cli.StringSliceFlag{Name: "send-option", Usage: "zfs send option: compressed (-c), large-blocks (-L), embedded (-e), raw (-w); repeatable"},
+		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
+		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
 		waitFlag,
 		lockDirFlag,
@@ -57,6 +59,13 @@ func runReplicate(c *cli.Context, push bool) error {
 		return usageError("%s: %v", c.Command.Name, err)
 	}
 	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags}
+	var transport replicate.Transport
+	if transport.Compress, err = replicate.ParseCompress(c.String("compress")); err != nil {
+		return usageError("%s: --compress: %v", c.Command.Name, err)
+	}
+	if transport.RateLimit, err = replicate.ParseRate(c.String("bwlimit")); err != nil {
+		return usageError("%s: --bwlimit: %v", c.Command.Name, err)
+	}
 	if name != "" {
 		if err := zfs.ValidateStreamline(name); err != nil {
 			return usageError("%s: -n: %v", c.Command.Name, err)
@@ -91,6 +100,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	job := newJob(zfs.Local(log), remote, push, opt)
 	job.Log = log
 	job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+	job.Transport = transport
 	w := c.App.Writer
 	if c.Bool("dry-run") {
 		plan, resumes, err := job.Plan(ctx(c))

@@ -182,6 +182,7 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
 		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags})
 	job.Log = plog
+	job.Transport = p.Transport()
 	if c.Int("jobs") == 1 {
 		job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
 	}

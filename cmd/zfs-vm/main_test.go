@@ -133,6 +133,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"push", "-oProxyCommand=id"}, "flag provided but not defined"},
 		{[]string{"push", "--", "-oProxyCommand=id"}, `host "-oProxyCommand=id": not of the form [user@]host[:port]`},
 		{[]string{"list", "-o", "yaml"}, `list: -o "yaml": use text or json`},
+		{[]string{"push", "--compress", "gzip", "host"}, `push: --compress: compressor "gzip": use zstd or none`},
+		{[]string{"pull", "--bwlimit", "10 parsecs", "host"}, `pull: --bwlimit: bandwidth limit "10 parsecs"`},
 	}
 	for _, c := range cases {
 		out, zfsLog, status := run(t, "0", c.args...)
