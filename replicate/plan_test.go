@@ -7,47 +7,8 @@ import (
 	"testing"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
-
-// inventory builds an inventory from compact rows, through the real listing parser:
-//
-//	"pool/a"                      a filesystem
-//	"pool/c < pool/a@snap"        a clone of pool/a@snap
-//	"pool/a w=5"                  a filesystem written 5 bytes since its newest snapshot
-//	"pool/a@zfs-vm:d:1 #7"        a snapshot with guid 7
-//
-// Snapshots get increasing createtxg in row order.
-func inventory(t *testing.T, rows ...string) *zfs.Inventory {
-	t.Helper()
-	var b strings.Builder
-	txg := 100
-	for _, r := range rows {
-		txg++
-		f := strings.Fields(r)
-		name := f[0]
-		if strings.Contains(name, "@") {
-			guid := strings.TrimPrefix(f[1], "#")
-			fmt.Fprintf(&b, "%s\tsnapshot\t%s\t%d\t-\t0\t0\t0\t-\t0\t0\t-\n", name, guid, txg)
-			continue
-		}
-		origin, written := "-", "0"
-		for i := 1; i < len(f); i++ {
-			switch {
-			case f[i] == "<":
-				origin = f[i+1]
-				i++
-			case strings.HasPrefix(f[i], "w="):
-				written = f[i][2:]
-			}
-		}
-		fmt.Fprintf(&b, "%s\tfilesystem\t%d\t%d\t%s\t0\t0\t%s\t/%s\t-\t0\t-\n", name, 9000+txg, txg, origin, written, name)
-	}
-	inv, err := zfs.ParseList(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return inv
-}
 
 // describe renders streams as "kind from>to @target [origin] -I".
 func describe(p *Plan) []string {
@@ -215,7 +176,7 @@ func TestPlanStreams(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
+			p := Compute(zfstest.Inventory(t, c.src...), zfstest.Inventory(t, c.dst...), c.opt)
 			if len(p.Refused) > 0 {
 				t.Fatalf("unexpected refusals: %v", p.Errors())
 			}
@@ -297,7 +258,7 @@ func TestPlanRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
+			p := Compute(zfstest.Inventory(t, c.src...), zfstest.Inventory(t, c.dst...), c.opt)
 			var found error
 			for _, err := range p.Errors() {
 				target := c.wantErr
@@ -319,7 +280,7 @@ func TestPlanRefusals(t *testing.T) {
 }
 
 func TestPlanStreamsValidate(t *testing.T) {
-	p := Compute(inventory(t, tree...), inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	p := Compute(zfstest.Inventory(t, tree...), zfstest.Inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
 	for _, s := range p.Streams {
 		send, err := s.SendArgs()
 		if err != nil {
@@ -341,7 +302,7 @@ func TestPlanStreamsValidate(t *testing.T) {
 func TestPlanRollback(t *testing.T) {
 	src := []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"}
 	diverged := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@local #50"}
-	p := Compute(inventory(t, src...), inventory(t, diverged...), Options{Rollback: true})
+	p := Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, diverged...), Options{Rollback: true})
 	if len(p.Refused) > 0 || len(p.Streams) != 1 {
 		t.Fatalf("streams %v refused %v", describe(p), p.Errors())
 	}
@@ -350,13 +311,13 @@ func TestPlanRollback(t *testing.T) {
 		t.Errorf("rollback %+v", rb)
 	}
 	// Without --rollback the message names the flag.
-	p = Compute(inventory(t, src...), inventory(t, diverged...), Options{})
+	p = Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, diverged...), Options{})
 	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "--rollback would roll it back to pool/a@zfs-vm:d:1") {
 		t.Errorf("refusal %v", errs)
 	}
 	// A rollback that would destroy a clone is refused even with --rollback.
 	withClone := append(append([]string{}, diverged...), "pool/c < pool/a@local")
-	p = Compute(inventory(t, src...), inventory(t, withClone...), Options{Rollback: true})
+	p = Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, withClone...), Options{Rollback: true})
 	var rc *RollbackClonesError
 	if errs := p.Errors(); len(errs) != 1 || !errors.As(errs[0], &rc) || !strings.Contains(errs[0].Error(), "destroy the clones pool/c") {
 		t.Errorf("clone-destroying rollback not refused: %v", errs)
@@ -375,13 +336,13 @@ var recursive = []string{
 
 func TestPlanRecursiveImage(t *testing.T) {
 	// The members of one recursive snapshot share a txg: give them one, as zfs snapshot -r does.
-	src := inventory(t, recursive...)
+	src := zfstest.Inventory(t, recursive...)
 	for _, d := range src.Datasets {
 		for _, s := range d.Snapshots {
 			s.CreateTXG = 1000 * s.Tag.Version
 		}
 	}
-	p := Compute(src, inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	p := Compute(src, zfstest.Inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
 	if len(p.Refused) > 0 {
 		t.Fatal(p.Errors())
 	}
@@ -399,7 +360,7 @@ func TestPlanRecursiveImage(t *testing.T) {
 
 	// An interrupted run left t:2 on some members only: only what is missing is sent, and the
 	// members sharing the name t:2 are no conflict.
-	partial := inventory(t, "tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl/data", "tank/vm/tmpl/disk",
+	partial := zfstest.Inventory(t, "tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl/data", "tank/vm/tmpl/disk",
 		"tank/vm/tmpl@zfs-vm:t:1 #1", "tank/vm/tmpl/data@zfs-vm:t:1 #2", "tank/vm/tmpl/disk@zfs-vm:t:1 #3",
 		"tank/vm/tmpl@zfs-vm:t:2 #4")
 	p = Compute(src, partial, Options{DestParent: "tank/vm", Streamlines: []string{"t"}})
@@ -412,8 +373,8 @@ func TestPlanRecursiveImage(t *testing.T) {
 }
 
 func TestPlanNoticesGoneMember(t *testing.T) {
-	src := inventory(t, "pool/tmpl", "pool/tmpl@zfs-vm:t:1 #1")
-	dst := inventory(t, "tank", "tank/tmpl", "tank/tmpl@zfs-vm:t:1 #1", "tank/tmpl/old", "tank/tmpl/old@zfs-vm:t:1 #2")
+	src := zfstest.Inventory(t, "pool/tmpl", "pool/tmpl@zfs-vm:t:1 #1")
+	dst := zfstest.Inventory(t, "tank", "tank/tmpl", "tank/tmpl@zfs-vm:t:1 #1", "tank/tmpl/old", "tank/tmpl/old@zfs-vm:t:1 #2")
 	p := Compute(src, dst, Options{DestParent: "tank"})
 	if len(p.Notices) != 1 || !strings.Contains(p.Notices[0], "tank/tmpl/old is a member of an image the sender no longer has") {
 		t.Errorf("notices %v", p.Notices)
@@ -427,8 +388,8 @@ func TestSubsetForSameHost(t *testing.T) {
 	// One host with the image in pool and a backup pool: the sender side is everything but
 	// the backup pool, the receiver side the backup pool only.
 	rows := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "backup", "backup/vm"}
-	src := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, "backup") })
-	dst := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
+	src := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, "backup") })
+	dst := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
 	p := Compute(src, dst, Options{DestParent: "backup/vm"})
 	equal(t, describe(p), []string{"full ->pool/a@zfs-vm:d:1 @backup/vm/a"})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
 // A real token (OpenZFS 2.1.11): an incremental from guid 0x6c30c1371bb72b8f to
@@ -14,7 +15,7 @@ const labToken = "1-dafd370be-e0-789c636064000310a501c49c50360710a715e5e7a69766a
 
 func withToken(t *testing.T, rows []string, dataset, token string) *zfs.Inventory {
 	t.Helper()
-	inv := inventory(t, rows...)
+	inv := zfstest.Inventory(t, rows...)
 	inv.Dataset(dataset).ResumeToken = token
 	return inv
 }
@@ -36,7 +37,7 @@ func TestFindResumes(t *testing.T) {
 		{"unreadable token: leave it", src, []string{"bk", "bk/src"}, Options{DestParent: "bk"}, "note", "1-garbage"},
 	}
 	for _, c := range cases {
-		resumes, notes := FindResumes(inventory(t, c.src...), withToken(t, c.dst, "bk/src", c.token), c.opt)
+		resumes, notes := FindResumes(zfstest.Inventory(t, c.src...), withToken(t, c.dst, "bk/src", c.token), c.opt)
 		got := "note"
 		if len(resumes) == 1 {
 			got = "resume " + resumes[0].Target

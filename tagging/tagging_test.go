@@ -1,37 +1,11 @@
 package tagging
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
-
-func inv(t *testing.T, rows ...string) *zfs.Inventory {
-	t.Helper()
-	var b strings.Builder
-	for i, r := range rows {
-		f := strings.Fields(r)
-		if strings.Contains(f[0], "@") {
-			fmt.Fprintf(&b, "%s\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t0\t-\n", f[0], 100+i, 100+i)
-			continue
-		}
-		origin, written := "-", "0"
-		if len(f) > 2 && f[1] == "<" {
-			origin = f[2]
-		}
-		if strings.HasPrefix(f[len(f)-1], "w=") {
-			written = f[len(f)-1][2:]
-		}
-		fmt.Fprintf(&b, "%s\tfilesystem\t%d\t%d\t%s\t0\t0\t%s\t/%s\t-\t0\t-\n", f[0], i+1, 100+i, origin, written, f[0])
-	}
-	i, err := zfs.ParseList(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return i
-}
 
 func TestParseName(t *testing.T) {
 	cases := []struct {
@@ -89,7 +63,7 @@ func TestDecide(t *testing.T) {
 		{"explicit name and version", "pool/new", Request{Streamline: "other", Version: 10}, 0, "other:10"},
 		{"version below the lineage refused", "pool/ct", Request{Streamline: "debian", Version: 1}, 0, "!already exists"},
 	}
-	i := inv(t, base...)
+	i := zfstest.Inventory(t, base...)
 	for _, c := range cases {
 		d, err := Decide(i, i.Dataset(c.dataset), c.req, c.written)
 		var got string
@@ -112,7 +86,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideRefusesGoingBackwards(t *testing.T) {
-	i := inv(t, "pool/t", "pool/t@zfs-vm:d:5", "pool/c < pool/t@zfs-vm:d:5")
+	i := zfstest.Inventory(t, "pool/t", "pool/t@zfs-vm:d:5", "pool/c < pool/t@zfs-vm:d:5")
 	_, err := Decide(i, i.Dataset("pool/c"), Request{Version: 3}, 0)
 	if err == nil || !strings.Contains(err.Error(), "versions rise monotonically") {
 		t.Errorf("got %v", err)

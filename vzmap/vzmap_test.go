@@ -2,32 +2,16 @@ package vzmap
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
-
-// inventory lists datasets as "name mountpoint" pairs (mountpoint "-" for none).
-func inventory(t *testing.T, rows ...string) *zfs.Inventory {
-	t.Helper()
-	var b strings.Builder
-	for i, r := range rows {
-		name, mp, _ := strings.Cut(r, " ")
-		fmt.Fprintf(&b, "%s\tfilesystem\t%d\t%d\t-\t0\t0\t0\t%s\t-\t0\t-\n", name, i+1, i+1, mp)
-	}
-	inv, err := zfs.ParseList(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
-}
 
 func TestManagersLookup(t *testing.T) {
 	jls := func() ([]byte, error) { return os.ReadFile("testdata/jail/jls.json") }
-	inv := inventory(t, "zroot -", "zroot/iocage/jails/web9/root /zroot/iocage/jails/web9/root",
+	inv := zfstest.Inventory(t, "zroot -", "zroot/iocage/jails/web9/root /zroot/iocage/jails/web9/root",
 		"zroot/bastille/jails/proxy/root /usr/local/bastille/jails/proxy/root")
 	cases := []struct {
 		m    Manager
@@ -94,7 +78,7 @@ func TestManagersLookup(t *testing.T) {
 }
 
 func TestResolver(t *testing.T) {
-	inv := inventory(t,
+	inv := zfstest.Inventory(t,
 		"tank /tank",
 		"tank/vz /var/lib/vz",
 		"tank/vz/private/1007 /var/lib/vz/private/1007",
@@ -137,7 +121,7 @@ func TestResolver(t *testing.T) {
 }
 
 func TestResolverAmbiguous(t *testing.T) {
-	inv := inventory(t, "rpool -", "rpool/data -", "rpool/data/subvol-101-disk-0 /rpool/data/subvol-101-disk-0",
+	inv := zfstest.Inventory(t, "rpool -", "rpool/data -", "rpool/data/subvol-101-disk-0 /rpool/data/subvol-101-disk-0",
 		"tank -", "tank/lxc -", "tank/lxc/101 /srv/lxc/101/rootfs")
 	dir := t.TempDir()
 	os.MkdirAll(dir+"/etc/pve/lxc", 0o755)
@@ -158,7 +142,7 @@ func TestResolverAmbiguous(t *testing.T) {
 }
 
 func TestManagedElsewhere(t *testing.T) {
-	inv := inventory(t, "default -", "default/containers/c1 /var/snap/lxd/common/lxd/storage-pools/default/containers/c1",
+	inv := zfstest.Inventory(t, "default -", "default/containers/c1 /var/snap/lxd/common/lxd/storage-pools/default/containers/c1",
 		"tank -", "tank/ct /tank/ct")
 	if why := ManagedElsewhere(inv.Dataset("default/containers/c1")); !strings.Contains(why, "belongs to lxd") {
 		t.Errorf("LXD dataset not refused: %q", why)

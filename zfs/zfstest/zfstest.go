@@ -1,0 +1,56 @@
+// Package zfstest builds inventories for tests from compact rows, through the real listing
+// parser, so that planner, tagging and resolver tests work on plain values.
+package zfstest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// Inventory builds an inventory from rows, one dataset or snapshot each:
+//
+//	"pool/a"                      a filesystem, mounted at /pool/a
+//	"pool/c < pool/a@snap"        a clone of pool/a@snap
+//	"pool/a w=5"                  a filesystem written 5 bytes since its newest snapshot
+//	"pool/a /srv/a"  "pool/a -"   a filesystem mounted at /srv/a, or not mounted
+//	"pool/a@zfs-vm:d:1 #7"        a snapshot with guid 7 (unique ones are made up otherwise)
+//
+// Rows get increasing createtxg in order.
+func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
+	t.Helper()
+	var b strings.Builder
+	for i, r := range rows {
+		txg := 101 + i
+		f := strings.Fields(r)
+		name := f[0]
+		guid, origin, written, mountpoint := fmt.Sprint(9000+txg), "-", "0", "/"+name
+		for j := 1; j < len(f); j++ {
+			switch tok := f[j]; {
+			case tok == "<" && j+1 < len(f):
+				origin = f[j+1]
+				j++
+			case strings.HasPrefix(tok, "w="):
+				written = tok[2:]
+			case strings.HasPrefix(tok, "#"):
+				guid = tok[1:]
+			case tok == "-" || strings.HasPrefix(tok, "/"):
+				mountpoint = tok
+			default:
+				t.Fatalf("zfstest: row %q: unknown %q", r, tok)
+			}
+		}
+		if strings.Contains(name, "@") {
+			fmt.Fprintf(&b, "%s\tsnapshot\t%s\t%d\t-\t0\t0\t0\t-\t0\t0\t-\n", name, guid, txg)
+			continue
+		}
+		fmt.Fprintf(&b, "%s\tfilesystem\t%s\t%d\t%s\t0\t0\t%s\t%s\t-\t0\t-\n", name, guid, txg, origin, written, mountpoint)
+	}
+	inv, err := zfs.ParseList(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("zfstest: %v", err)
+	}
+	return inv
+}
