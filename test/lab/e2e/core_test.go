@@ -112,6 +112,22 @@ umount "$mp"`, dataset, s, mp))
 	return b.String()
 }
 
+// expectStreams checks the summary line of a push or pull: what received want streams.
+func expectStreams(t *testing.T, out string, want int, what string) {
+	t.Helper()
+	if n := streamsReceived(t, out); n != want {
+		t.Errorf("%s received %d streams, want %d:\n%s", what, n, want, out)
+	}
+}
+
+// sameGUID checks that snapshot b on vm y is snapshot a of vm x: the same guid.
+func sameGUID(t *testing.T, x *vm, a string, y *vm, b string) {
+	t.Helper()
+	if gx, gy := prop(t, x, "guid", a), prop(t, y, "guid", b); gx != gy {
+		t.Errorf("%s on %s has guid %s, %s on %s has %s", b, y.name, gy, a, x.name, gx)
+	}
+}
+
 func streamsReceived(t *testing.T, out string) int {
 	t.Helper()
 	m := regexp.MustCompile(`: (\d+) stream\(s\) received`).FindStringSubmatch(out)
@@ -176,15 +192,11 @@ func TestPushTreeKeepsClones(t *testing.T) {
 	}
 
 	out := vmA.must(t, "zfs-vm push -d "+dst+"/vm b")
-	if n := streamsReceived(t, out); n != 4 {
-		t.Errorf("first push received %d streams, want 4:\n%s", n, out)
-	}
+	expectStreams(t, out, 4, "first push")
 	checkTree(t, vmA, src, vmB, dst+"/vm")
 
 	out = vmA.must(t, "zfs-vm push -d "+dst+"/vm b")
-	if n := streamsReceived(t, out); n != 0 {
-		t.Errorf("second push received %d streams, want 0:\n%s", n, out)
-	}
+	expectStreams(t, out, 0, "second push")
 
 	vmA.must(t, "dd if=/dev/urandom of=/"+src+"/c2/more bs=64k count=4 status=none && zfs-vm tag "+src+"/c2")
 	plan = vmA.must(t, "zfs-vm push --dry-run -d "+dst+"/vm b")
@@ -192,12 +204,8 @@ func TestPushTreeKeepsClones(t *testing.T) {
 		t.Errorf("third plan is not exactly one incremental:\n%s", plan)
 	}
 	out = vmA.must(t, "zfs-vm push -d "+dst+"/vm b")
-	if n := streamsReceived(t, out); n != 1 {
-		t.Errorf("third push received %d streams, want 1:\n%s", n, out)
-	}
-	if g := prop(t, vmB, "guid", dst+"/vm/c2@zfs-vm:debian:6"); g != prop(t, vmA, "guid", src+"/c2@zfs-vm:debian:6") {
-		t.Errorf("debian:6 on the receiver has another guid")
-	}
+	expectStreams(t, out, 1, "third push")
+	sameGUID(t, vmA, src+"/c2@zfs-vm:debian:6", vmB, dst+"/vm/c2@zfs-vm:debian:6")
 	// list over ssh shows the receiver as the receiver itself does.
 	remote := identities(listVersions(t, vmA, "b"), dst+"/")
 	local := identities(listVersions(t, vmB, ""), dst+"/")
@@ -213,19 +221,13 @@ func TestPullTreeKeepsClones(t *testing.T) {
 	vmB.must(t, "zfs create "+dst+"/vm")
 
 	out := vmB.must(t, "zfs-vm pull -d "+dst+"/vm a")
-	if n := streamsReceived(t, out); n != 4 {
-		t.Errorf("first pull received %d streams, want 4:\n%s", n, out)
-	}
+	expectStreams(t, out, 4, "first pull")
 	checkTree(t, vmA, src, vmB, dst+"/vm")
 	out = vmB.must(t, "zfs-vm pull -d "+dst+"/vm a")
-	if n := streamsReceived(t, out); n != 0 {
-		t.Errorf("second pull received %d streams, want 0:\n%s", n, out)
-	}
+	expectStreams(t, out, 0, "second pull")
 	vmA.must(t, "dd if=/dev/urandom of=/"+src+"/tmpl/v4 bs=64k count=4 status=none && zfs-vm tag "+src+"/tmpl")
 	out = vmB.must(t, "zfs-vm pull -d "+dst+"/vm a")
-	if n := streamsReceived(t, out); n != 1 {
-		t.Errorf("pull after a new version received %d streams, want 1:\n%s", n, out)
-	}
+	expectStreams(t, out, 1, "pull after a new version")
 }
 
 // TestSameNamesWithoutDest pushes without -d: the receiver gets the sender's names.
@@ -291,9 +293,7 @@ func TestNamesAreDataNotShell(t *testing.T) {
 	vmB.pool(t, "qdst")
 	vmA.must(t, `zfs create "qsrc/my image" && zfs-vm tag -n "web app:1" "qsrc/my image"`)
 	out := vmA.must(t, `zfs-vm push -d qdst b`)
-	if n := streamsReceived(t, out); n != 1 {
-		t.Errorf("received %d streams:\n%s", n, out)
-	}
+	expectStreams(t, out, 1, "the run")
 	if got := vmB.must(t, "zfs list -H -t snapshot -o name -r qdst"); !strings.Contains(got, "qdst/my image@zfs-vm:web app:1") {
 		t.Errorf("name with spaces did not arrive intact:\n%s", got)
 	}

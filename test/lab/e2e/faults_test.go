@@ -181,9 +181,7 @@ func TestFaultStaleToken(t *testing.T) {
 	if !strings.Contains(out, "was of ssrc/img@zfs-vm:st:2, which the sender no longer has; discarding it") {
 		t.Errorf("stale token not reported:\n%s", out)
 	}
-	if n := streamsReceived(t, out); n != 1 {
-		t.Errorf("rerun received %d streams, want 1:\n%s", n, out)
-	}
+	expectStreams(t, out, 1, "rerun")
 	noToken(t, vmB, "sdst")
 	after := snapshotSet(t, vmB, "sdst")
 	keptAll(t, "receiver", userB, after)
