@@ -1,19 +1,23 @@
-#!/usr/bin/env bash
 # zfs-vm's benchmarks on real OpenZFS in the lab VMs. Prints ratios against the bare
 # `zfs send | zfs receive`; never asserts timings. See BENCHMARKS.md for results.
 #
-#   LOCAL_MIB   data for the in-VM data path (default 256)
-#   SSH_MIB     data for the VM-to-VM data path over ssh (default 64; ssh is slow under TCG)
-#   RUNS        runs per variant, alternating, median reported (default 3)
-#   STREAMLINES streamlines for the round-trip count (default 50)
-#   CLONES      containers cloned from the template for the space benchmark (default 20)
-#   SNAPSHOTS   snapshots on the host for the hook latency (default 10000)
-#   LAT_RUNS    runs of each hook-latency case (default 8; each lists every snapshot)
+#   LOCAL_MIB    data for the in-VM data path (default 2048)
+#   SSH_MIB      data for the VM-to-VM data path over ssh (default 1024; about 4 MiB/s under TCG)
+#   COMPRESS_MIB compressible data for the zstd-on-the-wire runs (default 256)
+#   RUNS         runs per variant, alternating, median reported (default 3)
+#   STREAMLINES  streamlines for the round-trip count (default 50)
+#   CLONES       containers cloned from the template for the space benchmark (default 20)
+#   SNAPSHOTS    snapshots on the host for the hook latency (default 10000)
+#   LAT_RUNS     runs of each hook-latency case (default 5; each lists every snapshot)
+#   SECTIONS     which sections to run (default "1 2 3 4 5")
+# Pools live in files on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export ZFS_VM_LAB_RUN=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-bench}
-LOCAL_MIB=${LOCAL_MIB:-256} SSH_MIB=${SSH_MIB:-64} RUNS=${RUNS:-3}
-STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-8}
+LOCAL_MIB=${LOCAL_MIB:-2048} SSH_MIB=${SSH_MIB:-1024} COMPRESS_MIB=${COMPRESS_MIB:-256} RUNS=${RUNS:-3}
+STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-5}
+SECTIONS=${SECTIONS:-1 2 3 4 5}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 vm="$here/vm.sh"
 bin=$(mktemp)
 trap '[ -n "${ZFS_VM_LAB_KEEP:-}" ] || { "$vm" stop a; "$vm" stop b; }; rm -f "$bin"' EXIT
@@ -28,7 +32,11 @@ on() { local h=$1; shift; "$vm" ssh "$h" "$@"; }
 unhold='unhold() { for s in $(zfs list -H -t snapshot -o name -r "$1"); do zfs holds -H "$s" | cut -f2 | while read -r tag; do zfs release "$tag" "$s"; done; done; }'
 # now prints seconds since the epoch with nanoseconds; elapsed subtracts.
 timing='now() { date +%s.%N; }; elapsed() { awk -v a="$1" -v b="$(now)" "BEGIN {printf \"%.3f\\n\", b-a}"; }'
-for h in a b; do on $h 'zpool list -H -o name | xargs -r -n1 zpool destroy -f; rm -f /var/tmp/*.img'; done
+for h in a b; do on $h 'zpool list -H -o name | xargs -r -n1 zpool destroy -f
+mountpoint -q /scratch || { mkfs.ext4 -q -F /dev/vdb && mkdir -p /scratch && mount /dev/vdb /scratch; }
+rm -f /scratch/*.img'; done
+# img NAME SIZE: a sparse pool file on the scratch disk.
+img='img() { truncate -s "$2" "/scratch/$1.img" && echo "/scratch/$1.img"; }'
 
 echo "# zfs-vm benchmarks, $(date -u +%Y-%m-%d), $(nproc) host cores, qemu accel $("$vm" accel)"
 echo "# guest: $(on a 'zfs version | head -1; uname -r' | tr '\n' ' ')"
@@ -36,54 +44,77 @@ echo "# guest: $(on a 'zfs version | head -1; uname -r' | tr '\n' ' ')"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- 1. Data path -----------------------------------------------------------------------
-on a "truncate -s 2G /var/tmp/src.img && zpool create -O compression=off src /var/tmp/src.img
-truncate -s 2G /var/tmp/dst.img && zpool create -O compression=off dst /var/tmp/dst.img
+if want 1; then
+big=$(( (LOCAL_MIB + SSH_MIB + 2 * COMPRESS_MIB) / 1024 + 2 ))G
+on a "$img; zpool create -O compression=off src \$(img src $big) && zpool create -O compression=off dst \$(img dst $big)
 zfs create src/local && dd if=/dev/urandom of=/src/local/data bs=1M count=$LOCAL_MIB status=none
 zfs create src/remote && dd if=/dev/urandom of=/src/remote/data bs=1M count=$SSH_MIB status=none
-zfs-vm tag -n local:1 src/local >/dev/null && zfs-vm tag -n remote:1 src/remote >/dev/null
+# Compressible: the guest's own /usr (programs, libraries, text), as a container image holds.
+zfs create src/text && { tar -cf - /usr 2>/dev/null | head -c ${COMPRESS_MIB}M > /src/text/data; }
+zfs create src/rand && dd if=/dev/urandom of=/src/rand/data bs=1M count=$COMPRESS_MIB status=none
+for d in local remote text rand; do zfs-vm tag -n \$d:1 src/\$d >/dev/null; done
 zfs create dst/vm"
-on b "truncate -s 2G /var/tmp/dst.img && zpool create -O compression=off dst /var/tmp/dst.img && zfs create dst/vm"
+on b "$img; zpool create -O compression=off dst \$(img dst $big) && zfs create dst/vm"
 
 # Each variant prints the seconds it took; zfs-vm's own CPU and RSS come from its -d log.
+push() { # $1: variant, $2: dataset, $3: destination host, $4...: zfs-vm push options
+  local v=$1 ds=$2 to=$3; shift 3
+  on a "$timing; s=\$(now); zfs-vm -d push -n $ds $* -d dst/vm $to 2>/tmp/$v.log >/dev/null; elapsed \$s; sed -n 's/.*resources: /$v: /p' /tmp/$v.log >&2"
+}
+bare_ssh() { # $1: dataset
+  on a "$timing; s=\$(now); zfs send src/$1@zfs-vm:$1:1 | ssh b zfs receive -u dst/vm/$1; elapsed \$s"
+}
 variant() {
   case $1 in
     a) on a "$timing; zfs destroy -r dst/vm/local 2>/dev/null; s=\$(now); zfs send src/local@zfs-vm:local:1 | zfs receive -u dst/vm/local; elapsed \$s" ;;
-    b) on a "$timing; zfs destroy -r dst/vm/local 2>/dev/null; s=\$(now); zfs-vm -d push -n local -d dst/vm local 2>/tmp/b.log >/dev/null; elapsed \$s; grep resources: /tmp/b.log >&2" ;;
-    c) on b 'zfs destroy -r dst/vm/remote 2>/dev/null || true'
-       on a "$timing; s=\$(now); zfs send src/remote@zfs-vm:remote:1 | ssh b zfs receive -u dst/vm/remote; elapsed \$s" ;;
-    d) on b 'zfs destroy -r dst/vm/remote 2>/dev/null || true'
-       on a "$timing; s=\$(now); zfs-vm -d push -n remote -d dst/vm b 2>/tmp/d.log >/dev/null; elapsed \$s; grep resources: /tmp/d.log >&2" ;;
+    b) on a "zfs destroy -r dst/vm/local 2>/dev/null || true"; push b local local ;;
+    c) bare_ssh remote ;;
+    d) push d remote b ;;
+    e) bare_ssh text ;;
+    f) push f text b ;;
+    g) push g text b --compress zstd ;;
+    h) push h rand b --compress zstd ;;
+    i) bare_ssh rand ;;
   esac
 }
 declare -A secs
 for run in $(seq 1 "$RUNS"); do
-  for v in a b c d; do
+  for v in a b c d e f g i h; do
     on a "$unhold; unhold src; unhold dst"
-    on b "$unhold; unhold dst"
+    on b "$unhold; unhold dst; zfs list -H -o name -d 1 dst/vm | tail -n +2 | xargs -r -n1 zfs destroy -r"
     t=$(variant $v 2>>/tmp/zfs-vm-bench-res.log)
     secs[$v]+="$t "
   done
 done
 med() { echo "${secs[$1]}" | tr ' ' '\n' | grep . | median; }
-a=$(med a) b=$(med b) c=$(med c) d=$(med d)
+text_wire=$(on a "zfs send src/text@zfs-vm:text:1 | zstd -q -c -T0 | wc -c")
 echo
 echo "## 1. Data path (median of $RUNS alternating runs)"
-awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v l="$LOCAL_MIB" -v s="$SSH_MIB" 'BEGIN {
+awk -v a="$(med a)" -v b="$(med b)" -v c="$(med c)" -v d="$(med d)" -v e="$(med e)" -v f="$(med f)" -v g="$(med g)" \
+    -v h="$(med h)" -v i="$(med i)" -v l="$LOCAL_MIB" -v s="$SSH_MIB" -v z="$COMPRESS_MIB" -v w="$text_wire" 'BEGIN {
   printf "a. bare zfs send | zfs receive (in one VM, %d MiB):  %.2fs  %.1f MiB/s\n", l, a, l/a
-  printf "b. zfs-vm push to the same VM:                     %.2fs  %.1f MiB/s   b/a throughput = %.3f\n", b, l/b, a/b
-  printf "c. bare zfs send | ssh B zfs receive (%d MiB):      %.2fs  %.1f MiB/s\n", s, c, s/c
-  printf "d. zfs-vm push to B:                               %.2fs  %.1f MiB/s   d/c throughput = %.3f\n", d, s/d, c/d }'
-echo "zfs-vm's own resources per push (user+sys CPU, peak RSS):"
-grep -o 'resources: .*' /tmp/zfs-vm-bench-res.log | sort | uniq -c | sed 's/^/  /'
+  printf "b. zfs-vm push to the same VM:                      %.2fs  %.1f MiB/s   b/a throughput = %.3f\n", b, l/b, a/b
+  printf "c. bare zfs send | ssh B zfs receive (%d MiB):     %.2fs  %.1f MiB/s\n", s, c, s/c
+  printf "d. zfs-vm push to B:                                %.2fs  %.1f MiB/s   d/c throughput = %.3f\n", d, s/d, c/d
+  printf "compressible data (%d MiB of the guest'"'"'s /usr; zstd -3 makes it %.0f MiB):\n", z, w/1048576
+  printf "e. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", e, z/e
+  printf "f. zfs-vm push to B:                                %.2fs  %.1f MiB/s   f/e throughput = %.3f\n", f, z/f, e/f
+  printf "g. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   g/e throughput = %.3f\n", g, z/g, e/g
+  printf "incompressible data (%d MiB):\n", z
+  printf "i. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", i, z/i
+  printf "h. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   h/i throughput = %.3f\n", h, z/h, i/h }'
+echo "zfs-vm's own process per push (user+sys CPU, peak RSS), by variant:"
+sort /tmp/zfs-vm-bench-res.log | sed 's/^/  /'
 rm -f /tmp/zfs-vm-bench-res.log
-on a 'zpool destroy src; zpool destroy dst; rm -f /var/tmp/src.img /var/tmp/dst.img'; on b 'zpool destroy dst; rm -f /var/tmp/dst.img'
-
+on a 'zpool destroy src; zpool destroy dst; rm -f /scratch/*.img'; on b 'zpool destroy dst; rm -f /scratch/*.img'
+fi
 # --- 2. Round trips ---------------------------------------------------------------------
+if want 2; then
 on b 'echo "LogLevel VERBOSE" > /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh'
-on a "truncate -s 1G /var/tmp/rt.img && zpool create rt /var/tmp/rt.img && zfs create rt/img
+on a "truncate -s 1G /scratch/rt.img && zpool create rt /scratch/rt.img && zfs create rt/img
 for i in \$(seq 1 $STREAMLINES); do zfs create rt/img/s\$i; zfs-vm tag -n s\$i:1 rt/img/s\$i >/dev/null; done
 printf '[[peer]]\nname = \"b\"\nhost = \"b\"\ndirection = \"push\"\ndest = \"rt\"\n' > /tmp/rt.toml"
-on b 'truncate -s 1G /var/tmp/rt.img && zpool create rt /var/tmp/rt.img'
+on b 'truncate -s 1G /scratch/rt.img && zpool create rt /scratch/rt.img'
 on a 'zfs-vm --config /tmp/rt.toml sync >/dev/null 2>&1'
 count() { # $1: label; runs the sync between two markers in B's journal, counts at B's sshd
   on b 'logger zfs-vm-bench-mark-start'
@@ -102,15 +133,17 @@ count "nothing to do:"
 on a "for i in \$(seq 1 $STREAMLINES); do echo x > /rt/img/s\$i/f; zfs-vm tag rt/img/s\$i >/dev/null; done"
 count "one new version each:"
 echo "(remote commands: 1 listing + 1 per stream + 1 that moves the base holds)"
-on b 'rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; zpool destroy rt; rm -f /var/tmp/rt.img'
-on a 'zpool destroy rt; rm -f /var/tmp/rt.img'
+on b 'rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; zpool destroy rt; rm -f /scratch/rt.img'
+on a 'zpool destroy rt; rm -f /scratch/rt.img'
+fi
 
 # --- 4. Space ---------------------------------------------------------------------------
-on a "truncate -s 2G /var/tmp/sp.img && zpool create -O compression=off sp /var/tmp/sp.img && zfs create sp/tmpl
+if want 4; then
+on a "truncate -s 2G /scratch/sp.img && zpool create -O compression=off sp /scratch/sp.img && zfs create sp/tmpl
 dd if=/dev/urandom of=/sp/tmpl/rootfs bs=1M count=64 status=none && zfs-vm tag -n tmpl:1 sp/tmpl >/dev/null
 zfs create sp/ct
 for i in \$(seq 1 $CLONES); do zfs clone sp/tmpl@zfs-vm:tmpl:1 sp/ct/\$i; dd if=/dev/urandom of=/sp/ct/\$i/own bs=1M count=1 status=none; zfs-vm tag sp/ct/\$i >/dev/null; done"
-on b 'truncate -s 2G /var/tmp/sp.img && zpool create -O compression=off sp /var/tmp/sp.img && zfs create sp/vm'
+on b 'truncate -s 2G /scratch/sp.img && zpool create -O compression=off sp /scratch/sp.img && zfs create sp/vm'
 on a 'zfs-vm push -d sp/vm b >/dev/null 2>&1'
 echo
 echo "## 4. Space: a 64 MiB template with $CLONES containers cloned from it, pushed to B"
@@ -120,10 +153,12 @@ ex=$(on a 'zfs list -Hp -r -o referenced sp/tmpl sp/ct' | awk 'NR>0 {s+=$1} END 
 awk -v a="$ua" -v b="$ub" -v e="$ex" 'BEGIN {
   printf "used on A: %.1f MiB   on B: %.1f MiB   B/A = %.3f\n", a/1048576, b/1048576, b/a
   printf "a tool that expands clones into full copies would use %.1f MiB on B (%.1fx)\n", e/1048576, e/a }'
-on a 'zpool destroy sp; rm -f /var/tmp/sp.img'; on b 'zpool destroy sp; rm -f /var/tmp/sp.img'
+on a 'zpool destroy sp; rm -f /scratch/sp.img'; on b 'zpool destroy sp; rm -f /scratch/sp.img'
+fi
 
 # --- 5. Hook latency --------------------------------------------------------------------
-on a "truncate -s 1G /var/tmp/hk.img && zpool create hk /var/tmp/hk.img && zfs create hk/private && zfs create hk/many
+if want 5; then
+on a "truncate -s 1G /scratch/hk.img && zpool create hk /scratch/hk.img && zfs create hk/private && zfs create hk/many
 zfs create hk/tmpl && zfs-vm tag -n deb:1 hk/tmpl >/dev/null
 zfs clone -o mountpoint=/var/lib/vz/private/1007 hk/tmpl@zfs-vm:deb:1 hk/private/1007
 mkdir -p /etc/vz/conf && echo 'VE_PRIVATE=/var/lib/vz/private/\$VEID' > /etc/vz/vz.conf && : > /etc/vz/conf/1007.conf
@@ -141,9 +176,12 @@ lat() { # $1: label, $2: script run before each tag
 on a 's=$(date +%s%N); zfs list -H -p -t all -o name,guid,createtxg,written >/dev/null; echo "bare zfs list of every snapshot: $(( ($(date +%s%N) - s) / 1000000 )) ms (zfs-vm tag needs one)"'
 lat "changed (tags a version):" 'echo $RANDOM >> /var/lib/vz/private/1007/log'
 lat "unchanged (no-op):" 'true'
-on a 'zpool destroy hk; rm -f /var/tmp/hk.img; rm -rf /etc/vz /var/lib/vz'
+on a 'zpool destroy hk; rm -f /scratch/hk.img; rm -rf /etc/vz /var/lib/vz'
+fi
 
 # --- 3. Planning scale (Go benchmark, no VM) ---------------------------------------------
+if want 3; then
 echo
 echo "## 3. Planning scale (go test -bench BenchmarkPlan ./replicate)"
 (cd "$here/../.." && go test -run '^$' -bench BenchmarkPlan -benchtime 3x ./replicate | grep '^Benchmark')
+fi

@@ -65,10 +65,14 @@ start() {
   local accel_args=(-accel kvm -cpu host)
   [ "$acc" = tcg ] && accel_args=(-accel tcg,thread=multi -cpu max)
   : > "$dir/console.log"
+  # /dev/vdb in the guest: sparse scratch space for data that does not fit the root fs
+  # (the benchmarks' 2 GiB runs). Fresh at every boot.
+  rm -f "$dir/scratch.img" && truncate -s "${ZFS_VM_LAB_SCRATCH:-16G}" "$dir/scratch.img"
   qemu-system-x86_64 "${accel_args[@]}" -m "${ZFS_VM_LAB_MEM:-2048}" -smp 2 -nodefaults -display none \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=1" \
     -drive "file=$img/rootfs.img,format=raw,if=virtio,snapshot=on" \
+    -drive "file=$dir/scratch.img,format=raw,if=virtio,cache=unsafe" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
     -serial "file:$dir/console.log" -pidfile "$dir/pid" -daemonize \
     || die "qemu failed to start VM $name (accel $acc)"
@@ -96,7 +100,7 @@ stop() {
   local dir=$run/$1
   if [ -f "$dir/pid" ]; then
     kill "$(cat "$dir/pid")" 2>/dev/null || true
-    rm -f "$dir/pid"
+    rm -f "$dir/pid" "$dir/scratch.img"
   fi
 }
 
