@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # zfs-vm's benchmarks on real OpenZFS in the lab VMs. Prints ratios against the bare
 # `zfs send | zfs receive`; never asserts timings. See BENCHMARKS.md for results.
 #
