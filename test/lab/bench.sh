@@ -11,7 +11,7 @@
 #   SNAPSHOTS    snapshots on the host for the hook latency (default 10000)
 #   LAT_RUNS     runs of each hook-latency case (default 5; each lists every snapshot)
 #   SECTIONS     which sections to run (default "1 2 3 4 5")
-# Pools live in files on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
+# Pools live on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export ZFS_VM_LAB_RUN=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-bench}
@@ -33,11 +33,13 @@ on() { local h=$1; shift; "$vm" ssh "$h" "$@"; }
 unhold='unhold() { for s in $(zfs list -H -t snapshot -o name -r "$1"); do zfs holds -H "$s" | cut -f2 | while read -r tag; do zfs release "$tag" "$s"; done; done; }'
 # now prints seconds since the epoch with nanoseconds; elapsed subtracts.
 timing='now() { date +%s.%N; }; elapsed() { awk -v a="$1" -v b="$(now)" "BEGIN {printf \"%.3f\\n\", b-a}"; }'
-for h in a b; do on $h 'zpool list -H -o name | xargs -r -n1 zpool destroy -f
-mountpoint -q /scratch || { mkfs.ext4 -q -F /dev/vdb && mkdir -p /scratch && mount /dev/vdb /scratch; }
-rm -f /scratch/*.img'; done
-# img NAME SIZE: a sparse pool file on the scratch disk.
-img='img() { truncate -s "$2" "/scratch/$1.img" && echo "/scratch/$1.img"; }'
+for h in a b; do on $h 'zpool list -H -o name | xargs -r -n1 zpool destroy -f; losetup -D'; done
+# img NAME SIZE: a pool device carved from the scratch disk with losetup (the guest has no
+# mkfs): src and the section pools at offset 0, dst after them. Pools are destroyed and their
+# loop devices detached before the next section takes the same place.
+img='img() { case $1 in dst) off=$((12 << 30));; *) off=0;; esac
+  losetup -f --show -o "$off" --sizelimit "$(numfmt --from=iec "$2")" /dev/vdb; }'
+free="zpool list -H -o name | xargs -r -n1 zpool destroy -f; losetup -D"
 
 echo "# zfs-vm benchmarks, $(date -u +%Y-%m-%d), $(nproc) host cores, qemu accel $("$vm" accel)"
 echo "# guest: $(on a 'zfs version | head -1; uname -r' | tr '\n' ' ')"
@@ -47,7 +49,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 # --- 1. Data path -----------------------------------------------------------------------
 if want 1; then
 big=$(( (LOCAL_MIB + SSH_MIB + 2 * COMPRESS_MIB) / 1024 + 2 ))G
-on a "$img; zpool create -O compression=off src \$(img src $big) && zpool create -O compression=off dst \$(img dst $big)
+on a "$img; zpool create -f -O compression=off src \$(img src $big) && zpool create -f -O compression=off dst \$(img dst $big)
 zfs create src/local && dd if=/dev/urandom of=/src/local/data bs=1M count=$LOCAL_MIB status=none
 zfs create src/remote && dd if=/dev/urandom of=/src/remote/data bs=1M count=$SSH_MIB status=none
 # Compressible: the guest's own /usr (programs, libraries, text), as a container image holds.
@@ -55,7 +57,7 @@ zfs create src/text && { tar -cf - /usr 2>/dev/null | head -c ${COMPRESS_MIB}M >
 zfs create src/rand && dd if=/dev/urandom of=/src/rand/data bs=1M count=$COMPRESS_MIB status=none
 for d in local remote text rand; do zfs-vm tag -n \$d:1 src/\$d >/dev/null; done
 zfs create dst/vm"
-on b "$img; zpool create -O compression=off dst \$(img dst $big) && zfs create dst/vm"
+on b "$img; zpool create -f -O compression=off dst \$(img dst $big) && zfs create dst/vm"
 
 # Each variant prints the seconds it took; zfs-vm's own CPU and RSS come from its -d log.
 push() { # $1: variant, $2: dataset, $3: destination host, $4...: zfs-vm push options
@@ -107,15 +109,15 @@ awk -v a="$(med a)" -v b="$(med b)" -v c="$(med c)" -v d="$(med d)" -v e="$(med 
 echo "zfs-vm's own process per push (user+sys CPU, peak RSS), by variant:"
 sort /tmp/zfs-vm-bench-res.log | sed 's/^/  /'
 rm -f /tmp/zfs-vm-bench-res.log
-on a 'zpool destroy src; zpool destroy dst; rm -f /scratch/*.img'; on b 'zpool destroy dst; rm -f /scratch/*.img'
+on a "$free"; on b "$free"
 fi
 # --- 2. Round trips ---------------------------------------------------------------------
 if want 2; then
 on b 'echo "LogLevel VERBOSE" > /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh'
-on a "truncate -s 1G /scratch/rt.img && zpool create rt /scratch/rt.img && zfs create rt/img
+on a "$img; zpool create -f rt \$(img rt 1G) && zfs create rt/img
 for i in \$(seq 1 $STREAMLINES); do zfs create rt/img/s\$i; zfs-vm tag -n s\$i:1 rt/img/s\$i >/dev/null; done
 printf '[[peer]]\nname = \"b\"\nhost = \"b\"\ndirection = \"push\"\ndest = \"rt\"\n' > /tmp/rt.toml"
-on b 'truncate -s 1G /scratch/rt.img && zpool create rt /scratch/rt.img'
+on b "$img; zpool create -f rt \$(img rt 1G)"
 on a 'zfs-vm --config /tmp/rt.toml sync >/dev/null 2>&1'
 count() { # $1: label; runs the sync between two markers in B's journal, counts at B's sshd
   on b 'logger zfs-vm-bench-mark-start'
@@ -134,17 +136,17 @@ count "nothing to do:"
 on a "for i in \$(seq 1 $STREAMLINES); do echo x > /rt/img/s\$i/f; zfs-vm tag rt/img/s\$i >/dev/null; done"
 count "one new version each:"
 echo "(remote commands: 1 listing + 1 per stream + 1 that moves the base holds)"
-on b 'rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; zpool destroy rt; rm -f /scratch/rt.img'
-on a 'zpool destroy rt; rm -f /scratch/rt.img'
+on b "rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; $free"
+on a "$free"
 fi
 
 # --- 4. Space ---------------------------------------------------------------------------
 if want 4; then
-on a "truncate -s 2G /scratch/sp.img && zpool create -O compression=off sp /scratch/sp.img && zfs create sp/tmpl
+on a "$img; zpool create -f -O compression=off sp \$(img sp 2G) && zfs create sp/tmpl
 dd if=/dev/urandom of=/sp/tmpl/rootfs bs=1M count=64 status=none && zfs-vm tag -n tmpl:1 sp/tmpl >/dev/null
 zfs create sp/ct
 for i in \$(seq 1 $CLONES); do zfs clone sp/tmpl@zfs-vm:tmpl:1 sp/ct/\$i; dd if=/dev/urandom of=/sp/ct/\$i/own bs=1M count=1 status=none; zfs-vm tag sp/ct/\$i >/dev/null; done"
-on b 'truncate -s 2G /scratch/sp.img && zpool create -O compression=off sp /scratch/sp.img && zfs create sp/vm'
+on b "$img; zpool create -f -O compression=off sp \$(img sp 2G) && zfs create sp/vm"
 on a 'zfs-vm push -d sp/vm b >/dev/null 2>&1'
 echo
 echo "## 4. Space: a 64 MiB template with $CLONES containers cloned from it, pushed to B"
@@ -154,12 +156,12 @@ ex=$(on a 'zfs list -Hp -r -o referenced sp/tmpl sp/ct' | awk 'NR>0 {s+=$1} END 
 awk -v a="$ua" -v b="$ub" -v e="$ex" 'BEGIN {
   printf "used on A: %.1f MiB   on B: %.1f MiB   B/A = %.3f\n", a/1048576, b/1048576, b/a
   printf "a tool that expands clones into full copies would use %.1f MiB on B (%.1fx)\n", e/1048576, e/a }'
-on a 'zpool destroy sp; rm -f /scratch/sp.img'; on b 'zpool destroy sp; rm -f /scratch/sp.img'
+on a "$free"; on b "$free"
 fi
 
 # --- 5. Hook latency --------------------------------------------------------------------
 if want 5; then
-on a "truncate -s 1G /scratch/hk.img && zpool create hk /scratch/hk.img && zfs create hk/private && zfs create hk/many
+on a "$img; zpool create -f hk \$(img hk 1G) && zfs create hk/private && zfs create hk/many
 zfs create hk/tmpl && zfs-vm tag -n deb:1 hk/tmpl >/dev/null
 zfs clone -o mountpoint=/var/lib/vz/private/1007 hk/tmpl@zfs-vm:deb:1 hk/private/1007
 mkdir -p /etc/vz/conf && echo 'VE_PRIVATE=/var/lib/vz/private/\$VEID' > /etc/vz/vz.conf && : > /etc/vz/conf/1007.conf
@@ -177,7 +179,7 @@ lat() { # $1: label, $2: script run before each tag
 on a 's=$(date +%s%N); zfs list -H -p -t all -o name,guid,createtxg,written >/dev/null; echo "bare zfs list of every snapshot: $(( ($(date +%s%N) - s) / 1000000 )) ms (zfs-vm tag needs one)"'
 lat "changed (tags a version):" 'echo $RANDOM >> /var/lib/vz/private/1007/log'
 lat "unchanged (no-op):" 'true'
-on a 'zpool destroy hk; rm -f /scratch/hk.img; rm -rf /etc/vz /var/lib/vz'
+on a "$free; rm -rf /etc/vz /var/lib/vz"
 fi
 
 # --- 3. Planning scale (Go benchmark, no VM) ---------------------------------------------

@@ -67,7 +67,7 @@ start() {
   : > "$dir/console.log"
   # /dev/vdb in the guest: sparse scratch space for data that does not fit the root fs
   # (the benchmarks' 2 GiB runs). Fresh at every boot.
-  rm -f "$dir/scratch.img" && truncate -s "${ZFS_VM_LAB_SCRATCH:-16G}" "$dir/scratch.img"
+  rm -f "$dir/scratch.img" && truncate -s "${ZFS_VM_LAB_SCRATCH:-32G}" "$dir/scratch.img"
   qemu-system-x86_64 "${accel_args[@]}" -m "${ZFS_VM_LAB_MEM:-2048}" -smp 2 -nodefaults -display none \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=1" \
