@@ -298,7 +298,7 @@ func firstError(errs []error) error {
 // (SIGPIPE, or EPIPE reported on stderr): the receive's error is then the one that matters.
 func isBrokenPipe(err error, stderr string) bool {
 	var xe *exec.ExitError
-	if err != nil && errors.As(err, &xe) {
+	if errors.As(err, &xe) {
 		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
 			return true
 		}

@@ -21,24 +21,20 @@ type Stage struct {
 // to connect; on a remote host one ssh running the stages as one shell pipeline (every word
 // quoted), whose exit status is its last stage's.
 func (h *Host) Pipeline(ctx context.Context, stages ...Stage) []*exec.Cmd {
-	if h.ssh == nil || len(stages) == 1 {
+	if h.ssh == nil {
 		cmds := make([]*exec.Cmd, len(stages))
 		for i, s := range stages {
-			if s.Helper && h.ssh != nil {
-				cmds[i] = h.command(ctx, QuoteCommand(h.helperWords(s.Argv)))
-			} else {
-				cmds[i] = h.Command(ctx, s.Argv...)
-			}
+			cmds[i] = h.Command(ctx, s.Argv...)
 		}
 		return cmds
 	}
 	lines := make([]string, len(stages))
 	for i, s := range stages {
+		words := h.remoteWords(s.Argv)
 		if s.Helper {
-			lines[i] = QuoteCommand(h.helperWords(s.Argv))
-		} else {
-			lines[i] = QuoteCommand(h.remoteWords(s.Argv))
+			words = h.helperWords(s.Argv)
 		}
+		lines[i] = QuoteCommand(words)
 	}
 	return []*exec.Cmd{h.command(ctx, strings.Join(lines, " | "))}
 }
@@ -66,7 +62,8 @@ func (h *Host) Has(ctx context.Context, name string, args ...string) (bool, erro
 		_, err := exec.LookPath(name)
 		return err == nil, nil
 	}
-	cmd := h.command(ctx, QuoteCommand(h.helperWords(append([]string{name}, args...))))
+	argv := append([]string{name}, args...)
+	cmd := h.command(ctx, QuoteCommand(h.helperWords(argv)))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -75,7 +72,7 @@ func (h *Host) Has(ctx context.Context, name string, args ...string) (bool, erro
 		return false, nil
 	}
 	if err != nil {
-		return false, h.commandError(append([]string{name}, args...), stderr.String(), err)
+		return false, h.commandError(argv, stderr.String(), err)
 	}
 	return true, nil
 }
