@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -94,15 +95,34 @@ type Error struct {
 	Msg  string
 }
 
+// Error is always one line: the file's own text (keys, quoted values in the parser's
+// messages) can hold newlines and other control characters, so they are escaped.
 func (e *Error) Error() string {
 	where := e.File
 	if e.Line > 0 {
 		where = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
 	if e.Key != "" {
-		return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
+		return oneLine(fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s", where, e.Msg)
+	return oneLine(fmt.Sprintf("%s: %s", where, e.Msg))
+}
+
+// oneLine escapes control characters (a newline becomes \n) and leaves the rest as it is.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Load reads and validates a configuration file. A missing file is an empty configuration
