@@ -1,6 +1,6 @@
 module github.com/zfs-vm/zfs-vm
 
-go 1.26.8
+go 1.24.0
 
 require (
 	al.essio.dev/pkg/shellescape v1.6.1
@@ -9,9 +9,9 @@ require (
 	github.com/dustin/go-humanize v1.1.0
 	github.com/sirupsen/logrus v1.10.2
 	github.com/urfave/cli/v2 v2.27.7
-	golang.org/x/sys v0.50.0
-	golang.org/x/term v0.48.0
-	golang.org/x/time v0.16.0
+	golang.org/x/sys v0.41.0
+	golang.org/x/term v0.40.0
+	golang.org/x/time v0.14.0
 )
 
 require (
