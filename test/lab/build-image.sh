@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # Builds the lab's Debian VM image with a real OpenZFS (zfs-dkms from contrib) and caches it
-# outside the checkout, keyed by a hash of this script: an unchanged script reuses the image.
+# outside the checkout, keyed by a hash of what goes into it: an unchanged recipe reuses the image.
+#
+#   ZFS_VM_LAB_ZFS     2.1 (default): bookworm's own OpenZFS 2.1.x
+#                      2.3: OpenZFS 2.3.x from bookworm-backports (what Debian 13 ships too)
+#   ZFS_VM_LAB_MIRROR  the Debian mirror; by default the one this build host's apt uses for bookworm
+#   ZFS_VM_LAB_CACHE   where images are kept (default /var/cache/zfs-vm-lab)
 #
 # Prints the image directory on stdout (rootfs.img, vmlinuz, initrd.img, lab_key).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${ZFS_VM_LAB_CACHE:-/var/cache/zfs-vm-lab}
-mirror=${ZFS_VM_LAB_MIRROR:-http://deb.debian.org/debian}
+zfs_series=${ZFS_VM_LAB_ZFS:-2.1}
+
+# host_mirror prints the URI this host's apt fetches Debian bookworm from (deb822 or one-line
+# sources alike, as apt itself resolved them), without a trailing slash.
+host_mirror() {
+  apt-get indextargets --format '$(ORIGIN)|$(LABEL)|$(CODENAME)|$(REPO_URI)' 2>/dev/null |
+    awk -F'|' '$1 == "Debian" && $2 == "Debian" && $3 == "bookworm" { print $4; exit }' | sed 's:/*$::'
+}
+mirror=${ZFS_VM_LAB_MIRROR:-$(host_mirror)}
+if [ -z "$mirror" ]; then
+  echo "build-image.sh: this host's apt has no Debian bookworm source (run apt-get update?); set ZFS_VM_LAB_MIRROR to a Debian mirror" >&2
+  exit 1
+fi
 
 # Everything the suites need inside the guest. Changing this list changes the hash.
 packages=(
@@ -16,6 +33,19 @@ packages=(
   openssh-server openssh-client sudo zstd
   lxc busybox-static
 )
+# mmdebstrap's extra apt sources and the packages' release, per OpenZFS series.
+extra_sources=()
+case $zfs_series in
+  2.1) ;;
+  2.3)
+    extra_sources=("deb $mirror bookworm-backports main contrib")
+    # apt takes the backports version of these and, where they need it, of their libraries.
+    for i in "${!packages[@]}"; do
+      case ${packages[$i]} in zfs-dkms|zfsutils-linux) packages[$i]+=/bookworm-backports ;; esac
+    done
+    ;;
+  *) echo "build-image.sh: ZFS_VM_LAB_ZFS=$zfs_series: choose 2.1 or 2.3" >&2; exit 2 ;;
+esac
 
 # The guest's setup, run by mmdebstrap with the rootfs as $1.
 # The customize hook builds zfs for the *image's* kernel: inside the chroot `uname -r` is the
@@ -43,7 +73,7 @@ customize='set -e
 '
 
 # The cache key covers what goes into the image, not this script's logging or packing.
-key=$(printf '%s\n' "${packages[@]}" "$customize" "$mirror" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "${packages[@]}" "$customize" "$mirror" "${extra_sources[@]}" | sha256sum | cut -c1-16)
 dir=$cache/$key
 if [ -f "$dir/ok" ]; then
   echo "$dir"
@@ -57,7 +87,7 @@ tmp=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 rootfs=$tmp/rootfs
 
-log "mmdebstrap bookworm (main contrib) into $rootfs; this takes about 6 minutes"
+log "mmdebstrap bookworm (main contrib, OpenZFS $zfs_series) from $mirror into $rootfs; this takes about 6 minutes"
 ssh-keygen -q -t ed25519 -N '' -C zfs-vm-lab -f "$tmp/lab_key"
 export LAB_PUBKEY; LAB_PUBKEY=$(cat "$tmp/lab_key.pub")
 
@@ -65,7 +95,7 @@ mmdebstrap --variant=apt --components=main,contrib \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --aptopt='APT::Install-Recommends "false"' \
   --customize-hook="$customize" \
-  bookworm "$rootfs" "$mirror" >&2
+  bookworm "$rootfs" "deb $mirror bookworm main contrib" "${extra_sources[@]}" >&2
 log "rootfs ready after $((SECONDS - start))s"
 
 install -m 600 "$tmp/lab_key" "$tmp/key"

@@ -11,11 +11,12 @@
 #                        started PEER VM by ssh under the peer's name
 #   vm.sh accel          print the qemu accelerator this machine can use (kvm or tcg)
 #
-# State lives in $ZFS_VM_LAB_RUN (default /tmp/zfs-vm-lab): NAME/{pid,port,console.log}.
+# State lives in $ZFS_VM_LAB_RUN (default /tmp/zfs-vm-lab-$ZFS_VM_LAB_ZFS): NAME/{pid,port,console.log}.
+# ZFS_VM_LAB_ZFS (2.1 or 2.3, default 2.1) picks the image, so both series can run side by side.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-run=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-lab}
+run=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-lab-${ZFS_VM_LAB_ZFS:-2.1}}
 boot_timeout=${ZFS_VM_LAB_BOOT_TIMEOUT:-600}
 
 die() { echo "vm.sh: $*" >&2; exit 1; }

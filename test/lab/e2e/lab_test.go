@@ -77,12 +77,8 @@ func setup(m *testing.M) (int, error) {
 				errs <- fmt.Errorf("VM %s: %v", n, err)
 				return
 			}
-			runDir := os.Getenv("ZFS_VM_LAB_RUN")
-			if runDir == "" {
-				runDir = "/tmp/zfs-vm-lab"
-			}
 			mu.Lock()
-			vms[n] = &vm{name: n, port: strings.TrimSpace(string(out)), key: filepath.Join(runDir, n, "key")}
+			vms[n] = &vm{name: n, port: strings.TrimSpace(string(out)), key: filepath.Join(labRunDir(), n, "key")}
 			mu.Unlock()
 		}(n)
 	}
@@ -93,6 +89,11 @@ func setup(m *testing.M) (int, error) {
 	}
 	vmA, vmB = vms["a"], vms["b"]
 	fmt.Fprintf(os.Stderr, "lab: VMs up after %s\n", time.Since(t0).Round(time.Second))
+	for _, v := range []*vm{vmA, vmB} {
+		if err := v.checkZFSSeries(labZFSSeries()); err != nil {
+			return 1, err
+		}
+	}
 	for _, pair := range [][2]*vm{{vmA, vmB}, {vmB, vmA}} {
 		self, other := pair[0], pair[1]
 		if out, err := exec.Command(filepath.Join(labDir, "vm.sh"), "install", self.name, bin, other.name).CombinedOutput(); err != nil {
@@ -106,6 +107,37 @@ func setup(m *testing.M) (int, error) {
 	code := m.Run()
 	fmt.Fprintf(os.Stderr, "lab: suite done after %s\n", time.Since(t0).Round(time.Second))
 	return code, nil
+}
+
+// labZFSSeries is the OpenZFS series the lab was asked to run (make's ZFS=, 2.1 by default).
+func labZFSSeries() string {
+	if s := os.Getenv("ZFS_VM_LAB_ZFS"); s != "" {
+		return s
+	}
+	return "2.1"
+}
+
+// labRunDir is where vm.sh keeps the VMs' state; the same default as vm.sh's.
+func labRunDir() string {
+	if d := os.Getenv("ZFS_VM_LAB_RUN"); d != "" {
+		return d
+	}
+	return "/tmp/zfs-vm-lab-" + labZFSSeries()
+}
+
+// checkZFSSeries makes sure the VM runs the OpenZFS series asked for, userland and kernel
+// module alike, so that a run meant for 2.3 can never pass on 2.1 by mistake.
+func (v *vm) checkZFSSeries(series string) error {
+	out, err := v.run("zfs version")
+	if err != nil {
+		return fmt.Errorf("zfs version on %s: %v: %s", v.name, err, out)
+	}
+	lines := strings.Fields(out)
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "zfs-"+series+".") || !strings.HasPrefix(lines[1], "zfs-kmod-"+series+".") {
+		return fmt.Errorf("VM %s runs %q, not OpenZFS %s", v.name, strings.TrimSpace(out), series)
+	}
+	fmt.Fprintf(os.Stderr, "lab: %s runs %s\n", v.name, strings.Join(lines, " "))
+	return nil
 }
 
 func (v *vm) sshArgs() []string {
