@@ -35,14 +35,15 @@ packages=(
 )
 # mmdebstrap's extra apt sources and the packages' release, per OpenZFS series.
 extra_sources=()
+setup=()
 case $zfs_series in
   2.1) ;;
   2.3)
     extra_sources=("deb $mirror bookworm-backports main contrib")
-    # apt takes the backports version of these and, where they need it, of their libraries.
-    for i in "${!packages[@]}"; do
-      case ${packages[$i]} in zfs-dkms|zfsutils-linux) packages[$i]+=/bookworm-backports ;; esac
-    done
+    # OpenZFS and only OpenZFS (its tools, module source and libraries) from backports.
+    setup=(--setup-hook 'mkdir -p "$1/etc/apt/preferences.d" && printf "%s\n" \
+      "Package: zfs-dkms zfsutils-linux zfs-zed libnvpair3linux libuutil3linux libzfs6linux libzpool6linux libzfs4linux libzpool5linux" \
+      "Pin: release n=bookworm-backports" "Pin-Priority: 990" > "$1/etc/apt/preferences.d/zfs-backports"')
     ;;
   *) echo "build-image.sh: ZFS_VM_LAB_ZFS=$zfs_series: choose 2.1 or 2.3" >&2; exit 2 ;;
 esac
@@ -73,7 +74,7 @@ customize='set -e
 '
 
 # The cache key covers what goes into the image, not this script's logging or packing.
-key=$(printf '%s\n' "${packages[@]}" "$customize" "$mirror" "${extra_sources[@]}" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "${packages[@]}" "$customize" "$mirror" "${extra_sources[@]}" "${setup[@]}" | sha256sum | cut -c1-16)
 dir=$cache/$key
 if [ -f "$dir/ok" ]; then
   echo "$dir"
@@ -94,7 +95,7 @@ export LAB_PUBKEY; LAB_PUBKEY=$(cat "$tmp/lab_key.pub")
 mmdebstrap --variant=apt --components=main,contrib \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --aptopt='APT::Install-Recommends "false"' \
-  --customize-hook="$customize" \
+  --customize-hook="$customize" "${setup[@]}" \
   bookworm "$rootfs" "deb $mirror bookworm main contrib" "${extra_sources[@]}" >&2
 log "rootfs ready after $((SECONDS - start))s"
 
