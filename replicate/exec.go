@@ -124,16 +124,15 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 
 // markFailed records the sender snapshots that a failed stream would have brought.
 func markFailed(failed map[*zfs.Snapshot]bool, st *Stream) {
-	s := st.To
-	for {
+	failed[st.To] = true
+	if !st.Intermediates {
+		return
+	}
+	for s := range st.To.Ancestors() {
+		if s == st.From {
+			return
+		}
 		failed[s] = true
-		if s == st.From || !st.Intermediates {
-			break
-		}
-		s = s.Parent()
-		if s == nil || s == st.From {
-			break
-		}
 	}
 }
 

@@ -220,7 +220,7 @@ func (p *planner) want(s *zfs.Snapshot) {
 		return
 	}
 	p.wanted[s] = true
-	for a := s.Parent(); a != nil; a = a.Parent() {
+	for a := range s.Ancestors() {
 		if p.onReceiver(a) != nil {
 			return
 		}
@@ -233,7 +233,7 @@ func (p *planner) want(s *zfs.Snapshot) {
 
 // base returns the nearest ancestor of s that the receiver will have when s is sent.
 func (p *planner) base(s *zfs.Snapshot) *zfs.Snapshot {
-	for a := s.Parent(); a != nil; a = a.Parent() {
+	for a := range s.Ancestors() {
 		if p.wanted[a] || p.onReceiver(a) != nil {
 			return a
 		}

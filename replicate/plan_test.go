@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
@@ -392,4 +393,24 @@ func TestSubsetForSameHost(t *testing.T) {
 	dst := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
 	p := Compute(src, dst, Options{DestParent: "backup/vm"})
 	equal(t, describe(p), []string{"full ->pool/a@zfs-vm:d:1 @backup/vm/a"})
+}
+
+// A sender inventory with an origin cycle (the listing check reports it; an inventory built
+// without it must still plan in bounded time).
+func TestPlanCyclicInventoryEnds(t *testing.T) {
+	mk := func() *zfs.Inventory {
+		return zfs.NewInventory([]*zfs.Dataset{
+			{Name: "pool"},
+			{Name: "pool/ct", OriginName: "pool/ct@base", Snapshots: []*zfs.Snapshot{
+				{Name: "base", GUID: 1, CreateTXG: 3}, {Name: "zfs-vm:d:1", GUID: 2, CreateTXG: 4}}},
+		})
+	}
+	done := make(chan *Plan)
+	go func() { done <- Compute(mk(), zfs.NewInventory([]*zfs.Dataset{{Name: "pool"}}), Options{}) }()
+	select {
+	case p := <-done:
+		equal(t, describe(p), []string{"full ->pool/ct@zfs-vm:d:1 @pool/ct"})
+	case <-time.After(5 * time.Second):
+		t.Fatal("Compute did not return within 5 s")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zfs-vm/zfs-vm/internal/lock"
 )
@@ -27,6 +28,8 @@ func TestRemoteErrors(t *testing.T) {
 	}{
 		{"remote without zfs", "/nonexistent", "", "zfs: command not found on b (is ZFS installed there?)"},
 		{"remote zfs prints garbage", filepath.Join(abs, "garbage") + ":/usr/bin:/bin", "", "b: unexpected zfs list output at line 1 (1 fields, want 12)"},
+		{"remote listing: a clone of its own snapshot", filepath.Join(abs, "cyclic") + ":/usr/bin:/bin", "",
+			"b: dataset pool/ct: origin pool/ct@base is one of its own snapshots"},
 		{"ssh authentication fails", "", "root@b: Permission denied (publickey).", "cannot connect to b: root@b: Permission denied (publickey)."},
 	}
 	for _, c := range cases {
@@ -34,7 +37,15 @@ func TestRemoteErrors(t *testing.T) {
 			setupFakeZFS(t, "0")
 			withFakeSSH(t, c.remotePath)
 			t.Setenv("FAKE_SSH_FAIL", c.sshFail)
-			out, _, status := runKeepPath(t, "list", "b")
+			var out string
+			var status int
+			done := make(chan struct{})
+			go func() { defer close(done); out, _, status = runKeepPath(t, "list", "b") }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("zfs-vm list b did not return within 20 s")
+			}
 			if status != exitFailure || !strings.Contains(out, c.want) {
 				t.Errorf("status %d, output %q; want %q", status, out, c.want)
 			}
