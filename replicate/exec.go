@@ -416,6 +416,7 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 			if err == nil {
 				var recv zfs.ReceiveArgs
 				if recv, err = zfs.NewReceive(r.Target, ""); err == nil {
+					recv = recv.WithProps(r.Props)
 					var size uint64
 					if size, err = e.pipe(ctx, send, recv, &Stream{Kind: Incremental, To: r.Source, Target: r.Target}); err == nil {
 						done++

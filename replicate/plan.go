@@ -46,6 +46,10 @@ type Stream struct {
 	Rollback      *Rollback // set when the receiver dataset must be rolled back first
 	SendFlags     []string  // extra zfs send flags (Options.SendFlags)
 	Versions      []zfs.Tag // the zfs-vm versions this stream brings, oldest first
+	// Volume: the receiver dataset is a volume (the receiver's own, when it exists).
+	Volume bool
+	// Mountable lets a new filesystem mount where it inherits (Options.Mountable).
+	Mountable bool
 }
 
 // SendArgs validates the stream into the arguments of its zfs send.
@@ -65,7 +69,8 @@ func (s *Stream) SendArgs() (zfs.SendArgs, error) {
 
 // ReceiveArgs validates the stream into the arguments of its zfs receive.
 func (s *Stream) ReceiveArgs() (zfs.ReceiveArgs, error) {
-	return zfs.NewReceive(s.Target, s.Origin)
+	a, err := zfs.NewReceive(s.Target, s.Origin)
+	return a.WithProps(zfs.ReceiveProps{Volume: s.Volume, New: s.Kind != Incremental, Mountable: s.Mountable}), err
 }
 
 // Refusal is a snapshot the plan leaves out, and why.
@@ -114,6 +119,10 @@ type Options struct {
 	// snapshot: the dataset is rolled back to it first, destroying what came after (never
 	// clones). Without it such datasets are refused.
 	Rollback bool
+	// Mountable receives new filesystems mountable (canmount from the receiver's default)
+	// rather than with canmount=noauto. Their mountpoint is inherited on the receiver either
+	// way; the sender's is never used.
+	Mountable bool
 }
 
 // Rollback is the rollback a stream needs first (Options.Rollback).
@@ -335,7 +344,8 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		p.refuse(s, &BlockedError{Snapshot: s.FullName(), Base: b.FullName()})
 		return
 	}
-	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}, SendFlags: p.opt.SendFlags}
+	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}, SendFlags: p.opt.SendFlags,
+		Volume: s.Dataset.Type == "volume", Mountable: p.opt.Mountable}
 	switch {
 	case b == nil || b.Dataset != s.Dataset:
 		st.Kind = Full
@@ -371,6 +381,9 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		}
 		st.Target = target
 		st.Base = base
+		if r := p.dst.Dataset(target); r != nil {
+			st.Volume = r.Type == "volume" // the receiver's own word over the sender's
+		}
 	}
 	p.received[s] = st.Target + "@" + s.Name
 	p.plan.Streams = append(p.plan.Streams, st)

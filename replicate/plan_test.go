@@ -414,3 +414,33 @@ func TestPlanCyclicInventoryEnds(t *testing.T) {
 		t.Fatal("Compute did not return within 5 s")
 	}
 }
+
+// Received filesystems never take the sender's mount or share properties, and volumes get
+// only options that apply to volumes; for an existing dataset the receiver's type counts.
+func TestStreamReceiveProps(t *testing.T) {
+	src := zfstest.Inventory(t,
+		"pool/fs", "pool/fs@zfs-vm:f:1 #1", "pool/fs@zfs-vm:f:2 #2",
+		"pool/vol volume", "pool/vol@zfs-vm:v:1 #3",
+		"pool/liar volume", "pool/liar@zfs-vm:l:1 #4", "pool/liar@zfs-vm:l:2 #5")
+	dst := zfstest.Inventory(t, "bk", "bk/fs", "bk/fs@zfs-vm:f:1 #1", "bk/liar", "bk/liar@zfs-vm:l:1 #4")
+	argv := func(opt Options) []string {
+		var out []string
+		for _, st := range Compute(src, dst, opt).Streams {
+			r, err := st.ReceiveArgs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strings.Join(r.Argv(), " "))
+		}
+		return out
+	}
+	const drops = "-x mountpoint -x sharenfs -x sharesmb"
+	equal(t, argv(Options{DestParent: "bk"}), []string{
+		"zfs receive -s -u " + drops + " -x canmount bk/fs",
+		"zfs receive -s -u -o volmode=default bk/vol",
+		"zfs receive -s -u " + drops + " -x canmount bk/liar",
+	})
+	dst = zfstest.Inventory(t, "bk")
+	equal(t, argv(Options{DestParent: "bk", Mountable: true})[:1], []string{"zfs receive -s -u " + drops + " -x canmount bk/fs"})
+	equal(t, argv(Options{DestParent: "bk"})[:1], []string{"zfs receive -s -u " + drops + " -o canmount=noauto bk/fs"})
+}

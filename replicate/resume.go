@@ -18,6 +18,9 @@ type Resume struct {
 	Source *zfs.Snapshot
 	// From is the sender's base of an incremental stream, when it still exists.
 	From *zfs.Snapshot
+	// Props are the receive's property options: those of the stream it continues, with
+	// the type the receiver's listing shows.
+	Props zfs.ReceiveProps
 }
 
 // Stale reports whether the resume can only discard the partial state.
@@ -38,7 +41,9 @@ func FindResumes(src, dst *zfs.Inventory, opt Options) (resumes []Resume, notes 
 			notes = append(notes, fmt.Sprintf("%s has an interrupted receive whose token zfs-vm cannot read (%v); leaving it", d.Name, err))
 			continue
 		}
-		r := Resume{Target: d.Name, Token: d.ResumeToken, Info: info}
+		// A dataset that a full or clone stream was creating has no snapshot yet.
+		r := Resume{Target: d.Name, Token: d.ResumeToken, Info: info, Props: zfs.ReceiveProps{
+			Volume: d.Type == "volume", New: len(d.Snapshots) == 0, Mountable: opt.Mountable}}
 		if c := src.ByGUID(info.ToGUID); len(c) > 0 {
 			r.Source = c[0]
 			if info.FromGUID != 0 {
