@@ -195,10 +195,11 @@ func (a ReceiveArgs) WithProps(p ReceiveProps) ReceiveArgs {
 
 // propArgs are the -o/-x options of p. Filesystems drop the sender's mountpoint and share
 // properties (-x: inherited here) and its canmount; a new one gets canmount=noauto unless
-// Mountable. The filesystem-only properties are never named for a volume, because OpenZFS
-// before 2.2 refuses even -x of a property that does not apply to the dataset's type; a new
-// volume gets -o volmode=default (the value an unset volmode has), which makes zfs receive
-// refuse a filesystem stream that the sender listed as a volume to escape the -x options.
+// Mountable. The filesystem-only properties are never named for a volume: OpenZFS without
+// openzfs/zfs#11864 (2.2 and later have it) refuses even -x of a property that does not apply
+// to the dataset's type. A new volume gets -o volmode=default (what an unset volmode means),
+// which makes zfs receive refuse a filesystem stream that the sender listed as a volume to
+// escape the -x options (-o of a wrong-type property is an error in every release).
 func (p ReceiveProps) propArgs() []string {
 	switch {
 	case p.Volume && p.New:
