@@ -63,7 +63,7 @@ func TestGarbageListingReturns(t *testing.T) {
   exit
 fi`)
 	for _, cmd := range []string{"zfs-vm list b", "zfs-vm pull -d gdst b"} {
-		out := vmA.fails(t, "timeout 60 "+cmd+"; rc=$?; [ $rc -ne 124 ] || echo TIMEOUT; exit $rc")
+		out := vmA.fails(t, "set +e; timeout 60 "+cmd+"; rc=$?; [ $rc -ne 124 ] || echo TIMEOUT; exit $rc")
 		if strings.Contains(out, "TIMEOUT") {
 			t.Fatalf("%s did not return within 60 s:\n%s", cmd, out)
 		}
