@@ -30,7 +30,8 @@ func replicateFlags(destUsage string) []cli.Flag {
 
 var (
 	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
-	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true}
+	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where lock files live", Hidden: true,
+		EnvVars: []string{"ZFS_VM_LOCK_DIR"}}
 )
 
 func pushCommand() *cli.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zfs-vm/zfs-vm/internal/lock"
+	"github.com/zfs-vm/zfs-vm/tagging"
 )
 
 // withFakeSSH puts testdata/fakessh first in PATH; the "remote" zfs is looked up in
@@ -69,5 +71,21 @@ func TestPushLockedPeer(t *testing.T) {
 	}
 	if zfsLog != "" {
 		t.Errorf("ran zfs while locked out: %s", zfsLog)
+	}
+}
+
+func TestTagWaitsForTheTagLock(t *testing.T) {
+	setupFakeZFS(t, "0")
+	l, err := tagging.Lock(context.Background(), os.Getenv("ZFS_VM_LOCK_DIR"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	out, zfsLog, status := runKeepPath(t, "tag", "--wait", "200ms", "pool/ct")
+	if status != exitFailure || !strings.Contains(out, "tag: another zfs-vm tag (pid ") {
+		t.Errorf("status %d output %q", status, out)
+	}
+	if zfsLog != "" {
+		t.Errorf("listed or tagged without the lock: %s", zfsLog)
 	}
 }
