@@ -123,6 +123,9 @@ type Options struct {
 	// rather than with canmount=noauto. Their mountpoint is inherited on the receiver either
 	// way; the sender's is never used.
 	Mountable bool
+	// pending are receiver datasets whose interrupted receive is kept for a later run:
+	// no stream goes into them (see Job.Run).
+	pending map[string]error
 }
 
 // Rollback is the rollback a stream needs first (Options.Rollback).
@@ -152,15 +155,8 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 	if opt.ReceiverName == "" {
 		opt.ReceiverName = "the receiver"
 	}
-	p := &planner{src: src, dst: dst, opt: opt,
-		wanted: map[*zfs.Snapshot]bool{}, refused: map[*zfs.Snapshot]error{},
-		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
-		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
-	for _, s := range src.Tagged() {
-		if (len(opt.Streamlines) == 0 || slices.Contains(opt.Streamlines, s.Tag.Streamline)) && p.onReceiver(s) == nil {
-			p.want(s)
-		}
-	}
+	p := newPlanner(src, dst, opt)
+	p.markWanted()
 	var order []*zfs.Snapshot
 	for s := range p.wanted {
 		order = append(order, s)
@@ -183,6 +179,29 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 	p.coalesce()
 	p.noticeGoneMembers()
 	return p.plan
+}
+
+// newPlanner returns a planner of src and dst under opt.
+func newPlanner(src, dst *zfs.Inventory, opt Options) *planner {
+	return &planner{src: src, dst: dst, opt: opt,
+		wanted: map[*zfs.Snapshot]bool{}, refused: map[*zfs.Snapshot]error{},
+		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
+		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
+}
+
+// selected reports whether the options select s's streamline.
+func (p *planner) selected(s *zfs.Snapshot) bool {
+	return len(p.opt.Streamlines) == 0 || slices.Contains(p.opt.Streamlines, s.Tag.Streamline)
+}
+
+// markWanted marks the zfs-vm snapshots the plan sends: those of the selected streamlines
+// that the receiver lacks, and the versions they descend from that it lacks too.
+func (p *planner) markWanted() {
+	for _, s := range p.src.Tagged() {
+		if p.selected(s) && p.onReceiver(s) == nil {
+			p.want(s)
+		}
+	}
 }
 
 // noticeGoneMembers notes receiver datasets with zfs-vm snapshots that are copies of nothing
@@ -365,6 +384,10 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		st.Kind = Incremental
 		base := p.receivedName(b)
 		target, _, _ := zfs.SplitSnapshotName(base)
+		if p.opt.pending[target] != nil {
+			p.refuse(s, &ResumePendingError{Snapshot: s.FullName(), Target: target})
+			return
+		}
 		if c := p.onReceiver(b); c != nil {
 			if err := p.checkDiverged(s, c); err != nil {
 				var div *DivergedError
@@ -393,6 +416,9 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 // that it is free and that its parent exists (or is created earlier in the plan).
 func (p *planner) newTarget(s *zfs.Snapshot) (string, error) {
 	target, exists := p.receiverDataset(s.Dataset)
+	if p.opt.pending[target] != nil {
+		return "", &ResumePendingError{Snapshot: s.FullName(), Target: target}
+	}
 	if exists {
 		// The dataset is there with later snapshots of the lineage only.
 		r := p.dst.Dataset(target)

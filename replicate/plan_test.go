@@ -444,3 +444,25 @@ func TestStreamReceiveProps(t *testing.T) {
 	equal(t, argv(Options{DestParent: "bk", Mountable: true})[:1], []string{"zfs receive -s -u " + drops + " -x canmount bk/fs"})
 	equal(t, argv(Options{DestParent: "bk"})[:1], []string{"zfs receive -s -u " + drops + " -o canmount=noauto bk/fs"})
 }
+
+// A receiver dataset whose interrupted receive was kept for the next run gets no stream, and
+// what descends from the refused version is blocked, not sent onto a partial state.
+func TestPlanLeavesPendingResumesAlone(t *testing.T) {
+	src := zfstest.Inventory(t, "tk", "tk/src", "tk/src@zfs-vm:a:1 #1", "tk/src@zfs-vm:a:2 #2",
+		"tk/c < tk/src@zfs-vm:a:2", "tk/c@zfs-vm:a:3 #3", "tk/new", "tk/new@zfs-vm:n:1 #4")
+	dst := zfstest.Inventory(t, "bk", "bk/src", "bk/src@zfs-vm:a:1 #1", "bk/new")
+	p := Compute(src, dst, Options{DestParent: "bk", pending: map[string]error{
+		"bk/src": errors.New("kept"), "bk/new": errors.New("kept")}})
+	if len(p.Streams) != 0 {
+		t.Errorf("streams planned: %v", describe(p))
+	}
+	var got []string
+	for _, err := range p.Errors() {
+		got = append(got, err.Error())
+	}
+	equal(t, got, []string{
+		"tk/src@zfs-vm:a:2 not sent: the interrupted receive into bk/src is to be resumed first",
+		"tk/c@zfs-vm:a:3 not sent: the version it descends from, tk/src@zfs-vm:a:2, was refused",
+		"tk/new@zfs-vm:n:1 not sent: the interrupted receive into bk/new is to be resumed first",
+	})
+}

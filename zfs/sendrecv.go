@@ -53,6 +53,9 @@ func NewResumeSend(token string) (SendArgs, error) {
 	return SendArgs{token: token}, nil
 }
 
+// Resumes reports whether the arguments resume a stream from a token (zfs send -t).
+func (a SendArgs) Resumes() bool { return a.token != "" }
+
 // NewFullSend returns the arguments of a full stream of snapshot to.
 func NewFullSend(to string) (SendArgs, error) {
 	if err := ValidateSnapshotName(to); err != nil {

@@ -112,9 +112,9 @@ func runReplicate(c *cli.Context, push bool) error {
 		ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: log}
 		for _, r := range resumes {
 			if r.Stale() {
-				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.ToName, r.Target)
+				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.SafeName(), r.Target)
 			} else {
-				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.ToName, r.Target, humanBytes(r.Info.Bytes))
+				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.SafeName(), r.Target, humanBytes(r.Info.Bytes))
 			}
 		}
 		for _, n := range plan.Notices {

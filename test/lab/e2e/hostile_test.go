@@ -106,3 +106,39 @@ cat /tmp/race-*.log`)
 		t.Errorf("want six distinct versions, got %v:\n%s\n%s", names, out, logs)
 	}
 }
+
+// TestFaultResumeInterruptedAgainKeepsProgress (issue 13.7): the link drops during the
+// transfer and again during its resume; the partial state survives the second drop (the
+// token moves on, never discarded), and the third run finishes with identical data.
+func TestFaultResumeInterruptedAgainKeepsProgress(t *testing.T) {
+	vmA.pool(t, "rsrc")
+	vmB.pool(t, "rdst")
+	vmA.must(t, fmt.Sprintf("zfs create rsrc/img && dd if=/dev/urandom of=/rsrc/img/big bs=1M count=%d status=none && zfs-vm tag -n again:1 rsrc/img", streamMiB))
+	out := vmA.must(t, interruptScript("push -d rdst b", "rsrc/img@", streamMiB<<18, "^ssh .*zfs receive"))
+	if !strings.Contains(out, "killed=yes") {
+		t.Fatalf("the first transfer was not interrupted:\n%s", out)
+	}
+	first := prop(t, vmB, "receive_resume_token", "rdst/img")
+	out = vmA.must(t, interruptScript("push -d rdst b", "rsrc/img@", streamMiB<<18, "^ssh .*zfs receive"))
+	if !strings.Contains(out, "killed=yes") || strings.Contains(out, "discarding") || strings.Contains(out, "receive -A") {
+		t.Fatalf("the resume was not interrupted, or discarded the partial state:\n%s", out)
+	}
+	if !strings.Contains(out, "what arrived is kept for the next run") {
+		t.Errorf("the failed resume does not say the partial state is kept:\n%s", out)
+	}
+	second := prop(t, vmB, "receive_resume_token", "rdst/img")
+	if second == "-" || second == first {
+		t.Fatalf("after the second drop the token is %q (was %.40q): progress lost", second, first)
+	}
+	out = vmA.must(t, "zfs-vm push -d rdst b")
+	if !strings.Contains(out, "resumed the interrupted receive of rsrc/img@zfs-vm:again:1 into rdst/img") {
+		t.Errorf("third run did not resume:\n%s", out)
+	}
+	if sent := receivedBytes(t, out); sent > 0.75*float64(streamMiB<<20) {
+		t.Errorf("third run sent %.0f bytes of %d: progress was lost", sent, streamMiB<<20)
+	}
+	noToken(t, vmB, "rdst")
+	if a, b := checksums(t, vmA, "rsrc/img", "zfs-vm:again:1"), checksums(t, vmB, "rdst/img", "zfs-vm:again:1"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
