@@ -10,6 +10,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/tagging"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
 // withFakeSSH puts testdata/fakessh first in PATH; the "remote" zfs is looked up in
@@ -87,5 +88,36 @@ func TestTagWaitsForTheTagLock(t *testing.T) {
 	}
 	if zfsLog != "" {
 		t.Errorf("listed or tagged without the lock: %s", zfsLog)
+	}
+}
+
+// A dry run lists the interrupted receive it would resume and runs nothing: no zfs send -t,
+// no receive, no receive -A.
+func TestDryRunResumesNothing(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, filepath.Join(abs, "fakeremote")+":/usr/bin:/bin")
+	dir := t.TempDir()
+	remote := "pool\tfilesystem\t1\t1\t-\t0\t0\t0\t/pool\t-\t1\t-\n" +
+		"pool/img\tfilesystem\t2\t2\t-\t0\t0\t0\t/pool/img\t-\t1\t-\n" +
+		"pool/img@zfs-vm:img:1\tsnapshot\t11\t3\t-\t0\t0\t-\t-\t0\t1\t-\n"
+	token := zfstest.ResumeToken("pool/img@zfs-vm:img:1", 11, 0, 1<<20)
+	local := "bk\tfilesystem\t5\t1\t-\t0\t0\t0\t/bk\t-\t1\t-\n" +
+		"bk/img\tfilesystem\t6\t2\t-\t0\t0\t0\t/bk/img\t-\t1\t" + token + "\n"
+	for name, text := range map[string]string{"remote": remote, "local": local} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("FAKE_REMOTE_LIST", filepath.Join(dir, "remote"))
+	t.Setenv("FAKE_ZFS_LIST", filepath.Join(dir, "local"))
+	out, zfsLog, _ := runKeepPath(t, "pull", "--dry-run", "-d", "bk", "b")
+	if !strings.Contains(out, "resume    interrupted receive of pool/img@zfs-vm:img:1 into bk/img (1.0MiB received so far)") {
+		t.Errorf("the dry run does not show the resume:\n%s", out)
+	}
+	for _, l := range strings.Split(zfsLog, "\n") {
+		if strings.HasPrefix(l, "zfs receive") || strings.HasPrefix(l, "zfs send") && strings.Contains(l, " -t ") {
+			t.Errorf("the dry run ran %q", l)
+		}
 	}
 }
