@@ -31,7 +31,7 @@ func TestHostilePropertiesDoNotMount(t *testing.T) {
 	vmB.pool(t, "hsrc")
 	vmA.pool(t, "hdst")
 	vmB.must(t, "zfs create -o mountpoint=/srv/victim -o canmount=on hsrc/t && echo evil > /srv/victim/planted && zfs-vm tag -n hp:1 hsrc/t")
-	t.Cleanup(func() { vmA.run("zfs unmount -a; rm -rf /srv/victim") })
+	t.Cleanup(func() { vmA.run("zfs unmount hdst/t; rm -rf /srv/victim") })
 	vmA.must(t, "mkdir -p /srv/victim && echo mine > /srv/victim/marker")
 	wrapZFS(t, vmB, `if [ "$1" = send ]; then shift; exec "$real" send -p "$@"; fi`)
 	vmA.must(t, "zfs-vm pull -d hdst b")
