@@ -22,7 +22,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
-		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a (where they inherit on the receiver; never the sender's mountpoint); default canmount=noauto"},
+		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
 		waitFlag,
 		lockDirFlag,
 	}
