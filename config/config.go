@@ -43,6 +43,7 @@ type PeerDefaults struct {
 	SendOptions []string `toml:"send_options"`
 	Compress    string   `toml:"compress"`
 	BWLimit     string   `toml:"bwlimit"`
+	Mountable   *bool    `toml:"mountable"`
 }
 
 // Peer is one host to replicate with.
@@ -66,6 +67,9 @@ type Peer struct {
 	Compress string `toml:"compress"`
 	// BWLimit caps the bytes per second on the wire, e.g. "10M" or "512KiB"; empty for none.
 	BWLimit string `toml:"bwlimit"`
+	// Mountable receives new filesystems mountable by `zfs mount -a` (at the mountpoint they
+	// inherit on the receiver) instead of with canmount=noauto.
+	Mountable *bool `toml:"mountable"`
 }
 
 // Hooks selects what the container managers' hooks tag.
@@ -296,6 +300,13 @@ func (p Peer) Resolved(d PeerDefaults) Peer {
 	}
 	if p.BWLimit == "" {
 		p.BWLimit = d.BWLimit
+	}
+	if p.Mountable == nil {
+		p.Mountable = d.Mountable
+	}
+	if p.Mountable == nil {
+		f := false
+		p.Mountable = &f
 	}
 	return p
 }

@@ -22,6 +22,7 @@ sudo = true
 schedule = "daily"
 direction = "push"
 compress = "zstd"
+mountable = true
 
 [[peer]]
 name = "backup1"
@@ -37,6 +38,7 @@ sudo = false
 schedule = "*-*-* 02:00"
 compress = "none"
 bwlimit = "10MiB"
+mountable = false
 
 [hooks]
 tag = "selected"
@@ -52,6 +54,9 @@ containers = ["1007"]
 	m, _ := c.Peer("mirror")
 	if *m.Sudo || m.Schedule != "*-*-* 02:00" || m.Direction != "pull" {
 		t.Errorf("mirror resolved to %+v", m)
+	}
+	if !*b.Mountable || *m.Mountable {
+		t.Errorf("mountable: backup1 %v (from [defaults]), mirror %v", *b.Mountable, *m.Mountable)
 	}
 	if tb, tm := b.Transport(), m.Transport(); tb.Compress != "zstd" || tb.RateLimit != 0 || tm.Compress != "" || tm.RateLimit != 10<<20 {
 		t.Errorf("transports: backup1 %+v, mirror %+v", tb, tm)

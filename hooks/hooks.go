@@ -108,12 +108,22 @@ type Runner struct {
 	Config   *config.Config
 	Managers []vzmap.Manager
 	Log      logrus.FieldLogger
+	// LockDir, when set, is where the host's tagging lock is taken (see tagging.Lock).
+	LockDir string
 }
 
 // Run handles one event and returns what it did, in one line.
 func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 	if ev.Skip != "" {
 		return fmt.Sprintf("%s %s: nothing to do: %s", ev.Manager, ev.ID, ev.Skip), nil
+	}
+	if r.LockDir != "" {
+		// Hooks of containers stopping together (host shutdown) take turns, as tags do.
+		l, err := tagging.Lock(ctx, r.LockDir, tagging.LockWait)
+		if err != nil {
+			return "", err
+		}
+		defer l.Release()
 	}
 	inv, err := r.Host.List(ctx)
 	if err != nil {

@@ -160,3 +160,25 @@ func versionsOf(inv *zfs.Inventory, streamline string) []VersionAt {
 	}
 	return out
 }
+
+// TokenRejectedError is a resume that zfs send -t refused: the token can never be resumed
+// from this sender, so its partial state is discarded.
+type TokenRejectedError struct {
+	Sender string
+	Msg    string // what zfs send said
+}
+
+func (e *TokenRejectedError) Error() string {
+	return fmt.Sprintf("zfs send -t on %s rejected the resume token: %s", e.Sender, e.Msg)
+}
+
+// ResumePendingError is a stream left out because its receiver dataset holds an interrupted
+// receive that could not be resumed in this run; the next run resumes it first.
+type ResumePendingError struct {
+	Snapshot string
+	Target   string
+}
+
+func (e *ResumePendingError) Error() string {
+	return fmt.Sprintf("%s not sent: the interrupted receive into %s is to be resumed first", e.Snapshot, e.Target)
+}

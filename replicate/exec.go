@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -124,16 +126,15 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 
 // markFailed records the sender snapshots that a failed stream would have brought.
 func markFailed(failed map[*zfs.Snapshot]bool, st *Stream) {
-	s := st.To
-	for {
+	failed[st.To] = true
+	if !st.Intermediates {
+		return
+	}
+	for s := range st.To.Ancestors() {
+		if s == st.From {
+			return
+		}
 		failed[s] = true
-		if s == st.From || !st.Intermediates {
-			break
-		}
-		s = s.Parent()
-		if s == nil || s == st.From {
-			break
-		}
 	}
 }
 
@@ -187,8 +188,8 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	e.wireOnce.Do(func() { e.wire = e.chooseWire(ctx) })
 	senders := e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...)
 	receivers := e.Receiver.Pipeline(ctx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
-	var sendErr, recvErr bytes.Buffer
-	sendRest := &limitedBuffer{buf: &sendErr, max: 64 << 10}
+	sendErr, recvErr := &untrusted.Buffer{Max: maxStderr}, &untrusted.Buffer{Max: maxStderr}
+	sendRest := sendErr
 	report := &sendReport{rest: sendRest}
 	if e.Progress != nil && st != nil {
 		report.progress = func(sent, total uint64) { e.Progress(st, sent, total) }
@@ -197,7 +198,7 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	for _, c := range senders[1:] {
 		c.Stderr = sendRest
 	}
-	recvRest := &limitedBuffer{buf: &recvErr, max: 64 << 10}
+	recvRest := recvErr
 	for _, c := range receivers {
 		c.Stderr = recvRest
 	}
@@ -269,6 +270,11 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 		rErr = firstError(errs[len(senders):])
 	}
 	sendSaid := oneLine(sendErr.String(), nil)
+	if send.Resumes() && sErr != nil {
+		if why := tokenRejection(sendErr.String()); why != "" {
+			return 0, &TokenRejectedError{Sender: e.Sender.Name, Msg: oneLine(why, sErr)}
+		}
+	}
 	switch {
 	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
 		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
@@ -306,40 +312,100 @@ func isBrokenPipe(err error, stderr string) bool {
 	return strings.Contains(stderr, "Broken pipe")
 }
 
+// maxStderr is how much of each side's stderr a stream keeps for its error message;
+// maxReportLine is the longest line of zfs send's report that is read whole (real ones are
+// under 100 bytes). Whatever a peer prints, zfs-vm's memory stays bounded.
+const (
+	maxStderr      = 64 << 10
+	maxReportLine  = 4 << 10
+	maxMessageLine = 512 // bytes of a line quoted in an error message
+)
+
 // sendReport reads zfs send -P -v's stderr as it comes: the size estimate, the progress
-// lines (passed to progress), and anything else (kept for error messages).
+// lines (passed to progress), and anything else (kept for error messages). A line longer
+// than maxReportLine is passed on cut, saying so, and the rest of it is dropped.
 type sendReport struct {
 	rest     io.Writer
 	progress func(sent, total uint64)
 	total    uint64
-	partial  []byte
+	partial  []byte // the line read so far; never longer than maxReportLine
+	dropped  int    // bytes dropped of an overlong line, until its newline
 }
 
 func (r *sendReport) Write(p []byte) (int, error) {
-	r.partial = append(r.partial, p...)
-	for {
-		i := bytes.IndexByte(r.partial, '\n')
-		if i < 0 {
-			break
+	n := len(p)
+	for len(p) > 0 {
+		chunk, whole := p, false
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			chunk, whole = p[:i], true
+			p = p[i+1:]
+		} else {
+			p = nil
 		}
-		line := string(r.partial[:i])
-		r.partial = r.partial[i+1:]
-		if n, ok := zfs.ParseProgress(line); ok {
-			if r.progress != nil {
-				r.progress(n, r.total)
-			}
-			continue
+		switch {
+		case r.dropped > 0 || len(r.partial)+len(chunk) > maxReportLine:
+			r.overlong(chunk, whole)
+		case whole:
+			r.line(string(append(r.partial, chunk...)))
+			r.partial = r.partial[:0]
+		default:
+			r.partial = append(r.partial, chunk...)
 		}
-		if n, err := zfs.ParseEstimate(line); err == nil {
-			r.total = n
-			continue
-		}
-		if zfs.IsSizeReport(line) {
-			continue
-		}
-		r.rest.Write([]byte(line + "\n"))
 	}
-	return len(p), nil
+	return n, nil
+}
+
+// overlong takes a piece of a line too long to be a report line: its first maxReportLine
+// bytes are passed on, the rest is counted and dropped, and at the line's end how much.
+func (r *sendReport) overlong(chunk []byte, whole bool) {
+	if r.dropped == 0 {
+		room := maxReportLine - len(r.partial)
+		r.rest.Write(append(r.partial, chunk[:room]...))
+		r.partial = r.partial[:0]
+		chunk = chunk[room:]
+	}
+	r.dropped += len(chunk)
+	if whole {
+		fmt.Fprintf(r.rest, " [%d more bytes cut]\n", r.dropped)
+		r.dropped = 0
+	}
+}
+
+// line handles one whole line of the report.
+func (r *sendReport) line(line string) {
+	if n, ok := zfs.ParseProgress(line); ok {
+		if r.progress != nil {
+			r.progress(n, r.total)
+		}
+		return
+	}
+	if n, err := zfs.ParseEstimate(line); err == nil {
+		r.total = n
+		return
+	}
+	if zfs.IsSizeReport(line) {
+		return
+	}
+	r.rest.Write([]byte(line + "\n"))
+}
+
+// tokenRejection returns the line in which zfs send -t refused the token itself, or "".
+// Resuming can then never work: the token's snapshot or base is gone or replaced, or the
+// token is corrupt or too new. zfs send -t reports a failure while streaming (a dropped link:
+// "cannot resume send: Broken pipe"; an I/O error) under the same prefix; those keep the
+// partial state, since a later run may well finish it.
+func tokenRejection(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if !strings.Contains(l, "cannot resume send") {
+			continue
+		}
+		for _, why := range []string{"no longer exists", "no longer the same snapshot", "corrupt", "must be upgraded"} {
+			if strings.Contains(l, why) {
+				return l
+			}
+		}
+	}
+	return ""
 }
 
 // oneLine returns the first line of stderr that is not zfs send -P's size report; err's text
@@ -350,33 +416,12 @@ func oneLine(stderr string, err error) string {
 		if l == "" || zfs.IsSizeReport(l) {
 			continue
 		}
-		return l
+		return untrusted.Printable(untrusted.Line(l, maxMessageLine))
 	}
 	if err == nil {
 		return ""
 	}
 	return err.Error()
-}
-
-// limitedBuffer keeps the first max bytes of what the commands of one side print on
-// stderr; several commands may write at once.
-type limitedBuffer struct {
-	mu  sync.Mutex
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if room := l.max - l.buf.Len(); room > 0 {
-		if len(p) > room {
-			l.buf.Write(p[:room])
-		} else {
-			l.buf.Write(p)
-		}
-	}
-	return len(p), nil
 }
 
 // Estimate asks the sender for the stream's estimated size (zfs send -n -P).
@@ -406,44 +451,69 @@ func Describe(st *Stream) string {
 }
 
 // Resume finishes or discards interrupted receives (see FindResumes). It returns how many
-// streams it finished, their bytes, and the errors of those it could not.
-func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, bytes uint64, errs []error) {
+// streams it finished, their bytes, the errors of those it could not, and the receiver
+// datasets whose partial state it kept for a later run. A partial state is discarded
+// (zfs receive -A) only when the sender no longer has the snapshot or zfs send -t rejects
+// the token; a resume that fails otherwise (a link that drops again) keeps what arrived.
+func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, bytes uint64, errs []error, kept map[string]error) {
 	var holds holdChanges
 	defer func() { e.applyHolds(ctx, &holds) }()
+	kept = map[string]error{}
 	for _, r := range resumes {
-		l := e.Log.WithFields(logrus.Fields{"dataset": r.Target, "snapshot": r.Info.ToName})
-		if !r.Stale() {
-			send, err := zfs.NewResumeSend(r.Token)
-			if err == nil {
-				var recv zfs.ReceiveArgs
-				if recv, err = zfs.NewReceive(r.Target, ""); err == nil {
-					var size uint64
-					if size, err = e.pipe(ctx, send, recv, &Stream{Kind: Incremental, To: r.Source, Target: r.Target}); err == nil {
-						done++
-						bytes += size
-						from, fromRecv := "", ""
-						if r.From != nil {
-							from, fromRecv = r.From.FullName(), r.Target+"@"+r.From.Name
-						}
-						holds.advance(from, fromRecv, r.Source.FullName(), r.Target+"@"+r.Source.Name)
-						l.WithField("bytes", size).Infof("resumed the interrupted receive of %s into %s", r.Source.FullName(), r.Target)
-						continue
-					}
-				}
+		l := e.Log.WithFields(logrus.Fields{"dataset": r.Target, "snapshot": r.Info.SafeName()})
+		if r.Stale() {
+			l.Warnf("the interrupted receive into %s was of %s, which the sender no longer has; discarding it", r.Target, r.Info.SafeName())
+			errs = append(errs, e.abort(ctx, r.Target)...)
+			continue
+		}
+		size, err := e.resumeOne(ctx, r)
+		var rejected *TokenRejectedError
+		switch {
+		case err == nil:
+			done++
+			bytes += size
+			from, fromRecv := "", ""
+			if r.From != nil {
+				from, fromRecv = r.From.FullName(), r.Target+"@"+r.From.Name
 			}
+			holds.advance(from, fromRecv, r.Source.FullName(), r.Target+"@"+r.Source.Name)
+			l.WithField("bytes", size).Infof("resumed the interrupted receive of %s into %s", r.Source.FullName(), r.Target)
+		case errors.As(err, &rejected):
 			l.Warnf("cannot resume the interrupted receive into %s (%v); discarding it and planning afresh", r.Target, err)
-		} else {
-			l.Warnf("the interrupted receive into %s was of %s, which the sender no longer has; discarding it", r.Target, r.Info.ToName)
-		}
-		argv, err := zfs.AbortArgv(r.Target)
-		if err == nil {
-			err = e.Receiver.Run(ctx, argv...)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("discarding the interrupted receive into %s: %w", r.Target, err))
+			errs = append(errs, e.abort(ctx, r.Target)...)
+		default:
+			err = fmt.Errorf("resuming the interrupted receive of %s into %s: %v; what arrived is kept for the next run (zfs receive -A %s discards it)",
+				r.Source.FullName(), r.Target, err, r.Target)
+			errs = append(errs, err)
+			kept[r.Target] = err
 		}
 	}
-	return done, bytes, errs
+	return done, bytes, errs, kept
+}
+
+// resumeOne continues one interrupted receive with zfs send -t.
+func (e *Executor) resumeOne(ctx context.Context, r Resume) (uint64, error) {
+	send, err := zfs.NewResumeSend(r.Token)
+	if err != nil {
+		return 0, &TokenRejectedError{Sender: e.Sender.Name, Msg: err.Error()}
+	}
+	recv, err := zfs.NewReceive(r.Target, "")
+	if err != nil {
+		return 0, err
+	}
+	return e.pipe(ctx, send, recv.WithProps(r.Props), &Stream{Kind: Incremental, To: r.Source, Target: r.Target})
+}
+
+// abort discards the partial state of an interrupted receive (zfs receive -A).
+func (e *Executor) abort(ctx context.Context, target string) []error {
+	argv, err := zfs.AbortArgv(target)
+	if err == nil {
+		err = e.Receiver.Run(ctx, argv...)
+	}
+	if err != nil {
+		return []error{fmt.Errorf("discarding the interrupted receive into %s: %w", target, err)}
+	}
+	return nil
 }
 
 // applyHolds adds and releases base holds, in one round trip per side. Holds that are

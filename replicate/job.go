@@ -97,6 +97,19 @@ func (j *Job) plan(src, dst *zfs.Inventory) (*Plan, error) {
 	return Compute(src, dst, opt), nil
 }
 
+// planKeeping plans, leaving out streams into the receiver datasets whose interrupted
+// receive was kept for the next run (they could only fail on its partial state).
+func (j *Job) planKeeping(src, dst *zfs.Inventory, kept map[string]error) (*Plan, error) {
+	if len(kept) == 0 {
+		return j.plan(src, dst)
+	}
+	opt := j.Options
+	opt.pending = kept
+	k := *j
+	k.Options = opt
+	return k.plan(src, dst)
+}
+
 // Run executes the job: it first finishes (or discards) interrupted receives of this
 // replication, then plans against what the receiver has and runs the plan.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
@@ -112,14 +125,18 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		j.Log.Warn(n)
 	}
 	var sum Summary
+	var kept map[string]error
 	if len(resumes) > 0 {
-		done, bytes, errs := ex.Resume(ctx, resumes)
+		var done int
+		var bytes uint64
+		var errs []error
+		done, bytes, errs, kept = ex.Resume(ctx, resumes)
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
 		if dst, err = j.Receiver.List(ctx); err != nil {
 			return nil, err
 		}
 	}
-	plan, err := j.plan(src, dst)
+	plan, err := j.planKeeping(src, dst, kept)
 	if err != nil {
 		return nil, err
 	}

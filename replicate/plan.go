@@ -46,6 +46,10 @@ type Stream struct {
 	Rollback      *Rollback // set when the receiver dataset must be rolled back first
 	SendFlags     []string  // extra zfs send flags (Options.SendFlags)
 	Versions      []zfs.Tag // the zfs-vm versions this stream brings, oldest first
+	// Volume: the receiver dataset is a volume (the receiver's own, when it exists).
+	Volume bool
+	// Mountable lets a new filesystem mount where it inherits (Options.Mountable).
+	Mountable bool
 }
 
 // SendArgs validates the stream into the arguments of its zfs send.
@@ -65,7 +69,8 @@ func (s *Stream) SendArgs() (zfs.SendArgs, error) {
 
 // ReceiveArgs validates the stream into the arguments of its zfs receive.
 func (s *Stream) ReceiveArgs() (zfs.ReceiveArgs, error) {
-	return zfs.NewReceive(s.Target, s.Origin)
+	a, err := zfs.NewReceive(s.Target, s.Origin)
+	return a.WithProps(zfs.ReceiveProps{Volume: s.Volume, New: s.Kind != Incremental, Mountable: s.Mountable}), err
 }
 
 // Refusal is a snapshot the plan leaves out, and why.
@@ -114,6 +119,13 @@ type Options struct {
 	// snapshot: the dataset is rolled back to it first, destroying what came after (never
 	// clones). Without it such datasets are refused.
 	Rollback bool
+	// Mountable receives new filesystems mountable (canmount from the receiver's default)
+	// rather than with canmount=noauto. Their mountpoint is inherited on the receiver either
+	// way; the sender's is never used.
+	Mountable bool
+	// pending are receiver datasets whose interrupted receive is kept for a later run:
+	// no stream goes into them (see Job.Run).
+	pending map[string]error
 }
 
 // Rollback is the rollback a stream needs first (Options.Rollback).
@@ -143,15 +155,8 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 	if opt.ReceiverName == "" {
 		opt.ReceiverName = "the receiver"
 	}
-	p := &planner{src: src, dst: dst, opt: opt,
-		wanted: map[*zfs.Snapshot]bool{}, refused: map[*zfs.Snapshot]error{},
-		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
-		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
-	for _, s := range src.Tagged() {
-		if (len(opt.Streamlines) == 0 || slices.Contains(opt.Streamlines, s.Tag.Streamline)) && p.onReceiver(s) == nil {
-			p.want(s)
-		}
-	}
+	p := newPlanner(src, dst, opt)
+	p.markWanted()
 	var order []*zfs.Snapshot
 	for s := range p.wanted {
 		order = append(order, s)
@@ -174,6 +179,29 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 	p.coalesce()
 	p.noticeGoneMembers()
 	return p.plan
+}
+
+// newPlanner returns a planner of src and dst under opt.
+func newPlanner(src, dst *zfs.Inventory, opt Options) *planner {
+	return &planner{src: src, dst: dst, opt: opt,
+		wanted: map[*zfs.Snapshot]bool{}, refused: map[*zfs.Snapshot]error{},
+		received: map[*zfs.Snapshot]string{}, created: map[string]*zfs.Dataset{},
+		collided: map[*zfs.Dataset]error{}, plan: &Plan{}}
+}
+
+// selected reports whether the options select s's streamline.
+func (p *planner) selected(s *zfs.Snapshot) bool {
+	return len(p.opt.Streamlines) == 0 || slices.Contains(p.opt.Streamlines, s.Tag.Streamline)
+}
+
+// markWanted marks the zfs-vm snapshots the plan sends: those of the selected streamlines
+// that the receiver lacks, and the versions they descend from that it lacks too.
+func (p *planner) markWanted() {
+	for _, s := range p.src.Tagged() {
+		if p.selected(s) && p.onReceiver(s) == nil {
+			p.want(s)
+		}
+	}
 }
 
 // noticeGoneMembers notes receiver datasets with zfs-vm snapshots that are copies of nothing
@@ -220,7 +248,7 @@ func (p *planner) want(s *zfs.Snapshot) {
 		return
 	}
 	p.wanted[s] = true
-	for a := s.Parent(); a != nil; a = a.Parent() {
+	for a := range s.Ancestors() {
 		if p.onReceiver(a) != nil {
 			return
 		}
@@ -233,7 +261,7 @@ func (p *planner) want(s *zfs.Snapshot) {
 
 // base returns the nearest ancestor of s that the receiver will have when s is sent.
 func (p *planner) base(s *zfs.Snapshot) *zfs.Snapshot {
-	for a := s.Parent(); a != nil; a = a.Parent() {
+	for a := range s.Ancestors() {
 		if p.wanted[a] || p.onReceiver(a) != nil {
 			return a
 		}
@@ -335,7 +363,8 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		p.refuse(s, &BlockedError{Snapshot: s.FullName(), Base: b.FullName()})
 		return
 	}
-	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}, SendFlags: p.opt.SendFlags}
+	st := &Stream{To: s, From: b, Versions: []zfs.Tag{s.Tag}, SendFlags: p.opt.SendFlags,
+		Volume: s.Dataset.Type == "volume", Mountable: p.opt.Mountable}
 	switch {
 	case b == nil || b.Dataset != s.Dataset:
 		st.Kind = Full
@@ -355,6 +384,10 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		st.Kind = Incremental
 		base := p.receivedName(b)
 		target, _, _ := zfs.SplitSnapshotName(base)
+		if p.opt.pending[target] != nil {
+			p.refuse(s, &ResumePendingError{Snapshot: s.FullName(), Target: target})
+			return
+		}
 		if c := p.onReceiver(b); c != nil {
 			if err := p.checkDiverged(s, c); err != nil {
 				var div *DivergedError
@@ -371,6 +404,9 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 		}
 		st.Target = target
 		st.Base = base
+		if r := p.dst.Dataset(target); r != nil {
+			st.Volume = r.Type == "volume" // the receiver's own word over the sender's
+		}
 	}
 	p.received[s] = st.Target + "@" + s.Name
 	p.plan.Streams = append(p.plan.Streams, st)
@@ -380,6 +416,9 @@ func (p *planner) planOne(s *zfs.Snapshot) {
 // that it is free and that its parent exists (or is created earlier in the plan).
 func (p *planner) newTarget(s *zfs.Snapshot) (string, error) {
 	target, exists := p.receiverDataset(s.Dataset)
+	if p.opt.pending[target] != nil {
+		return "", &ResumePendingError{Snapshot: s.FullName(), Target: target}
+	}
 	if exists {
 		// The dataset is there with later snapshots of the lineage only.
 		r := p.dst.Dataset(target)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
@@ -392,4 +393,76 @@ func TestSubsetForSameHost(t *testing.T) {
 	dst := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
 	p := Compute(src, dst, Options{DestParent: "backup/vm"})
 	equal(t, describe(p), []string{"full ->pool/a@zfs-vm:d:1 @backup/vm/a"})
+}
+
+// A sender inventory with an origin cycle (the listing check reports it; an inventory built
+// without it must still plan in bounded time).
+func TestPlanCyclicInventoryEnds(t *testing.T) {
+	mk := func() *zfs.Inventory {
+		return zfs.NewInventory([]*zfs.Dataset{
+			{Name: "pool"},
+			{Name: "pool/ct", OriginName: "pool/ct@base", Snapshots: []*zfs.Snapshot{
+				{Name: "base", GUID: 1, CreateTXG: 3}, {Name: "zfs-vm:d:1", GUID: 2, CreateTXG: 4}}},
+		})
+	}
+	done := make(chan *Plan)
+	go func() { done <- Compute(mk(), zfs.NewInventory([]*zfs.Dataset{{Name: "pool"}}), Options{}) }()
+	select {
+	case p := <-done:
+		equal(t, describe(p), []string{"full ->pool/ct@zfs-vm:d:1 @pool/ct"})
+	case <-time.After(5 * time.Second):
+		t.Fatal("Compute did not return within 5 s")
+	}
+}
+
+// Received filesystems never take the sender's mount or share properties, and volumes get
+// only options that apply to volumes; for an existing dataset the receiver's type counts.
+func TestStreamReceiveProps(t *testing.T) {
+	src := zfstest.Inventory(t,
+		"pool/fs", "pool/fs@zfs-vm:f:1 #1", "pool/fs@zfs-vm:f:2 #2",
+		"pool/vol volume", "pool/vol@zfs-vm:v:1 #3",
+		"pool/liar volume", "pool/liar@zfs-vm:l:1 #4", "pool/liar@zfs-vm:l:2 #5")
+	dst := zfstest.Inventory(t, "bk", "bk/fs", "bk/fs@zfs-vm:f:1 #1", "bk/liar", "bk/liar@zfs-vm:l:1 #4")
+	argv := func(opt Options) []string {
+		var out []string
+		for _, st := range Compute(src, dst, opt).Streams {
+			r, err := st.ReceiveArgs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strings.Join(r.Argv(), " "))
+		}
+		return out
+	}
+	const drops = "-x mountpoint -x sharenfs -x sharesmb"
+	equal(t, argv(Options{DestParent: "bk"}), []string{
+		"zfs receive -s -u " + drops + " -x canmount bk/fs",
+		"zfs receive -s -u -o volmode=default bk/vol",
+		"zfs receive -s -u " + drops + " -x canmount bk/liar",
+	})
+	dst = zfstest.Inventory(t, "bk")
+	equal(t, argv(Options{DestParent: "bk", Mountable: true})[:1], []string{"zfs receive -s -u " + drops + " -x canmount bk/fs"})
+	equal(t, argv(Options{DestParent: "bk"})[:1], []string{"zfs receive -s -u " + drops + " -o canmount=noauto bk/fs"})
+}
+
+// A receiver dataset whose interrupted receive was kept for the next run gets no stream, and
+// what descends from the refused version is blocked, not sent onto a partial state.
+func TestPlanLeavesPendingResumesAlone(t *testing.T) {
+	src := zfstest.Inventory(t, "tk", "tk/src", "tk/src@zfs-vm:a:1 #1", "tk/src@zfs-vm:a:2 #2",
+		"tk/c < tk/src@zfs-vm:a:2", "tk/c@zfs-vm:a:3 #3", "tk/new", "tk/new@zfs-vm:n:1 #4")
+	dst := zfstest.Inventory(t, "bk", "bk/src", "bk/src@zfs-vm:a:1 #1", "bk/new")
+	p := Compute(src, dst, Options{DestParent: "bk", pending: map[string]error{
+		"bk/src": errors.New("kept"), "bk/new": errors.New("kept")}})
+	if len(p.Streams) != 0 {
+		t.Errorf("streams planned: %v", describe(p))
+	}
+	var got []string
+	for _, err := range p.Errors() {
+		got = append(got, err.Error())
+	}
+	equal(t, got, []string{
+		"tk/src@zfs-vm:a:2 not sent: the interrupted receive into bk/src is to be resumed first",
+		"tk/c@zfs-vm:a:3 not sent: the version it descends from, tk/src@zfs-vm:a:2, was refused",
+		"tk/new@zfs-vm:n:1 not sent: the interrupted receive into bk/new is to be resumed first",
+	})
 }

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -18,17 +19,23 @@ type Resume struct {
 	Source *zfs.Snapshot
 	// From is the sender's base of an incremental stream, when it still exists.
 	From *zfs.Snapshot
+	// Props are the receive's property options: those of the stream it continues, with
+	// the type the receiver's listing shows.
+	Props zfs.ReceiveProps
 }
 
 // Stale reports whether the resume can only discard the partial state.
 func (r Resume) Stale() bool { return r.Source == nil }
 
-// FindResumes returns the interrupted receives on dst that belong to replication from src:
-// those whose stream's snapshot the sender has (same guid), or, if the sender no longer has
-// it, whose sender dataset maps to the receiver dataset under opt. Other datasets with a
-// token are not ours to touch; they are returned as notes.
+// FindResumes returns the interrupted receives on dst that belong to replication from src
+// under opt: a stream of a zfs-vm snapshot that this plan sends (its streamline selected, or
+// a version one descends from), into the receiver dataset the plan sends it to; or, if the
+// sender no longer has the snapshot, a zfs-vm snapshot of a selected streamline whose
+// sender dataset maps to the receiver dataset. Other tokens are not ours to touch; they are
+// returned as notes.
 func FindResumes(src, dst *zfs.Inventory, opt Options) (resumes []Resume, notes []string) {
-	p := &planner{src: src, dst: dst, opt: opt}
+	p := newPlanner(src, dst, opt)
+	p.markWanted()
 	for _, d := range dst.Datasets {
 		if d.ResumeToken == "" {
 			continue
@@ -38,23 +45,49 @@ func FindResumes(src, dst *zfs.Inventory, opt Options) (resumes []Resume, notes 
 			notes = append(notes, fmt.Sprintf("%s has an interrupted receive whose token zfs-vm cannot read (%v); leaving it", d.Name, err))
 			continue
 		}
-		r := Resume{Target: d.Name, Token: d.ResumeToken, Info: info}
-		if c := src.ByGUID(info.ToGUID); len(c) > 0 {
-			r.Source = c[0]
-			if info.FromGUID != 0 {
-				if f := src.ByGUID(info.FromGUID); len(f) > 0 {
-					r.From = f[0]
-				}
-			}
-			resumes = append(resumes, r)
+		// A dataset that a full or clone stream was creating has no snapshot yet.
+		r := Resume{Target: d.Name, Token: d.ResumeToken, Info: info, Props: zfs.ReceiveProps{
+			Volume: d.Type == "volume", New: len(d.Snapshots) == 0, Mountable: opt.Mountable}}
+		if why := p.claim(&r, d); why != "" {
+			notes = append(notes, fmt.Sprintf("%s has an interrupted receive of %s, %s; leaving it", d.Name, info.SafeName(), why))
 			continue
 		}
-		srcDataset, _, _ := zfs.SplitSnapshotName(info.ToName)
-		if src.Dataset(srcDataset) != nil && p.mapped(srcDataset) == d.Name {
-			resumes = append(resumes, r) // ours, but its snapshot is gone: discard
-			continue
-		}
-		notes = append(notes, fmt.Sprintf("%s has an interrupted receive of %s, which is not from this sender; leaving it", d.Name, info.ToName))
+		resumes = append(resumes, r)
 	}
 	return resumes, notes
+}
+
+// claim fills in r's sender snapshots and returns "" when the interrupted receive into d
+// belongs to this plan, else why not.
+func (p *planner) claim(r *Resume, d *zfs.Dataset) string {
+	if c := p.src.ByGUID(r.Info.ToGUID); len(c) > 0 {
+		s := c[0]
+		switch {
+		case !s.Tagged:
+			return "which is not a zfs-vm version"
+		case !p.wanted[s]:
+			return "which this run does not send (another streamline)"
+		}
+		if target, _ := p.receiverDataset(s.Dataset); target != d.Name {
+			return "which this run sends to " + target
+		}
+		r.Source = s
+		if r.Info.FromGUID != 0 {
+			if f := p.src.ByGUID(r.Info.FromGUID); len(f) > 0 {
+				r.From = f[0]
+			}
+		}
+		return ""
+	}
+	srcDataset, snap, _ := zfs.SplitSnapshotName(r.Info.ToName)
+	tag, tagged := zfs.ParseTag(snap)
+	switch {
+	case p.src.Dataset(srcDataset) == nil || p.mapped(srcDataset) != d.Name:
+		return "which is not from this sender"
+	case !tagged:
+		return "which is not a zfs-vm version"
+	case len(p.opt.Streamlines) > 0 && !slices.Contains(p.opt.Streamlines, tag.Streamline):
+		return "which this run does not send (another streamline)"
+	}
+	return "" // ours, but its snapshot is gone: discard
 }

@@ -5,6 +5,8 @@ package tagging
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -81,11 +83,19 @@ func Decide(inv *zfs.Inventory, d *zfs.Dataset, req Request, written uint64) (De
 	version := req.Version
 	max, _ := inv.MaxVersion(name)
 	if version == 0 {
+		// A version pulled from a peer may be the highest there is; the next would wrap to 0.
+		if max == math.MaxUint64 {
+			return Decision{}, fmt.Errorf("streamline %s is at version %d, the highest there is; tag %s as a new streamline with -n NAME", name, max, d.Name)
+		}
 		version = max + 1
 	}
 	tag := zfs.Tag{Streamline: name, Version: version}
 	if have := inv.ByTag(tag); len(have) > 0 {
-		return Decision{}, fmt.Errorf("version %s already exists: %s (the next free one is %d)", tag, have[0].FullName(), max+1)
+		next := "none: the highest version is taken"
+		if max < math.MaxUint64 {
+			next = strconv.FormatUint(max+1, 10)
+		}
+		return Decision{}, fmt.Errorf("version %s already exists: %s (the next free one is %s)", tag, have[0].FullName(), next)
 	}
 	if lineage != nil && lineage.Tag.Streamline == name && version < lineage.Tag.Version {
 		return Decision{}, fmt.Errorf("version %s would be older than %s, which %s descends from; versions rise monotonically", tag, lineage.FullName(), d.Name)

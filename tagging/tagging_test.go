@@ -92,3 +92,16 @@ func TestDecideRefusesGoingBackwards(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A version near 2^64 (pulled from a peer) must not make the next tag wrap to 0.
+func TestDecideRefusesToWrap(t *testing.T) {
+	i := zfstest.Inventory(t, "pool/t", "pool/t@zfs-vm:d:18446744073709551614", "pool/t@zfs-vm:d:18446744073709551615")
+	_, err := Decide(i, i.Dataset("pool/t"), Request{Force: true}, 0)
+	if err == nil || !strings.Contains(err.Error(), "streamline d is at version 18446744073709551615, the highest there is") {
+		t.Errorf("got %v", err)
+	}
+	_, err = Decide(i, i.Dataset("pool/t"), Request{Version: 18446744073709551615}, 0)
+	if err == nil || !strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "is 0") {
+		t.Errorf("explicit top version: got %v", err)
+	}
+}

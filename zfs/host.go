@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"al.essio.dev/pkg/shellescape"
 	"github.com/sirupsen/logrus"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // Host runs commands on this machine or, over OpenSSH, on a remote one. The zero value is
@@ -52,8 +55,8 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 		return first
 	}
 	cmd := h.command(ctx, h.allScript(cmds))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &untrusted.Buffer{Max: maxStderr}
+	cmd.Stderr = stderr
 	if err := cmd.Run(); err != nil {
 		return h.commandError(cmds[0], stderr.String(), err)
 	}
@@ -114,6 +117,8 @@ func (e *CommandError) Error() string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i] + " ..."
 	}
+	// What a (remote) command printed is the peer's text: short, and escaped.
+	msg = untrusted.Printable(untrusted.Line(msg, maxMessageLine))
 	if msg == "" {
 		msg = e.Err.Error()
 	}
@@ -126,15 +131,65 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// Output runs argv on the host and returns its stdout; a failure is a *CommandError.
+// Limits on what zfs-vm keeps of a command's output, whatever a peer sends: a listing of 100k
+// snapshots is about 20 MiB; no zfs command says more than a few lines on stderr.
+const (
+	maxStdout      = 64 << 20
+	maxStderr      = 64 << 10
+	maxMessageLine = 512 // bytes of stderr quoted in an error message
+)
+
+// OutputTooLargeError is a command whose stdout went past the limit; it was stopped.
+type OutputTooLargeError struct {
+	Host  string
+	Argv  []string
+	Limit int
+}
+
+func (e *OutputTooLargeError) Error() string {
+	return fmt.Sprintf("%s on %s: printed more than %d MiB; stopped it", strings.Join(e.Argv, " "), e.Host, e.Limit>>20)
+}
+
+// Output runs argv on the host and returns its stdout; a failure is a *CommandError. A
+// command whose stdout passes maxStdout is stopped (*OutputTooLargeError), and stderr past
+// maxStderr is dropped, so that a peer cannot grow zfs-vm's memory.
 func (h *Host) Output(ctx context.Context, argv ...string) ([]byte, error) {
+	return h.output(ctx, maxStdout, argv...)
+}
+
+func (h *Host) output(ctx context.Context, limit int, argv ...string) ([]byte, error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	cmd := h.Command(ctx, argv...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	stdout := &stopWriter{max: limit, stop: stop}
+	stderr := &untrusted.Buffer{Max: maxStderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if stdout.full {
+		return nil, &OutputTooLargeError{Host: h.Name, Argv: argv, Limit: limit}
+	}
+	if err != nil {
 		return nil, h.commandError(argv, stderr.String(), err)
 	}
-	return stdout.Bytes(), nil
+	return stdout.buf.Bytes(), nil
+}
+
+// stopWriter keeps up to max bytes; past that it calls stop (which kills the command, whose
+// pipe would otherwise fill and block it forever) and fails the write.
+type stopWriter struct {
+	buf  bytes.Buffer
+	max  int
+	stop func()
+	full bool
+}
+
+func (w *stopWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > w.max {
+		w.full = true
+		w.stop()
+		return 0, errors.New("output limit reached")
+	}
+	return w.buf.Write(p)
 }
 
 // Run runs argv on the host, discarding its stdout.
@@ -251,9 +306,11 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 	defer errFile.Close()
 	cmd.Stderr = errFile
 	if err := cmd.Run(); err != nil {
-		msg, _ := os.ReadFile(errFile.Name())
+		// The server's banner lands here too: read a bounded amount of it.
+		msg := make([]byte, maxStderr)
+		n, _ := io.ReadFull(io.NewSectionReader(errFile, 0, maxStderr), msg)
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg), err))
+		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg[:n]), err))
 	}
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
 }
@@ -262,7 +319,7 @@ func firstLine(s string, fallback error) string {
 	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
 		l = strings.TrimSpace(l)
 		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") {
-			return l
+			return untrusted.Printable(untrusted.Line(l, maxMessageLine))
 		}
 	}
 	return fallback.Error()

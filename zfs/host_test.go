@@ -1,9 +1,13 @@
 package zfs
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // roundTrip runs the quoted words through a real POSIX shell and returns the words it saw.
@@ -114,5 +118,34 @@ func TestRemotePipelineIsOneQuotedLine(t *testing.T) {
 	local := Local(nil).Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}}, Stage{Argv: []string{"zstd", "-c"}, Helper: true})
 	if len(local) != 2 || local[1].Args[0] != "zstd" {
 		t.Errorf("local pipeline %v; want one process per stage", local)
+	}
+}
+
+// A command (a peer) that prints without end neither grows zfs-vm's memory nor hangs it,
+// and what it says on stderr arrives short and escaped.
+func TestOutputIsBounded(t *testing.T) {
+	h := Local(nil)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { _, err := h.output(ctx, 1<<20, "sh", "-c", "yes"); done <- err }()
+	select {
+	case err := <-done:
+		var big *OutputTooLargeError
+		if !errors.As(err, &big) || !strings.Contains(err.Error(), "printed more than 1 MiB; stopped it") {
+			t.Errorf("endless stdout: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("endless stdout: Output did not return")
+	}
+	if _, err := h.output(ctx, 1<<20, "head", "-c", "50000000", "/dev/zero"); err == nil {
+		t.Error("50 MB of stdout passed a 1 MiB limit")
+	}
+	_, err := h.Output(ctx, "sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x >&2; exit 1")
+	if err == nil || len(err.Error()) > 1024 || !strings.Contains(err.Error(), "more bytes cut]") {
+		t.Errorf("a 20 MB stderr line gave an error of %d bytes: %.200s", len(fmt.Sprint(err)), err)
+	}
+	_, err = h.Output(ctx, "sh", "-c", "printf '\\033[2J\\033[Hroot# \\rX' >&2; exit 1")
+	if err == nil || !strings.Contains(err.Error(), `\x1b[2J\x1b[Hroot# \x0dX`) {
+		t.Errorf("control characters not escaped: %q", err)
 	}
 }

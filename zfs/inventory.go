@@ -1,6 +1,8 @@
 package zfs
 
 import (
+	"fmt"
+	"iter"
 	"sort"
 	"strings"
 )
@@ -37,6 +39,9 @@ type Snapshot struct {
 	Tag        Tag    // valid when Tagged
 	Tagged     bool   // a zfs-vm snapshot
 	index      int    // position in Dataset.Snapshots
+	// depth is the number of ancestors (see Parent); it bounds every walk up the lineage,
+	// so that no listing, however broken, can make one loop.
+	depth int
 }
 
 // FullName returns "dataset@name".
@@ -59,9 +64,25 @@ func (s *Snapshot) Next() *Snapshot {
 	return nil
 }
 
+// Ancestors yields s's parent, its parent's parent and so on up to the lineage's root; at
+// most as many as the inventory counted when it linked s, whatever the links say now.
+func (s *Snapshot) Ancestors() iter.Seq[*Snapshot] {
+	return func(yield func(*Snapshot) bool) {
+		a := s
+		for range s.depth {
+			if a = a.Parent(); a == nil || !yield(a) {
+				return
+			}
+		}
+	}
+}
+
 // NearestTagged returns the nearest zfs-vm snapshot among s and its ancestors, or nil.
 func (s *Snapshot) NearestTagged() *Snapshot {
-	for a := s; a != nil; a = a.Parent() {
+	if s.Tagged {
+		return s
+	}
+	for a := range s.Ancestors() {
 		if a.Tagged {
 			return a
 		}
@@ -107,6 +128,7 @@ type Inventory struct {
 	byName   map[string]*Dataset
 	byGUID   map[uint64][]*Snapshot
 	byTag    map[Tag][]*Snapshot
+	err      error // an origin cycle found while linking (see linkLineages)
 }
 
 // Dataset returns the named filesystem or volume, or nil.
@@ -241,10 +263,86 @@ func newInventory(datasets []*Dataset) *Inventory {
 			d.Origin = inv.Snapshot(d.OriginName)
 		}
 	}
+	inv.err = inv.linkLineages()
 	for _, l := range inv.byTag {
 		SortByCreation(l)
 	}
 	return inv
+}
+
+// OriginError is a listing whose origins cannot be true: a dataset that descends from itself,
+// or a clone whose origin is not listed.
+type OriginError struct {
+	Dataset string
+	Origin  string
+	Reason  string
+}
+
+func (e *OriginError) Error() string {
+	return fmt.Sprintf("dataset %s: origin %s %s", e.Dataset, e.Origin, e.Reason)
+}
+
+// linkLineages follows every dataset's origin chain once, setting each snapshot's depth.
+// A chain that comes back to a dataset on it (a clone of its own snapshot, or any longer
+// cycle) is cut where it closes, so that the lineage links are a forest whatever the listing
+// said; the first such cycle is returned.
+func (inv *Inventory) linkLineages() error {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make(map[*Dataset]int, len(inv.Datasets))
+	var first error
+	for _, d := range inv.Datasets {
+		var path []*Dataset
+		for x := d; x != nil && state[x] == unseen; {
+			state[x] = onPath
+			path = append(path, x)
+			if x.Origin == nil {
+				break
+			}
+			next := x.Origin.Dataset
+			if state[next] == onPath {
+				if first == nil {
+					why := "makes an origin cycle"
+					if next == x {
+						why = "is one of its own snapshots"
+					}
+					first = &OriginError{Dataset: x.Name, Origin: x.OriginName, Reason: why}
+				}
+				x.Origin = nil
+				break
+			}
+			x = next
+		}
+		for i := len(path) - 1; i >= 0; i-- {
+			p := path[i]
+			base := 0
+			if p.Origin != nil {
+				base = p.Origin.depth + 1
+			}
+			for j, s := range p.Snapshots {
+				s.depth = base + j
+			}
+			state[p] = done
+		}
+	}
+	return first
+}
+
+// check returns the first thing wrong with the origins of a whole host's listing: a cycle,
+// or a clone whose origin is not listed.
+func (inv *Inventory) check() error {
+	if inv.err != nil {
+		return inv.err
+	}
+	for _, d := range inv.Datasets {
+		if d.OriginName != "" && d.Origin == nil {
+			return &OriginError{Dataset: d.Name, Origin: d.OriginName, Reason: "is not in the listing"}
+		}
+	}
+	return nil
 }
 
 // NewInventory builds an Inventory from datasets whose Snapshots are filled in; their links

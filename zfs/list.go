@@ -124,7 +124,11 @@ func ParseList(r io.Reader) (*Inventory, error) {
 		}
 		d.Snapshots = append(d.Snapshots, p.snap)
 	}
-	return newInventory(datasets), nil
+	inv := newInventory(datasets)
+	if err := inv.check(); err != nil {
+		return nil, err
+	}
+	return inv, nil
 }
 
 func parseNum(s string) (uint64, error) {

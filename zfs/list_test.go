@@ -2,9 +2,11 @@ package zfs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata/list-tree.txt is `zfs list -H -p` output in ListArgs' column order, as OpenZFS
@@ -120,4 +122,84 @@ func FuzzParseList(f *testing.F) {
 			}
 		}
 	})
+}
+
+// withinSeconds fails the test, instead of hanging it, when f does not return in time.
+func withinSeconds(t *testing.T, secs int, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(time.Duration(secs) * time.Second):
+		t.Fatalf("did not return within %d s", secs)
+	}
+}
+
+// garbageLines is a listing line per entry: "name origin" for a filesystem (origin "-" for
+// none), "name@snap txg" for a snapshot.
+func garbageList(lines ...string) string {
+	var b strings.Builder
+	guid := 100
+	for _, l := range lines {
+		name, rest, _ := strings.Cut(l, " ")
+		guid++
+		if strings.Contains(name, "@") {
+			fmt.Fprintf(&b, "%s\tsnapshot\t%d\t%s\t-\t0\t0\t-\t-\t0\t1\t-\n", name, guid, rest)
+		} else {
+			fmt.Fprintf(&b, "%s\tfilesystem\t%d\t1\t%s\t0\t0\t0\t/%s\t-\t1\t-\n", name, guid, rest, name)
+		}
+	}
+	return b.String()
+}
+
+func TestParseListGarbageOrigins(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"clone of its own snapshot", garbageList("tank -", "tank/a tank/a@zfs-vm:x:1", "tank/a@zfs-vm:x:1 5"),
+			"dataset tank/a: origin tank/a@zfs-vm:x:1 is one of its own snapshots"},
+		{"two datasets cloned from each other", garbageList("tank -", "tank/a tank/b@s", "tank/b tank/a@zfs-vm:x:1",
+			"tank/a@zfs-vm:x:1 5", "tank/b@s 6"), "origin cycle"},
+		{"cycle of three below a sound clone", garbageList("tank -", "tank/a tank/c@s", "tank/b tank/a@s",
+			"tank/c tank/b@s", "tank/d tank/a@s", "tank/a@s 5", "tank/b@s 6", "tank/c@s 7"), "origin cycle"},
+		{"dangling origin", garbageList("tank -", "tank/a tank/gone@zfs-vm:x:1", "tank/a@zfs-vm:x:2 5"),
+			"dataset tank/a: origin tank/gone@zfs-vm:x:1 is not in the listing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			withinSeconds(t, 5, func() { _, err = ParseList(strings.NewReader(c.in)) })
+			var oe *OriginError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an *OriginError saying %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("not one line: %q", err)
+			}
+		})
+	}
+}
+
+// An inventory built from a cyclic listing (as tests and Subset build them, without the
+// listing's check) still has bounded walks everywhere.
+func TestCyclicInventoryWalksEnd(t *testing.T) {
+	a := &Dataset{Name: "tank/a", OriginName: "tank/b@s", Snapshots: []*Snapshot{{Name: "s", CreateTXG: 5}}}
+	b := &Dataset{Name: "tank/b", OriginName: "tank/a@s", Snapshots: []*Snapshot{{Name: "s", CreateTXG: 6}}}
+	self := &Dataset{Name: "tank/self", OriginName: "tank/self@zfs-vm:x:1", Snapshots: []*Snapshot{{Name: "zfs-vm:x:1", CreateTXG: 7}}}
+	var inv *Inventory
+	withinSeconds(t, 5, func() {
+		inv = NewInventory([]*Dataset{a, b, self})
+		for _, d := range inv.Datasets {
+			d.LineageTag()
+			for _, s := range d.Snapshots {
+				s.NearestTagged()
+				for range s.Ancestors() {
+				}
+			}
+		}
+	})
+	if inv.check() == nil {
+		t.Error("cycle not reported")
+	}
 }

@@ -1,11 +1,12 @@
 package zfs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os/exec"
 	"strings"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // Stage is one command of a pipeline that runs on one host.
@@ -64,8 +65,8 @@ func (h *Host) Has(ctx context.Context, name string, args ...string) (bool, erro
 	}
 	argv := append([]string{name}, args...)
 	cmd := h.command(ctx, QuoteCommand(h.helperWords(argv)))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &untrusted.Buffer{Max: maxStderr}
+	cmd.Stderr = stderr
 	err := cmd.Run()
 	var xe *exec.ExitError
 	if errors.As(err, &xe) && xe.ExitCode() == 127 {

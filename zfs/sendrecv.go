@@ -53,6 +53,9 @@ func NewResumeSend(token string) (SendArgs, error) {
 	return SendArgs{token: token}, nil
 }
 
+// Resumes reports whether the arguments resume a stream from a token (zfs send -t).
+func (a SendArgs) Resumes() bool { return a.token != "" }
+
 // NewFullSend returns the arguments of a full stream of snapshot to.
 func NewFullSend(to string) (SendArgs, error) {
 	if err := ValidateSnapshotName(to); err != nil {
@@ -171,6 +174,49 @@ func ParseEstimate(out string) (uint64, error) {
 type ReceiveArgs struct {
 	target string
 	origin string
+	props  ReceiveProps
+}
+
+// ReceiveProps select how a receive treats the properties a stream may carry (a sender that
+// runs `zfs send -p` chooses mountpoint, canmount and share settings): the receiver, not the
+// sender, decides where and whether its datasets mount.
+type ReceiveProps struct {
+	// Volume: the receiver dataset is a volume (for a new one: the sender says it will be).
+	Volume bool
+	// New: the receive creates the dataset (a full or clone stream, or the resume of one).
+	New bool
+	// Mountable lets a new filesystem mount with `zfs mount -a` at the mountpoint it
+	// inherits here; otherwise it is received with canmount=noauto.
+	Mountable bool
+}
+
+// WithProps returns the arguments with the property handling p.
+func (a ReceiveArgs) WithProps(p ReceiveProps) ReceiveArgs {
+	a.props = p
+	return a
+}
+
+// propArgs are the -o/-x options of p. Filesystems drop the sender's mountpoint and share
+// properties (-x: inherited here) and its canmount; a new one gets canmount=noauto unless
+// Mountable. The filesystem-only properties are never named for a volume: OpenZFS without
+// openzfs/zfs#11864 (2.2 and later have it) refuses even -x of a property that does not apply
+// to the dataset's type. A new volume gets -o volmode=default (what an unset volmode means),
+// which makes zfs receive refuse a filesystem stream that the sender listed as a volume to
+// escape the -x options (-o of a wrong-type property is an error in every release).
+func (p ReceiveProps) propArgs() []string {
+	switch {
+	case p.Volume && p.New:
+		return []string{"-o", "volmode=default"}
+	case p.Volume:
+		return nil
+	}
+	a := []string{"-x", "mountpoint", "-x", "sharenfs", "-x", "sharesmb"}
+	if p.New && !p.Mountable {
+		return append(a, "-o", "canmount=noauto")
+	}
+	// canmount is not inherited: -x drops the sender's value and keeps the receiver's (on
+	// for a new dataset, whatever the operator set for an existing one).
+	return append(a, "-x", "canmount")
 }
 
 // AbortArgv returns the command that discards an interrupted receive's partial state in
@@ -198,9 +244,9 @@ func NewReceive(target, origin string) (ReceiveArgs, error) {
 }
 
 // Argv returns the zfs command line. Received datasets are not mounted (-u): a container's
-// mountpoint on one host may be another's live container.
+// mountpoint on one host may be another's live container. See ReceiveProps for properties.
 func (a ReceiveArgs) Argv() []string {
-	argv := []string{"zfs", "receive", "-s", "-u"}
+	argv := append([]string{"zfs", "receive", "-s", "-u"}, a.props.propArgs()...)
 	if a.origin != "" {
 		argv = append(argv, "-o", "origin="+a.origin)
 	}

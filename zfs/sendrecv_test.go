@@ -51,7 +51,8 @@ func TestReceiveArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(r.Argv(), " "); got != "zfs receive -s -u -o origin=tank/vm/tmpl@zfs-vm:d:2 tank/vm/c1" {
+	r = r.WithProps(ReceiveProps{New: true})
+	if got := strings.Join(r.Argv(), " "); got != "zfs receive -s -u -x mountpoint -x sharenfs -x sharesmb -o canmount=noauto -o origin=tank/vm/tmpl@zfs-vm:d:2 tank/vm/c1" {
 		t.Errorf("argv %q", got)
 	}
 	for _, bad := range [][2]string{{"-F", ""}, {"tank/a", "tank/b"}, {"", ""}} {
@@ -63,6 +64,32 @@ func TestReceiveArgs(t *testing.T) {
 	for _, w := range r.Argv() {
 		if w == "-F" {
 			t.Error("receive uses -F")
+		}
+	}
+}
+
+// The sender's mount and share properties never reach a received filesystem, and the
+// filesystem-only ones are never named for a volume (OpenZFS 2.1 refuses that).
+func TestReceiveProps(t *testing.T) {
+	const fsDrops = "-x mountpoint -x sharenfs -x sharesmb "
+	cases := []struct {
+		name  string
+		props ReceiveProps
+		want  string
+	}{
+		{"new filesystem", ReceiveProps{New: true}, fsDrops + "-o canmount=noauto"},
+		{"new filesystem, mountable", ReceiveProps{New: true, Mountable: true}, fsDrops + "-x canmount"},
+		{"existing filesystem", ReceiveProps{}, fsDrops + "-x canmount"},
+		{"existing filesystem, mountable", ReceiveProps{Mountable: true}, fsDrops + "-x canmount"},
+		{"new volume", ReceiveProps{Volume: true, New: true}, "-o volmode=default"},
+		{"existing volume", ReceiveProps{Volume: true}, ""},
+	}
+	for _, c := range cases {
+		r, _ := NewReceive("tank/a", "")
+		got := strings.Join(r.WithProps(c.props).Argv(), " ")
+		want := strings.TrimSpace("zfs receive -s -u "+c.want) + " tank/a"
+		if got != want {
+			t.Errorf("%s: argv %q, want %q", c.name, got, want)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // ResumeToken is what a receive_resume_token says about the interrupted stream.
@@ -17,6 +19,12 @@ type ResumeToken struct {
 	ToGUID   uint64
 	ToName   string // the sender's snapshot, as it was named when the stream started
 	Bytes    uint64 // bytes received so far
+}
+
+// SafeName returns ToName fit to print: the token is the receiver's copy of what a sender
+// wrote, so its name is escaped and shortened.
+func (t ResumeToken) SafeName() string {
+	return untrusted.Printable(untrusted.Line(t.ToName, maxMessageLine))
 }
 
 // maxTokenPacked bounds the decompressed size of a token's nvlist; real ones are a few
@@ -52,7 +60,7 @@ func ParseResumeToken(token string) (ResumeToken, error) {
 	}
 	pairs, err := parseNativeNVList(packed)
 	if err != nil {
-		return bad(err.Error())
+		return bad(untrusted.Printable(untrusted.Line(err.Error(), maxMessageLine))) // it may quote a pair's name
 	}
 	var t ResumeToken
 	t.FromGUID, _ = pairs["fromguid"].(uint64)

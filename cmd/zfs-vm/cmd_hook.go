@@ -8,6 +8,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/config"
 	"github.com/zfs-vm/zfs-vm/hooks"
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/vzmap"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -59,7 +60,11 @@ func runHook(c *cli.Context) error {
 		log.WithField("container", ev.ID).Errorf("hook: %v", err)
 		return nil
 	}
-	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log}
+	lockDir := os.Getenv("ZFS_VM_LOCK_DIR")
+	if lockDir == "" {
+		lockDir = lock.DefaultDir
+	}
+	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log, LockDir: lockDir}
 	msg, err := r.Run(ctx(c), ev)
 	if err != nil {
 		log.WithField("container", ev.ID).Errorf("hook %s: %v", args[0], err)

@@ -22,6 +22,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
+		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
 		waitFlag,
 		lockDirFlag,
 	}
@@ -29,7 +30,8 @@ func replicateFlags(destUsage string) []cli.Flag {
 
 var (
 	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
-	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true}
+	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where lock files live", Hidden: true,
+		EnvVars: []string{"ZFS_VM_LOCK_DIR"}}
 )
 
 func pushCommand() *cli.Command {
@@ -58,7 +60,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	if err != nil {
 		return usageError("%s: %v", c.Command.Name, err)
 	}
-	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags}
+	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags, Mountable: c.Bool("mountable")}
 	var transport replicate.Transport
 	if transport.Compress, err = replicate.ParseCompress(c.String("compress")); err != nil {
 		return usageError("%s: --compress: %v", c.Command.Name, err)
@@ -110,9 +112,9 @@ func runReplicate(c *cli.Context, push bool) error {
 		ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: log}
 		for _, r := range resumes {
 			if r.Stale() {
-				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.ToName, r.Target)
+				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.SafeName(), r.Target)
 			} else {
-				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.ToName, r.Target, humanBytes(r.Info.Bytes))
+				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.SafeName(), r.Target, humanBytes(r.Info.Bytes))
 			}
 		}
 		for _, n := range plan.Notices {

@@ -21,13 +21,16 @@ func tagCommand() *cli.Command {
 			"-n NAME, -n NAME:VERSION or -n VERSION set either. A dataset not written since its\n" +
 			"newest version is left alone unless --force is given. -r tags an image made of a\n" +
 			"dataset tree: the dataset and all descendants, atomically. New versions are held\n" +
-			"(zfs hold zfs-vm) so that they cannot be destroyed by accident.",
+			"(zfs hold zfs-vm) so that they cannot be destroyed by accident. Tags on one host take\n" +
+			"turns (a lock held from listing to snapshot), so that two never get the same version.",
 		ArgsUsage: "filesystem|mountpoint|container-id",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "`[NAME:]VERSION` or NAME"},
 			&cli.BoolFlag{Name: "force", Usage: "tag even if nothing was written since the last version"},
 			&cli.StringFlag{Name: "type", Usage: "container manager of the argument: openvz, lxc, pve or jail"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "tag the dataset and all its descendants as one image (atomic zfs snapshot -r)"},
+			&cli.DurationFlag{Name: "wait", Value: tagging.LockWait, Usage: "wait up to this long for another tag on this host to finish"},
+			lockDirFlag,
 		},
 		Action: runTag,
 	}
@@ -44,6 +47,12 @@ func runTag(c *cli.Context) error {
 	}
 	req.Force = c.Bool("force")
 	req.Recursive = c.Bool("recursive")
+	// Tags on this host take turns from listing to snapshot, so that none reuses a version.
+	l, err := tagging.Lock(ctx(c), c.String("lock-dir"), c.Duration("wait"))
+	if err != nil {
+		return fmt.Errorf("tag: %v", err)
+	}
+	defer l.Release()
 	host := zfs.Local(log)
 	inv, err := host.List(ctx(c))
 	if err != nil {

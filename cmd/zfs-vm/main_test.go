@@ -23,6 +23,7 @@ func setupFakeZFS(t *testing.T, written string) {
 	t.Setenv("FAKE_ZFS_LIST", filepath.Join(abs, "list.txt"))
 	t.Setenv("FAKE_ZFS_LOG", filepath.Join(t.TempDir(), "log"))
 	t.Setenv("FAKE_ZFS_WRITTEN", written)
+	t.Setenv("ZFS_VM_LOCK_DIR", filepath.Join(t.TempDir(), "locks"))
 	t.Setenv("ZFS_VM_ROOT", filepath.Join(abs, "..", "..", "..", "vzmap", "testdata", "openvz"))
 }
 

@@ -17,6 +17,7 @@ import (
 //	"pool/a w=5"                  a filesystem written 5 bytes since its newest snapshot
 //	"pool/a /srv/a"  "pool/a -"   a filesystem mounted at /srv/a, or not mounted
 //	"pool/a@zfs-vm:d:1 #7"        a snapshot with guid 7 (unique ones are made up otherwise)
+//	"pool/v volume"               a volume
 //
 // Rows get increasing createtxg in order.
 func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
@@ -26,7 +27,7 @@ func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
 		txg := 101 + i
 		f := strings.Fields(r)
 		name := f[0]
-		guid, origin, written, mountpoint := fmt.Sprint(9000+txg), "-", "0", "/"+name
+		guid, origin, written, mountpoint, typ := fmt.Sprint(9000+txg), "-", "0", "/"+name, "filesystem"
 		for j := 1; j < len(f); j++ {
 			switch tok := f[j]; {
 			case tok == "<" && j+1 < len(f):
@@ -36,6 +37,8 @@ func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
 				written = tok[2:]
 			case strings.HasPrefix(tok, "#"):
 				guid = tok[1:]
+			case tok == "volume":
+				typ, mountpoint = tok, "-"
 			case tok == "-" || strings.HasPrefix(tok, "/"):
 				mountpoint = tok
 			default:
@@ -46,7 +49,7 @@ func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
 			fmt.Fprintf(&b, "%s\tsnapshot\t%s\t%d\t-\t0\t0\t0\t-\t0\t0\t-\n", name, guid, txg)
 			continue
 		}
-		fmt.Fprintf(&b, "%s\tfilesystem\t%s\t%d\t%s\t0\t0\t%s\t%s\t-\t0\t-\n", name, guid, txg, origin, written, mountpoint)
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%d\t%s\t0\t0\t%s\t%s\t-\t0\t-\n", name, typ, guid, txg, origin, written, mountpoint)
 	}
 	inv, err := zfs.ParseList(strings.NewReader(b.String()))
 	if err != nil {

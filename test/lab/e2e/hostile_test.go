@@ -1,0 +1,144 @@
+//go:build lab
+
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Hostile or broken peers (issue 13): a peer's zfs is wrapped to misbehave, and zfs-vm on the
+// other VM must neither hang nor let the peer choose what happens on this host.
+
+// wrapZFS puts a zfs in front of the real one on v, in /usr/local/sbin, which comes first in
+// the PATH zfs-vm gives remote commands (and in root's own). body is a shell script fragment
+// that sees the arguments and $real, the real zfs; it falls through to the real zfs. The
+// wrapper is removed when the test ends.
+func wrapZFS(t *testing.T, v *vm, body string) {
+	t.Helper()
+	real := strings.TrimSpace(v.must(t, "PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v zfs"))
+	script := fmt.Sprintf("#!/bin/sh\nreal=%s\n%s\nexec \"$real\" \"$@\"\n", real, body)
+	v.must(t, fmt.Sprintf("cat > /usr/local/sbin/zfs <<'EOF'\n%sEOF\nchmod 755 /usr/local/sbin/zfs", script))
+	t.Cleanup(func() { v.run("rm -f /usr/local/sbin/zfs") })
+}
+
+// TestHostilePropertiesDoNotMount: a peer whose zfs send adds -p, carrying
+// mountpoint=/srv/victim, canmount=on and sharenfs; after the pull and `zfs mount -a` this
+// host's /srv/victim is untouched and the received dataset mounts nowhere by itself.
+func TestHostilePropertiesDoNotMount(t *testing.T) {
+	vmB.pool(t, "hsrc")
+	vmA.pool(t, "hdst")
+	vmB.must(t, "zfs create -o mountpoint=/srv/victim -o canmount=on hsrc/t && echo evil > /srv/victim/planted && zfs-vm tag -n hp:1 hsrc/t")
+	t.Cleanup(func() { vmA.run("zfs unmount hdst/t; rm -rf /srv/victim") })
+	vmA.must(t, "mkdir -p /srv/victim && echo mine > /srv/victim/marker")
+	wrapZFS(t, vmB, `if [ "$1" = send ]; then shift; exec "$real" send -p "$@"; fi`)
+	vmA.must(t, "zfs-vm pull -d hdst b")
+	vmA.must(t, "zfs mount -a")
+	if out := vmA.must(t, "ls /srv/victim; findmnt -n /srv/victim || true"); strings.TrimSpace(out) != "marker" {
+		t.Errorf("/srv/victim changed after the pull and zfs mount -a:\n%s", out)
+	}
+	got := vmA.must(t, "zfs get -H -o property,value,source mountpoint,canmount,sharenfs,mounted hdst/t")
+	for _, bad := range []string{"/srv/victim", "received"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("received dataset has %q:\n%s", bad, got)
+		}
+	}
+	if !strings.Contains(got, "canmount\tnoauto\tlocal") || !strings.Contains(got, "mounted\tno") {
+		t.Errorf("received dataset is not canmount=noauto and unmounted:\n%s", got)
+	}
+	// Asked for explicitly, it mounts where it inherits here.
+	vmA.must(t, "zfs mount hdst/t && test -f /hdst/t/planted && zfs unmount hdst/t")
+}
+
+// TestGarbageListingReturns: a peer whose listing says a dataset is a clone of its own
+// snapshot; list and pull end at once with one line naming the dataset, changing nothing.
+func TestGarbageListingReturns(t *testing.T) {
+	vmB.pool(t, "gsrc")
+	vmA.pool(t, "gdst")
+	vmB.must(t, "zfs create gsrc/t && zfs snapshot gsrc/t@base && zfs-vm tag --force -n gl:1 gsrc/t")
+	wrapZFS(t, vmB, `if [ "$1" = list ]; then
+  "$real" "$@" | awk -F '\t' -v OFS='\t' '$1 == "gsrc/t" { $5 = "gsrc/t@base" } { print }'
+  exit
+fi`)
+	for _, cmd := range []string{"zfs-vm list b", "zfs-vm pull -d gdst b"} {
+		out := vmA.fails(t, "set +e; timeout 60 "+cmd+"; rc=$?; [ $rc -ne 124 ] || echo TIMEOUT; exit $rc")
+		if strings.Contains(out, "TIMEOUT") {
+			t.Fatalf("%s did not return within 60 s:\n%s", cmd, out)
+		}
+		if !strings.Contains(out, "dataset gsrc/t: origin gsrc/t@base is one of its own snapshots") {
+			t.Errorf("%s: the cycle is not named:\n%s", cmd, out)
+		}
+	}
+	if got := vmA.must(t, "zfs list -H -o name -r gdst"); strings.TrimSpace(got) != "gdst" {
+		t.Errorf("the pull changed the receiver:\n%s", got)
+	}
+}
+
+// TestRacingTagsGetDistinctVersions: six `zfs-vm tag` at once on clones of one streamline
+// (container hooks at host shutdown) make six distinct versions.
+func TestRacingTagsGetDistinctVersions(t *testing.T) {
+	vmA.pool(t, "race")
+	logs := vmA.must(t, `zfs create race/t && zfs-vm tag -n race:1 race/t
+for i in 1 2 3 4 5 6; do zfs clone race/t@zfs-vm:race:1 race/c$i && echo $i > /race/c$i/f; done
+for i in 1 2 3 4 5 6; do (zfs-vm tag race/c$i; echo "rc=$?") > /tmp/race-$i.log 2>&1 & done
+wait
+cat /tmp/race-*.log`)
+	if strings.Count(logs, "rc=0") != 6 {
+		t.Errorf("not every tag succeeded:\n%s", logs)
+	}
+	out := vmA.must(t, "zfs list -H -t snapshot -o name -r race | grep '^race/c'")
+	versions := map[string]string{}
+	for _, l := range strings.Fields(out) {
+		ds, snap, _ := strings.Cut(l, "@")
+		if prev, ok := versions[snap]; ok {
+			t.Errorf("%s and %s got the same version %s", prev, ds, snap)
+		}
+		versions[snap] = ds
+	}
+	var names []string
+	for v := range versions {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	if len(names) != 6 {
+		t.Errorf("want six distinct versions, got %v:\n%s\n%s", names, out, logs)
+	}
+}
+
+// TestFaultResumeInterruptedAgainKeepsProgress (issue 13.7): the link drops during the
+// transfer and again during its resume; the partial state survives the second drop (the
+// token moves on, never discarded), and the third run finishes with identical data.
+func TestFaultResumeInterruptedAgainKeepsProgress(t *testing.T) {
+	vmA.pool(t, "rsrc")
+	vmB.pool(t, "rdst")
+	vmA.must(t, fmt.Sprintf("zfs create rsrc/img && dd if=/dev/urandom of=/rsrc/img/big bs=1M count=%d status=none && zfs-vm tag -n again:1 rsrc/img", streamMiB))
+	out := vmA.must(t, interruptScript("push -d rdst b", "rsrc/img@", streamMiB<<18, "^ssh .*zfs receive"))
+	if !strings.Contains(out, "killed=yes") {
+		t.Fatalf("the first transfer was not interrupted:\n%s", out)
+	}
+	first := prop(t, vmB, "receive_resume_token", "rdst/img")
+	out = vmA.must(t, interruptScript("push -d rdst b", "rsrc/img@", streamMiB<<18, "^ssh .*zfs receive"))
+	if !strings.Contains(out, "killed=yes") || strings.Contains(out, "discarding") || strings.Contains(out, "receive -A") {
+		t.Fatalf("the resume was not interrupted, or discarded the partial state:\n%s", out)
+	}
+	if !strings.Contains(out, "what arrived is kept for the next run") {
+		t.Errorf("the failed resume does not say the partial state is kept:\n%s", out)
+	}
+	second := prop(t, vmB, "receive_resume_token", "rdst/img")
+	if second == "-" || second == first {
+		t.Fatalf("after the second drop the token is %q (was %.40q): progress lost", second, first)
+	}
+	out = vmA.must(t, "zfs-vm push -d rdst b")
+	if !strings.Contains(out, "resumed the interrupted receive of rsrc/img@zfs-vm:again:1 into rdst/img") {
+		t.Errorf("third run did not resume:\n%s", out)
+	}
+	if sent := receivedBytes(t, out); sent > 0.75*float64(streamMiB<<20) {
+		t.Errorf("third run sent %.0f bytes of %d: progress was lost", sent, streamMiB<<20)
+	}
+	noToken(t, vmB, "rdst")
+	if a, b := checksums(t, vmA, "rsrc/img", "zfs-vm:again:1"), checksums(t, vmB, "rdst/img", "zfs-vm:again:1"); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+}
