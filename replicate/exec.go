@@ -89,7 +89,12 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	var holds holdChanges
 	defer func() { e.applyHolds(ctx, &holds) }()
 	failed := map[*zfs.Snapshot]bool{}
-	for _, st := range plan.Streams {
+	for i, st := range plan.Streams {
+		if ctx.Err() != nil {
+			res.Skipped += len(plan.Streams) - i
+			res.Errors = append(res.Errors, &StoppedError{Cause: context.Cause(ctx)})
+			break
+		}
 		if st.From != nil && failed[st.From] {
 			res.Skipped++
 			res.Errors = append(res.Errors, &BlockedError{Snapshot: st.To.FullName(), Base: st.From.FullName()})
@@ -185,8 +190,10 @@ func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
 // compressor and rate limit if any; st, when not nil, is the stream reported to Progress.
 func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) (uint64, error) {
 	e.wireOnce.Do(func() { e.wire = e.chooseWire(ctx) })
+	recvCtx, stopRecv := receiverContext(ctx)
+	defer stopRecv()
 	senders := e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...)
-	receivers := e.Receiver.Pipeline(ctx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
+	receivers := e.Receiver.Pipeline(recvCtx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
 	var sendErr, recvErr bytes.Buffer
 	sendRest := &limitedBuffer{buf: &sendErr, max: 64 << 10}
 	report := &sendReport{rest: sendRest}
@@ -270,6 +277,8 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	}
 	sendSaid := oneLine(sendErr.String(), nil)
 	switch {
+	case ctx.Err() != nil:
+		return 0, &StoppedError{Cause: context.Cause(ctx)}
 	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
 		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
 		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendErr.String()):
@@ -283,6 +292,44 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	}
 	return report.total, nil
 }
+
+// ReceiverGrace is how long the receiving side of a stream that is being stopped (a signal,
+// --timeout) has to end by itself, once the sending side is gone, before it is stopped too.
+const ReceiverGrace = 10 * time.Second
+
+// receiverContext returns the context of a stream's receiving side: done ReceiverGrace after
+// ctx, or when stop is called. Stopping the sender first makes the receiver see its stream
+// end, and a resumable receive (-s) then keeps what it got, exactly as when a link drops;
+// the receiver is signalled only if it hangs (a peer that stopped answering).
+func receiverContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-rctx.Done():
+			return
+		}
+		t := time.NewTimer(ReceiverGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(context.Cause(ctx))
+		case <-rctx.Done():
+		}
+	}()
+	return rctx, func() { cancel(nil) }
+}
+
+// StoppedError is a stream, or a run, stopped before its end because its context was
+// cancelled: Cause says why (a signal, --timeout). A stream's partial receive is kept for the
+// next run to resume.
+type StoppedError struct{ Cause error }
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("stopped: %v (the next run resumes what was received)", e.Cause)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Cause }
 
 // firstError returns the first of errs that is not nil.
 func firstError(errs []error) error {
@@ -411,6 +458,10 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 	var holds holdChanges
 	defer func() { e.applyHolds(ctx, &holds) }()
 	for _, r := range resumes {
+		if ctx.Err() != nil {
+			// A stopped run keeps every partial receive for the next one.
+			return done, bytes, append(errs, &StoppedError{Cause: context.Cause(ctx)})
+		}
 		l := e.Log.WithFields(logrus.Fields{"dataset": r.Target, "snapshot": r.Info.ToName})
 		if !r.Stale() {
 			send, err := zfs.NewResumeSend(r.Token)
@@ -430,6 +481,9 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 						continue
 					}
 				}
+			}
+			if ctx.Err() != nil {
+				return done, bytes, append(errs, &StoppedError{Cause: context.Cause(ctx)})
 			}
 			l.Warnf("cannot resume the interrupted receive into %s (%v); discarding it and planning afresh", r.Target, err)
 		} else {
@@ -451,6 +505,12 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	if e.HoldTags == nil {
 		return
+	}
+	if ctx.Err() != nil {
+		// The run was stopped: the holds of what it did receive still move, within a bound.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), holdsAfterStop)
+		defer cancel()
 	}
 	apply := func(host *zfs.Host, tag string, hold, release []string) {
 		var cmds [][]string
@@ -475,6 +535,9 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	apply(e.Receiver, e.HoldTags.Receiver, h.receiverHold, h.receiverRelease)
 	<-done
 }
+
+// holdsAfterStop bounds the moving of holds after a run was stopped (a signal, --timeout).
+const holdsAfterStop = 10 * time.Second
 
 // onlyHoldNoise reports whether a failed zfs hold/release only complained about tags that
 // were already (or not) there.

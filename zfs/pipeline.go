@@ -46,7 +46,7 @@ func (h *Host) helperWords(argv []string) []string {
 
 // command runs one remote shell line over the host's ssh master.
 func (h *Host) command(ctx context.Context, line string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "ssh", h.ssh.args(line)...)
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", h.ssh.args(line)...))
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}

@@ -23,6 +23,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
 		waitFlag,
+		timeoutFlag,
 		lockDirFlag,
 	}
 }
@@ -92,6 +93,10 @@ func runReplicate(c *cli.Context, push bool) error {
 		}
 		defer l.Release()
 	}
+	// From here on every command runs under --timeout (counted once the lock is held).
+	runCtx, cancel := runContext(c)
+	defer cancel()
+	c.Context = runCtx
 	remote, err := openHost(c, spec)
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ func syncCommand() *cli.Command {
 			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics here after the run (default: metrics_file of the config)"},
 			waitFlag,
+			timeoutFlag,
 			lockDirFlag,
 		},
 		Action: runSync,
@@ -65,6 +66,10 @@ func runSync(c *cli.Context) error {
 	if jobs < 1 {
 		return usageError("sync: --jobs must be at least 1")
 	}
+	// --timeout bounds the whole sync, every peer's run included.
+	runCtx, cancel := runContext(c)
+	defer cancel()
+	c.Context = runCtx
 	outcomes := make([]peerOutcome, len(peers))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
