@@ -89,10 +89,14 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	var holds holdChanges
 	defer func() { e.applyHolds(ctx, &holds) }()
 	failed := map[*zfs.Snapshot]bool{}
+	stopReported := false
 	for i, st := range plan.Streams {
 		if ctx.Err() != nil {
+			// One line says the run was stopped, whether or not a stream was running.
 			res.Skipped += len(plan.Streams) - i
-			res.Errors = append(res.Errors, &StoppedError{Cause: context.Cause(ctx)})
+			if !stopReported {
+				res.Errors = append(res.Errors, &StoppedError{Cause: context.Cause(ctx)})
+			}
 			break
 		}
 		if st.From != nil && failed[st.From] {
@@ -105,6 +109,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 		size, err := e.runStream(ctx, st)
 		if err != nil {
 			res.Errors = append(res.Errors, &StreamError{Stream: st, Err: err})
+			stopReported = stopReported || errors.As(err, new(*StoppedError))
 			markFailed(failed, st)
 			continue
 		}
