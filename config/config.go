@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -81,6 +82,22 @@ type Hooks struct {
 	// Recursive are container IDs, names or streamlines whose images are dataset trees:
 	// tagged with zfs snapshot -r (the container's dataset and all descendants).
 	Recursive []string `toml:"recursive"`
+	// Timeout is how long a hook may hold up the container manager, e.g. "20s" (the default,
+	// DefaultHookTimeout); tagging that takes longer goes on in the background.
+	Timeout string `toml:"timeout"`
+}
+
+// DefaultHookTimeout bounds how long a hook holds up a container stop when [hooks] sets no
+// timeout.
+const DefaultHookTimeout = 20 * time.Second
+
+// HookTimeout returns how long a hook may hold up the container manager (checked by Load).
+func (c *Config) HookTimeout() time.Duration {
+	d, err := time.ParseDuration(c.Hooks.Timeout)
+	if err != nil || d <= 0 {
+		return DefaultHookTimeout
+	}
+	return d
 }
 
 // DefaultSchedule is the OnCalendar of a peer that sets none.
@@ -223,6 +240,11 @@ func (c *Config) validate(path string, text []byte) error {
 	case "", "lineage", "selected", "off":
 	default:
 		return fail("hooks.tag", "%q: use lineage, selected or off", c.Hooks.Tag)
+	}
+	if t := c.Hooks.Timeout; t != "" {
+		if d, err := time.ParseDuration(t); err != nil || d <= 0 {
+			return fail("hooks.timeout", "%q: use a duration such as 20s or 1m", t)
+		}
 	}
 	for _, s := range c.Hooks.Streamlines {
 		if err := zfs.ValidateStreamline(s); err != nil {

@@ -40,9 +40,15 @@ type child struct {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startChildEnv(t, os.Environ(), args...)
+}
+
+// startChildEnv starts zfs-vm with only env (and the mark, and its own TMPDIR).
+func startChildEnv(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
 	c := &child{t: t, mark: fmt.Sprintf("ZFS_VM_TEST_MARK=%s-%d", t.Name(), time.Now().UnixNano()), tmp: t.TempDir()}
 	c.cmd = exec.Command(os.Args[0], args...)
-	c.cmd.Env = append(os.Environ(), c.mark, "TMPDIR="+c.tmp)
+	c.cmd.Env = append(env, c.mark, "TMPDIR="+c.tmp)
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	c.start = time.Now()
 	if err := c.cmd.Start(); err != nil {
@@ -181,4 +187,48 @@ func TestTimeoutStopsAHangingRun(t *testing.T) {
 	}
 	t.Logf("%v, output:\n%s", took, out)
 	ch.checkClean(lockDir, lock.Name("host", "b"))
+}
+
+// hookEnv is the environment vzctl gives its action scripts (see /work/shared/FACTS.md), plus
+// what the fakes need.
+func hookEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "FAKE_ZFS_LIST", "FAKE_ZFS_LOG", "FAKE_ZFS_WRITTEN", "FAKE_ZFS_HANG", "ZFS_VM_ROOT", "ZFS_VM_TEST_BE_MAIN"} {
+		env = append(env, k+"="+os.Getenv(k))
+	}
+	return append(env, "VEID=1007", "VE_CONFFILE=/etc/vz/conf/1007.conf")
+}
+
+func TestHookWithHungZFSAnswersInTime(t *testing.T) {
+	setupFakeZFS(t, "4096")
+	t.Setenv("FAKE_ZFS_HANG", "all")
+	cfg := writeConfig(t, "[hooks]\ntimeout = \"1s\"\n")
+	ch := startChildEnv(t, hookEnv(), "--config", cfg, "hook", "vzctl")
+	status, took := ch.wait(20 * time.Second)
+	out := ch.out.String()
+	if status != 0 || took > 6*time.Second || !strings.Contains(out, "hook vzctl 1007: tagging still running after 1s") {
+		t.Errorf("hook with zfs hung: exit status %d after %v, output:\n%s", status, took, out)
+	}
+	// The tagging was handed off, not abandoned: the worker is still there, waiting on zfs.
+	worker := false
+	for _, cmdline := range ch.processes() {
+		worker = worker || strings.Contains(cmdline, "hook vzctl")
+	}
+	if !worker {
+		t.Errorf("no worker left to finish the tagging: %v", ch.processes())
+	}
+}
+
+func TestHookPassesOnTheWorkersOutcome(t *testing.T) {
+	setupFakeZFS(t, "4096")
+	cfg := writeConfig(t, "[hooks]\ntimeout = \"20s\"\n")
+	ch := startChildEnv(t, hookEnv(), "--config", cfg, "hook", "vzctl")
+	status, took := ch.wait(20 * time.Second)
+	out := ch.out.String()
+	if status != 0 || !strings.Contains(out, "openvz 1007: tagged pool/ct@zfs-vm:debian:3") {
+		t.Errorf("exit status %d after %v, output:\n%s", status, took, out)
+	}
+	if left := ch.processes(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 }
