@@ -61,13 +61,21 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 }
 
 // allScript is RunAll's remote command line: each command quoted, all run, the status that of
-// the last failing one.
+// the last failing one; a POSIX sh script, run through sh -c (see underSh).
 func (h *Host) allScript(cmds [][]string) string {
 	lines := make([]string, len(cmds))
 	for i, argv := range cmds {
 		lines[i] = QuoteCommand(h.remoteWords(argv))
 	}
-	return "s=0; " + strings.Join(lines, " || s=$?; ") + " || s=$?; exit $s"
+	return underSh("s=0; " + strings.Join(lines, " || s=$?; ") + " || s=$?; exit $s")
+}
+
+// underSh returns the remote command line that runs script with sh. sshd hands a command line
+// to the user's login shell, which may not be a POSIX shell (csh or tcsh on older FreeBSD):
+// a line of several commands (`;`, `||`, `$?`, pipes) is therefore one quoted word given to
+// `sh -c`, and the login shell only has to run a simple command.
+func underSh(script string) string {
+	return QuoteCommand([]string{"sh", "-c", script})
 }
 
 // remoteWords prefixes argv as every remote command is: through sudo, or with a PATH that
