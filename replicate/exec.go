@@ -289,9 +289,9 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendErr.String()):
 		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
 	case rErr != nil:
-		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
+		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, lostOr(e.Receiver, recvErr.String(), rErr))
 	case sErr != nil:
-		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
+		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, lostOr(e.Sender, sendErr.String(), sErr))
 	case copyErr != nil:
 		return 0, fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
 	}
@@ -336,6 +336,16 @@ func (e *StoppedError) Error() string {
 
 func (e *StoppedError) Unwrap() error { return e.Cause }
 
+// lostOr is oneLine, except that a remote side whose ssh ended with status 255 and said
+// nothing lost its connection (the peer stopped answering ssh's keepalives, or the link broke).
+func lostOr(h *zfs.Host, stderr string, err error) string {
+	var xe *exec.ExitError
+	if said := oneLine(stderr, nil); said != "" || h.IsLocal() || !errors.As(err, &xe) || xe.ExitCode() != 255 {
+		return oneLine(stderr, err)
+	}
+	return "lost the ssh connection to " + h.Name + " (ssh exit status 255)"
+}
+
 // firstError returns the first of errs that is not nil.
 func firstError(errs []error) error {
 	for _, err := range errs {
@@ -347,11 +357,15 @@ func firstError(errs []error) error {
 }
 
 // isBrokenPipe reports whether zfs send failed only because the receiving side went away
-// (SIGPIPE, or EPIPE reported on stderr): the receive's error is then the one that matters.
+// (SIGPIPE, directly or as a shell reports it, or EPIPE reported on stderr): the receive's error is then the one that matters.
 func isBrokenPipe(err error, stderr string) bool {
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
 		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+			return true
+		}
+		// A shell (a remote pipeline, a wrapper script) reports its child's SIGPIPE as 128+13.
+		if xe.ExitCode() == 128+int(syscall.SIGPIPE) {
 			return true
 		}
 	}

@@ -233,3 +233,13 @@ func TestRateLimitedCopyHoldsTheRate(t *testing.T) {
 		t.Errorf("1.5 MiB at 1 MiB/s took %v, less than %v", time.Since(start), min)
 	}
 }
+
+func TestPipeNamesALostConnection(t *testing.T) {
+	l := newPipeLab(t, compressible(64<<10))
+	t.Setenv("FAKE_SSH_LOSE", "zfs receive")
+	ex := &Executor{Sender: l.local, Receiver: l.remote()}
+	_, err := l.run(ex)
+	if err == nil || err.Error() != "receive on peer failed: lost the ssh connection to peer (ssh exit status 255)" {
+		t.Errorf("error %v", err)
+	}
+}
