@@ -38,6 +38,11 @@ func handOff(c *cli.Context, what string, limit time.Duration) error {
 	worker := exec.Command(exe, append(append(args, "hook"), c.Args().Slice()...)...)
 	worker.Env = append(os.Environ(), hookWorkerEnv+"=1")
 	worker.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Descriptors the manager left open for the hook (e.g. a pipe it reads until EOF) must not
+	// reach the worker, which may outlive the hook; Go's own are close-on-exec already.
+	for fd := 3; fd < 1024; fd++ {
+		syscall.CloseOnExec(fd)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,10 +48,21 @@ func startChild(t *testing.T, args ...string) *child {
 // startChildEnv starts zfs-vm with only env (and the mark, and its own TMPDIR).
 func startChildEnv(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
+	return newChild(t, env, args...).run()
+}
+
+// newChild prepares zfs-vm with only env (and the mark, and its own TMPDIR), for run.
+func newChild(t *testing.T, env []string, args ...string) *child {
 	c := &child{t: t, mark: fmt.Sprintf("ZFS_VM_TEST_MARK=%s-%d", t.Name(), time.Now().UnixNano()), tmp: t.TempDir()}
 	c.cmd = exec.Command(os.Args[0], args...)
 	c.cmd.Env = append(env, c.mark, "TMPDIR="+c.tmp)
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+	return c
+}
+
+func (c *child) run() *child {
+	t := c.t
+	t.Helper()
 	c.start = time.Now()
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -203,11 +216,24 @@ func TestHookWithHungZFSAnswersInTime(t *testing.T) {
 	setupFakeZFS(t, "4096")
 	t.Setenv("FAKE_ZFS_HANG", "all")
 	cfg := writeConfig(t, "[hooks]\ntimeout = \"1s\"\n")
-	ch := startChildEnv(t, hookEnv(), "--config", cfg, "hook", "vzctl")
+	// Like a manager that reads what the hook writes on a descriptor until EOF (stdout and
+	// stderr are such pipes already: Wait returns only once they are closed).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := newChild(t, hookEnv(), "--config", cfg, "hook", "vzctl")
+	ch.cmd.ExtraFiles = []*os.File{pw}
+	ch.run()
+	pw.Close()
 	status, took := ch.wait(20 * time.Second)
 	out := ch.out.String()
 	if status != 0 || took > 6*time.Second || !strings.Contains(out, "hook vzctl 1007: tagging still running after 1s") {
 		t.Errorf("hook with zfs hung: exit status %d after %v, output:\n%s", status, took, out)
+	}
+	pr.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := pr.Read(make([]byte, 1)); n != 0 || err == nil || !errors.Is(err, io.EOF) {
+		t.Errorf("the manager's descriptor stayed open after the hook returned: %d, %v", n, err)
 	}
 	// The tagging was handed off, not abandoned: the worker is still there, waiting on zfs.
 	worker := false
