@@ -41,7 +41,10 @@ setsid sh /tmp/freeze.sh </dev/null >/dev/null 2>&1 &`, dataset)
 func TestHungPeerFrozenSSHD(t *testing.T) {
 	vmA.pool(t, "hsrc")
 	vmB.pool(t, "hdst")
-	t.Cleanup(func() { vmA.run("rm -f /tmp/hung.toml"); vmB.run("pkill -CONT -x sshd; rm -f /tmp/freeze.sh /tmp/freeze.times") })
+	t.Cleanup(func() {
+		vmA.run("rm -f /tmp/hung.toml")
+		vmB.run("pkill -CONT -x sshd; rm -f /tmp/freeze.sh /tmp/freeze.times")
+	})
 	vmA.must(t, fmt.Sprintf("zfs create hsrc/img && dd if=/dev/urandom of=/hsrc/img/big bs=1M count=%d status=none && zfs-vm tag -n hung:1 hsrc/img", streamMiB))
 	// 2 MB/s: the stream takes over 10 s, so the freeze lands mid-stream.
 	vmA.must(t, `cat > /tmp/hung.toml <<'EOF'
