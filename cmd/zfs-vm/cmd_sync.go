@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -164,6 +165,9 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 }
 
 func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
+	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
+		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
+	}
 	l, err := lock.Acquire(c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
 	if errors.Is(err, lock.ErrBusy) {
 		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
