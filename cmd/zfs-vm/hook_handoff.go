@@ -64,10 +64,15 @@ func handOff(c *cli.Context, what string, limit time.Duration) error {
 		worker.Wait()
 		close(exited)
 	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	select {
 	case <-exited:
-		<-copied
-	case <-time.After(limit):
+		select { // what it printed, unless a process it started still holds its stderr
+		case <-copied:
+		case <-timer.C:
+		}
+	case <-timer.C:
 		log.WithField("container", what).Warnf("hook %s: tagging still running after %s (zfs hung?); "+
 			"it goes on in the background (pid %d) and logs its outcome", what, limit, worker.Process.Pid)
 	}

@@ -24,7 +24,7 @@ sleep 3
 pkill -STOP -x sshd
 frozen=$(date +%%s)
 for i in $(seq 1 300); do
-  awk '$2 ~ /:0016$/ && $4 == "08" { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 && break
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "08" { found = 1 } END { exit !found }' && break
   sleep 1
 done
 pkill -CONT -x sshd
