@@ -282,7 +282,7 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	}
 	sendSaid := oneLine(sendErr.String(), nil)
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && (rErr != nil || sErr != nil || copyErr != nil):
 		return 0, &StoppedError{Cause: context.Cause(ctx)}
 	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
 		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
@@ -357,7 +357,8 @@ func firstError(errs []error) error {
 }
 
 // isBrokenPipe reports whether zfs send failed only because the receiving side went away
-// (SIGPIPE, directly or as a shell reports it, or EPIPE reported on stderr): the receive's error is then the one that matters.
+// (SIGPIPE, directly or as a shell reports it, or EPIPE reported on stderr): the receive's
+// error is then the one that matters.
 func isBrokenPipe(err error, stderr string) bool {
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
