@@ -57,7 +57,7 @@ func signalled(ctx context.Context) *interrupted {
 }
 
 // timeoutFlag bounds a whole push, pull or sync.
-var timeoutFlag = &cli.DurationFlag{Name: "timeout", Usage: "stop the run after `DURATION` (e.g. 6h): children are stopped, partial receives kept for the next run, exit status 1"}
+var timeoutFlag = &cli.DurationFlag{Name: "timeout", Usage: "stop the run after `DURATION` (e.g. 6h; 0 for no limit): children are stopped, partial receives kept for the next run; exit status 1"}
 
 // timeoutReached is the cause of the run's context when --timeout expired.
 type timeoutReached struct{ d time.Duration }
