@@ -14,19 +14,18 @@ import (
 
 // freezeScript, run detached on the receiver, waits until a zfs receive into dataset has run
 // for a few seconds, then freezes every sshd there (the listener and the per-connection
-// processes: kill -STOP), and thaws them once the sender's connection is gone (its end of the
-// TCP connection waits in CLOSE-WAIT: state 08 on local port 22 in /proc/net/tcp*), or after
-// 300 s. It writes the freeze and thaw times to /tmp/freeze.times.
+// processes: kill -STOP), and thaws them once the process whose pid is in /tmp/hung.pid on
+// the sender has ended (asked over ssh from here: an ssh client is not frozen), or after
+// 300 s. It cannot wait for the TCP connection to close instead: the sender's FIN queues
+// behind data that the frozen sshd does not read. It writes the freeze and thaw times to
+// /tmp/freeze.times.
 func freezeScript(dataset string) string {
 	return fmt.Sprintf(`cat > /tmp/freeze.sh <<'EOF'
 for i in $(seq 1 1200); do pgrep -f "zfs receive .*%s" >/dev/null && break; sleep 0.1; done
 sleep 3
 pkill -STOP -x sshd
 frozen=$(date +%%s)
-for i in $(seq 1 300); do
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "08" { found = 1 } END { exit !found }' && break
-  sleep 1
-done
+timeout 300 ssh a 'while kill -0 "$(cat /tmp/hung.pid)" 2>/dev/null; do sleep 1; done'
 pkill -CONT -x sshd
 echo "frozen=$frozen thawed=$(date +%%s)" > /tmp/freeze.times
 EOF
@@ -42,7 +41,7 @@ func TestHungPeerFrozenSSHD(t *testing.T) {
 	vmA.pool(t, "hsrc")
 	vmB.pool(t, "hdst")
 	t.Cleanup(func() {
-		vmA.run("rm -f /tmp/hung.toml")
+		vmA.run("rm -f /tmp/hung.toml /tmp/hung.pid")
 		vmB.run("pkill -CONT -x sshd; rm -f /tmp/freeze.sh /tmp/freeze.times")
 	})
 	vmA.must(t, fmt.Sprintf("zfs create hsrc/img && dd if=/dev/urandom of=/hsrc/img/big bs=1M count=%d status=none && zfs-vm tag -n hung:1 hsrc/img", streamMiB))
@@ -59,7 +58,9 @@ EOF`)
 	vmB.must(t, freezeScript("hdst/img"))
 	out := vmA.must(t, `set +e
 start=$(date +%s)
-timeout 600 zfs-vm --config /tmp/hung.toml sync; echo "exit=$? took=$(( $(date +%s) - start ))"
+timeout 600 zfs-vm --config /tmp/hung.toml sync &
+echo $! > /tmp/hung.pid
+wait $!; echo "exit=$? took=$(( $(date +%s) - start ))"
 pgrep -a -f "^(ssh|zfs send) " || echo "no children left"`)
 	t.Logf("the frozen run:\n%s", out)
 	m := regexp.MustCompile(`exit=(\d+) took=(\d+)`).FindStringSubmatch(out)
@@ -106,7 +107,8 @@ ls -d /tmp/zfs-vm-ssh-* 2>/dev/null || echo "no control directory left"`)
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if out := vmB.must(t, `sleep 1; pgrep -a -f "^zfs send" || echo none`); !strings.Contains(out, "none") {
+	if out := vmB.must(t, `for i in $(seq 1 20); do pgrep -f "^zfs send" >/dev/null || break; sleep 0.5; done
+pgrep -a -f "^zfs send" || echo none`); !strings.Contains(out, "none") {
 		t.Errorf("zfs send still running on the sender:\n%s", out)
 	}
 	if token := prop(t, vmA, "receive_resume_token", "dsig/img"); token == "-" || token == "" {
