@@ -62,7 +62,7 @@ func runHook(c *cli.Context) error {
 		return nil
 	}
 	if os.Getenv(hookWorkerEnv) == "" && ev.Skip == "" {
-		if err := handOff(c, args[0]+" "+ev.ID, cfg.HookTimeout()); err != nil {
+		if err := handOff(c, args[0], ev.ID, cfg.HookTimeout()); err != nil {
 			log.WithField("container", ev.ID).Errorf("hook %s: %v", args[0], err)
 		}
 		return nil

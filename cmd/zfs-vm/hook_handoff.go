@@ -26,7 +26,7 @@ const hookWorkerEnv = "ZFS_VM_HOOK_WORKER"
 // a manager reading the hook's output until EOF is not held up by it either. If the manager's
 // service is stopped, systemd ends the worker with it; a zfs snapshot is atomic, so nothing is
 // left half done, and the container is tagged at its next stop.
-func handOff(c *cli.Context, what string, limit time.Duration) error {
+func handOff(c *cli.Context, manager, id string, limit time.Duration) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -73,8 +73,8 @@ func handOff(c *cli.Context, what string, limit time.Duration) error {
 		case <-timer.C:
 		}
 	case <-timer.C:
-		log.WithField("container", what).Warnf("hook %s: tagging still running after %s (zfs hung?); "+
-			"it goes on in the background (pid %d) and logs its outcome", what, limit, worker.Process.Pid)
+		log.WithField("container", id).Warnf("hook %s %s: tagging still running after %s (zfs hung?); "+
+			"it goes on in the background (pid %d) and logs its outcome", manager, id, limit, worker.Process.Pid)
 	}
 	return nil
 }
