@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -87,18 +86,6 @@ type Hooks struct {
 	Timeout string `toml:"timeout"`
 }
 
-// DefaultHookTimeout bounds how long a hook holds up a container stop when [hooks] sets no
-// timeout.
-const DefaultHookTimeout = 20 * time.Second
-
-// HookTimeout returns how long a hook may hold up the container manager (checked by Load).
-func (c *Config) HookTimeout() time.Duration {
-	d, err := time.ParseDuration(c.Hooks.Timeout)
-	if err != nil || d <= 0 {
-		return DefaultHookTimeout
-	}
-	return d
-}
 
 // DefaultSchedule is the OnCalendar of a peer that sets none.
 const DefaultSchedule = "hourly"
@@ -241,10 +228,8 @@ func (c *Config) validate(path string, text []byte) error {
 	default:
 		return fail("hooks.tag", "%q: use lineage, selected or off", c.Hooks.Tag)
 	}
-	if t := c.Hooks.Timeout; t != "" {
-		if d, err := time.ParseDuration(t); err != nil || d <= 0 {
-			return fail("hooks.timeout", "%q: use a duration such as 20s or 1m", t)
-		}
+	if !validHookTimeout(c.Hooks.Timeout) {
+		return fail("hooks.timeout", "%q: use a duration such as 20s or 1m", c.Hooks.Timeout)
 	}
 	for _, s := range c.Hooks.Streamlines {
 		if err := zfs.ValidateStreamline(s); err != nil {
