@@ -86,7 +86,6 @@ type Hooks struct {
 	Timeout string `toml:"timeout"`
 }
 
-
 // DefaultSchedule is the OnCalendar of a peer that sets none.
 const DefaultSchedule = "hourly"
 
