@@ -83,7 +83,7 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	if !c.Bool("dry-run") {
-		l, err := lock.Acquire(c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
+		l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
 		if errors.Is(err, lock.ErrBusy) {
 			return cli.Exit(fmt.Sprintf("%s: another zfs-vm run with %s is going on (pid %s)", c.Command.Name, spec,
 				lock.Holder(c.String("lock-dir"), lock.Name("host", spec))), exitLocked)

@@ -168,7 +168,7 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
-	l, err := lock.Acquire(c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
+	l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
 	if errors.Is(err, lock.ErrBusy) {
 		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
 		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}

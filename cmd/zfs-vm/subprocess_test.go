@@ -258,3 +258,19 @@ func TestHookPassesOnTheWorkersOutcome(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+func TestSignalWhileWaitingForTheLock(t *testing.T) {
+	lockDir := hangingPush(t)
+	held, err := lock.TryAcquire(lockDir, lock.Name("host", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	ch := startChild(t, "push", "-d", "backup", "--wait", "10m", "--lock-dir", lockDir, "b")
+	time.Sleep(300 * time.Millisecond) // waiting for the lock by now
+	ch.cmd.Process.Signal(syscall.SIGTERM)
+	status, took := ch.wait(30 * time.Second)
+	if out := ch.out.String(); status != 143 || took > 5*time.Second || !strings.Contains(out, "interrupted by SIGTERM") {
+		t.Errorf("exit status %d after %v, output:\n%s", status, took, out)
+	}
+}
