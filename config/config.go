@@ -86,6 +86,9 @@ type Hooks struct {
 	// Recursive are container IDs, names or streamlines whose images are dataset trees:
 	// tagged with zfs snapshot -r (the container's dataset and all descendants).
 	Recursive []string `toml:"recursive"`
+	// Timeout is how long a hook may hold up the container manager, e.g. "20s" (the default,
+	// DefaultHookTimeout); tagging that takes longer goes on in the background.
+	Timeout string `toml:"timeout"`
 }
 
 // DefaultSchedule is the OnCalendar of a peer that sets none.
@@ -247,6 +250,9 @@ func (c *Config) validate(path string, text []byte) error {
 	case "", "lineage", "selected", "off":
 	default:
 		return fail("hooks.tag", "%q: use lineage, selected or off", c.Hooks.Tag)
+	}
+	if !validHookTimeout(c.Hooks.Timeout) {
+		return fail("hooks.timeout", "%q: use a duration such as 20s or 1m", c.Hooks.Timeout)
 	}
 	for _, s := range c.Hooks.Streamlines {
 		if err := zfs.ValidateStreamline(s); err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedExampleParses(t *testing.T) {
@@ -10,7 +11,7 @@ func TestShippedExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Peers) != 0 || c.HookMode() != "lineage" {
+	if len(c.Peers) != 0 || c.HookMode() != "lineage" || c.HookTimeout() != DefaultHookTimeout || DefaultHookTimeout > 30*time.Second {
 		t.Errorf("example is not inert: %+v", c)
 	}
 }
@@ -43,6 +44,7 @@ mountable = false
 [hooks]
 tag = "selected"
 containers = ["1007"]
+timeout = "1m30s"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +63,7 @@ containers = ["1007"]
 	if tb, tm := b.Transport(), m.Transport(); tb.Compress != "zstd" || tb.RateLimit != 0 || tm.Compress != "" || tm.RateLimit != 10<<20 {
 		t.Errorf("transports: backup1 %+v, mirror %+v", tb, tm)
 	}
-	if c.HookMode() != "selected" || c.Hooks.Containers[0] != "1007" {
+	if c.HookMode() != "selected" || c.Hooks.Containers[0] != "1007" || c.HookTimeout() != 90*time.Second {
 		t.Errorf("hooks %+v", c.Hooks)
 	}
 }
@@ -80,6 +82,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad compressor", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\ncompress = \"gzip\"\n", "z.toml:5: peer.compress: peer a: compressor \"gzip\": use zstd or none"},
 		{"bad bwlimit", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nbwlimit = \"fast\"\n", "z.toml:5: peer.bwlimit: peer a: bandwidth limit \"fast\""},
 		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
+		{"bad hook timeout", "[hooks]\ntimeout = \"soon\"\n", "z.toml:2: hooks.timeout: \"soon\": use a duration"},
+		{"zero hook timeout", "[hooks]\ntimeout = \"0s\"\n", "z.toml:2: hooks.timeout"},
 	}
 	for _, c := range cases {
 		_, err := Parse("z.toml", []byte(c.text))

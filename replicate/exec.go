@@ -91,7 +91,16 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	var holds holdChanges
 	defer func() { e.applyHolds(ctx, &holds) }()
 	failed := map[*zfs.Snapshot]bool{}
-	for _, st := range plan.Streams {
+	stopReported := false
+	for i, st := range plan.Streams {
+		if ctx.Err() != nil {
+			// One line says the run was stopped, whether or not a stream was running.
+			res.Skipped += len(plan.Streams) - i
+			if !stopReported {
+				res.Errors = append(res.Errors, &StoppedError{Cause: context.Cause(ctx)})
+			}
+			break
+		}
 		if st.From != nil && failed[st.From] {
 			res.Skipped++
 			res.Errors = append(res.Errors, &BlockedError{Snapshot: st.To.FullName(), Base: st.From.FullName()})
@@ -102,6 +111,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 		size, err := e.runStream(ctx, st)
 		if err != nil {
 			res.Errors = append(res.Errors, &StreamError{Stream: st, Err: err})
+			stopReported = stopReported || errors.As(err, new(*StoppedError))
 			markFailed(failed, st)
 			continue
 		}
@@ -186,8 +196,10 @@ func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
 // compressor and rate limit if any; st, when not nil, is the stream reported to Progress.
 func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) (uint64, error) {
 	e.wireOnce.Do(func() { e.wire = e.chooseWire(ctx) })
+	recvCtx, stopRecv := receiverContext(ctx)
+	defer stopRecv()
 	senders := e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...)
-	receivers := e.Receiver.Pipeline(ctx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
+	receivers := e.Receiver.Pipeline(recvCtx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
 	sendErr, recvErr := &untrusted.Buffer{Max: maxStderr}, &untrusted.Buffer{Max: maxStderr}
 	sendRest := sendErr
 	report := &sendReport{rest: sendRest}
@@ -276,18 +288,68 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 		}
 	}
 	switch {
+	case ctx.Err() != nil && (rErr != nil || sErr != nil || copyErr != nil):
+		return 0, &StoppedError{Cause: context.Cause(ctx)}
 	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
 		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
 		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendErr.String()):
 		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
 	case rErr != nil:
-		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, oneLine(recvErr.String(), rErr))
+		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, lostOr(e.Receiver, recvErr.String(), rErr))
 	case sErr != nil:
-		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, oneLine(sendErr.String(), sErr))
+		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, lostOr(e.Sender, sendErr.String(), sErr))
 	case copyErr != nil:
 		return 0, fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
 	}
 	return report.total, nil
+}
+
+// ReceiverGrace is how long the receiving side of a stream that is being stopped (a signal,
+// --timeout) has to end by itself, once the sending side is gone, before it is stopped too.
+const ReceiverGrace = 10 * time.Second
+
+// receiverContext returns the context of a stream's receiving side: done ReceiverGrace after
+// ctx, or when stop is called. Stopping the sender first makes the receiver see its stream
+// end, and a resumable receive (-s) then keeps what it got, exactly as when a link drops;
+// the receiver is signalled only if it hangs (a peer that stopped answering).
+func receiverContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-rctx.Done():
+			return
+		}
+		t := time.NewTimer(ReceiverGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(context.Cause(ctx))
+		case <-rctx.Done():
+		}
+	}()
+	return rctx, func() { cancel(nil) }
+}
+
+// StoppedError is a stream, or a run, stopped before its end because its context was
+// cancelled: Cause says why (a signal, --timeout). A stream's partial receive is kept for the
+// next run to resume.
+type StoppedError struct{ Cause error }
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("stopped: %v (the next run resumes what was received)", e.Cause)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Cause }
+
+// lostOr is oneLine, except that a remote side whose ssh ended with status 255 and said
+// nothing lost its connection (the peer stopped answering ssh's keepalives, or the link broke).
+func lostOr(h *zfs.Host, stderr string, err error) string {
+	var xe *exec.ExitError
+	if said := oneLine(stderr, nil); said != "" || h.IsLocal() || !errors.As(err, &xe) || xe.ExitCode() != 255 {
+		return oneLine(stderr, err)
+	}
+	return "lost the ssh connection to " + h.Name + " (ssh exit status 255)"
 }
 
 // firstError returns the first of errs that is not nil.
@@ -301,11 +363,16 @@ func firstError(errs []error) error {
 }
 
 // isBrokenPipe reports whether zfs send failed only because the receiving side went away
-// (SIGPIPE, or EPIPE reported on stderr): the receive's error is then the one that matters.
+// (SIGPIPE, directly or as a shell reports it, or EPIPE reported on stderr): the receive's
+// error is then the one that matters.
 func isBrokenPipe(err error, stderr string) bool {
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
 		if ws, ok := xe.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+			return true
+		}
+		// A shell (a remote pipeline, a wrapper script) reports its child's SIGPIPE as 128+13.
+		if xe.ExitCode() == 128+int(syscall.SIGPIPE) {
 			return true
 		}
 	}
@@ -460,6 +527,10 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 	defer func() { e.applyHolds(ctx, &holds) }()
 	kept = map[string]error{}
 	for _, r := range resumes {
+		if ctx.Err() != nil {
+			// A stopped run keeps every partial receive for the next one.
+			return done, bytes, append(errs, &StoppedError{Cause: context.Cause(ctx)}), kept
+		}
 		l := e.Log.WithFields(logrus.Fields{"dataset": r.Target, "snapshot": r.Info.SafeName()})
 		if r.Stale() {
 			l.Warnf("the interrupted receive into %s was of %s, which the sender no longer has; discarding it", r.Target, r.Info.SafeName())
@@ -478,6 +549,9 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 			}
 			holds.advance(from, fromRecv, r.Source.FullName(), r.Target+"@"+r.Source.Name)
 			l.WithField("bytes", size).Infof("resumed the interrupted receive of %s into %s", r.Source.FullName(), r.Target)
+		case ctx.Err() != nil:
+			// Stopped mid-resume: what arrived stays for the next run.
+			return done, bytes, append(errs, &StoppedError{Cause: context.Cause(ctx)}), kept
 		case errors.As(err, &rejected):
 			l.Warnf("cannot resume the interrupted receive into %s (%v); discarding it and planning afresh", r.Target, err)
 			errs = append(errs, e.abort(ctx, r.Target)...)
@@ -522,6 +596,12 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	if e.HoldTags == nil {
 		return
 	}
+	if ctx.Err() != nil {
+		// The run was stopped: the holds of what it did receive still move, within a bound.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), holdsAfterStop)
+		defer cancel()
+	}
 	apply := func(host *zfs.Host, tag string, hold, release []string) {
 		var cmds [][]string
 		if len(hold) > 0 {
@@ -545,6 +625,9 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	apply(e.Receiver, e.HoldTags.Receiver, h.receiverHold, h.receiverRelease)
 	<-done
 }
+
+// holdsAfterStop bounds the moving of holds after a run was stopped (a signal, --timeout).
+const holdsAfterStop = 10 * time.Second
 
 // onlyHoldNoise reports whether a failed zfs hold/release only complained about tags that
 // were already (or not) there.

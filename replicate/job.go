@@ -116,7 +116,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	src, dst, err := j.list(ctx)
 	if err != nil {
-		return nil, err
+		return nil, stopped(ctx, err)
 	}
 	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags, Progress: j.Progress,
 		Transport: j.Transport}
@@ -133,7 +133,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		done, bytes, errs, kept = ex.Resume(ctx, resumes)
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
 		if dst, err = j.Receiver.List(ctx); err != nil {
-			return nil, err
+			return nil, stopped(ctx, err)
 		}
 	}
 	plan, err := j.planKeeping(src, dst, kept)
@@ -152,4 +152,13 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	sum.Errors = append(append(plan.Errors(), sum.Errors...), res.Errors...)
 	sum.Duration = time.Since(start)
 	return &sum, nil
+}
+
+// stopped returns err, or a *StoppedError when ctx was cancelled (err is then only what the
+// cancellation did to a command, e.g. "signal: terminated").
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &StoppedError{Cause: context.Cause(ctx)}
+	}
+	return err
 }

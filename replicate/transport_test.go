@@ -2,6 +2,8 @@ package replicate
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,7 +81,7 @@ func newPipeLab(t *testing.T, payload []byte) *pipeLab {
 		if d == l.remoteNoZstd {
 			delete(tools, "zstd")
 		}
-		for _, name := range []string{"cat", "wc"} {
+		for _, name := range []string{"cat", "wc", "sleep"} {
 			if tools[name], err = exec.LookPath(name); err != nil {
 				t.Fatal(err)
 			}
@@ -231,5 +233,50 @@ func TestRateLimitedCopyHoldsTheRate(t *testing.T) {
 	// The first chunk (the burst) goes at once, the rest at the rate.
 	if min := time.Duration(float64(len(payload)-rate/8) / rate * float64(time.Second)); time.Since(start) < min*9/10 {
 		t.Errorf("1.5 MiB at 1 MiB/s took %v, less than %v", time.Since(start), min)
+	}
+}
+
+func TestPipeNamesALostConnection(t *testing.T) {
+	l := newPipeLab(t, compressible(64<<10))
+	t.Setenv("FAKE_SSH_LOSE", "zfs receive")
+	ex := &Executor{Sender: l.local, Receiver: l.remote()}
+	_, err := l.run(ex)
+	if err == nil || err.Error() != "receive on peer failed: lost the ssh connection to peer (ssh exit status 255)" {
+		t.Errorf("error %v", err)
+	}
+}
+
+// A stopped stream stops its sender and lets the receiver see the stream end by itself, as
+// when a link drops: a resumable receive then keeps what it got. It is not signalled with it.
+func TestStoppedPipeLetsTheReceiverEnd(t *testing.T) {
+	for _, remote := range []string{"", "receiver", "sender"} {
+		l := newPipeLab(t, compressible(64<<10))
+		t.Setenv("FAKE_SEND_HANG", "1")
+		ex := &Executor{Sender: l.local, Receiver: l.local, Log: l.log}
+		switch remote {
+		case "receiver":
+			ex.Receiver = l.remote()
+		case "sender":
+			ex.Sender = l.remote()
+		}
+		send, _ := zfs.NewFullSend("tank/a@zfs-vm:a:1")
+		recv, _ := zfs.NewReceive("backup/a", "")
+		ctx, cancel := context.WithTimeoutCause(t.Context(), 500*time.Millisecond, errors.New("test over"))
+		start := time.Now()
+		_, err := ex.pipe(ctx, send, recv, nil)
+		cancel()
+		var stopped *StoppedError
+		if !errors.As(err, &stopped) || !strings.Contains(err.Error(), "stopped: test over") {
+			t.Errorf("remote %s: error %v", remote, err)
+		}
+		if took := time.Since(start); took > ReceiverGrace {
+			t.Errorf("remote %s: took %v", remote, took)
+		}
+		if end, _ := os.ReadFile(l.out + ".end"); string(end) != "stream ended\n" {
+			t.Errorf("remote %s: the receiver did not see its stream end (it was signalled)", remote)
+		}
+		if got := l.received(); !bytes.Equal(got, compressible(64<<10)) {
+			t.Errorf("remote %s: the receiver kept %d bytes, not the %d sent before the stop", remote, len(got), 64<<10)
+		}
 	}
 }

@@ -64,13 +64,21 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 }
 
 // allScript is RunAll's remote command line: each command quoted, all run, the status that of
-// the last failing one.
+// the last failing one; a POSIX sh script, run through sh -c (see underSh).
 func (h *Host) allScript(cmds [][]string) string {
 	lines := make([]string, len(cmds))
 	for i, argv := range cmds {
 		lines[i] = QuoteCommand(h.remoteWords(argv))
 	}
-	return "s=0; " + strings.Join(lines, " || s=$?; ") + " || s=$?; exit $s"
+	return underSh("s=0; " + strings.Join(lines, " || s=$?; ") + " || s=$?; exit $s")
+}
+
+// underSh returns the remote command line that runs script with sh. sshd hands a command line
+// to the user's login shell, which may not be a POSIX shell (csh or tcsh on older FreeBSD):
+// a line of several commands (`;`, `||`, `$?`, pipes) is therefore one quoted word given to
+// `sh -c`, and the login shell only has to run a simple command.
+func underSh(script string) string {
+	return QuoteCommand([]string{"sh", "-c", script})
 }
 
 // remoteWords prefixes argv as every remote command is: through sudo, or with a PATH that
@@ -88,7 +96,7 @@ func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if h.ssh != nil {
 		return h.command(ctx, QuoteCommand(h.remoteWords(argv)))
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := stopGently(exec.CommandContext(ctx, argv[0], argv[1:]...))
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
@@ -247,7 +255,10 @@ type sshConn struct {
 	port   string
 	dir    string // private directory holding the control socket
 	batch  bool
-	log    logrus.FieldLogger
+	// timeouts are the -o options of zfs-vm's default timeouts that the user did not set
+	// (see timeoutArgs); every ssh invocation gets them.
+	timeouts []string
+	log      logrus.FieldLogger
 }
 
 var hostPattern = regexp.MustCompile(`^(?:([A-Za-z0-9._][A-Za-z0-9._-]*)@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$`)
@@ -287,12 +298,13 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 	if err != nil {
 		return nil, err
 	}
-	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, log: log}
+	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, log: log,
+		timeouts: timeoutArgs(ctx, opt.ExtraArgs, port, target)}
 	args := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
 	args = append(args, opt.ExtraArgs...)
 	args = append(args, c.baseArgs()...)
 	args = append(args, target)
-	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", args...))
 	if log != nil {
 		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
@@ -326,7 +338,7 @@ func firstLine(s string, fallback error) string {
 }
 
 func (c *sshConn) baseArgs() []string {
-	a := []string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}
+	a := append([]string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}, c.timeouts...)
 	if c.batch {
 		a = append(a, "-o", "BatchMode=yes")
 	}
@@ -342,8 +354,12 @@ func (c *sshConn) args(remote string) []string {
 	return a
 }
 
+// close ends the master and removes its directory. It runs after the run's context may have
+// been cancelled (a signal, --timeout), so it has its own bound.
 func (c *sshConn) close() error {
-	cmd := exec.Command("ssh", append(c.baseArgs(), "-O", "exit", c.target)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*StopDelay)
+	defer cancel()
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", append(c.baseArgs(), "-O", "exit", c.target)...))
 	err := cmd.Run()
 	os.RemoveAll(c.dir)
 	if err != nil {

@@ -112,7 +112,7 @@ func TestRemotePipelineIsOneQuotedLine(t *testing.T) {
 	}
 	h.sudo = true
 	line = h.Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}}, Stage{Argv: []string{"zstd", "-c"}, Helper: true})[0].Args[len(cmds[0].Args)-1]
-	if !strings.HasPrefix(line, "sudo -n zfs send p/a@x | env PATH=") || !strings.HasSuffix(line, " zstd -c") {
+	if !strings.HasPrefix(line, "sh -c 'sudo -n zfs send p/a@x | env PATH=") || !strings.HasSuffix(line, " zstd -c'") {
 		t.Errorf("with sudo the line is %q; want zfs through sudo and the helper without", line)
 	}
 	local := Local(nil).Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}}, Stage{Argv: []string{"zstd", "-c"}, Helper: true})
@@ -148,4 +148,91 @@ func TestOutputIsBounded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `\x1b[2J\x1b[Hroot# \x0dX`) {
 		t.Errorf("control characters not escaped: %q", err)
 	}
+}
+
+// cshWords splits a command line the way csh and tcsh would, accepting only what means the
+// same there as in sh: single spaces between words made of safe characters, '…' quotes
+// without ! or a newline, and "'" for a quote. Anything else (;, |, $, a newline, ! …) is an
+// error: a csh login shell would read it differently.
+func cshWords(line string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == ' ':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+			}
+			inWord = false
+			continue
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unclosed quote at %d", i)
+			}
+			q := line[i+1 : i+1+j]
+			if strings.ContainsAny(q, "!\n") {
+				return nil, fmt.Errorf("%q inside quotes: csh would expand or reject it", q)
+			}
+			w.WriteString(q)
+			i += j + 1
+		case strings.HasPrefix(line[i:], `"'"`):
+			w.WriteByte('\'')
+			i += 2
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_@%+=:,./-", c) >= 0:
+			w.WriteByte(c)
+		default:
+			return nil, fmt.Errorf("%q at %d means something else to csh", c, i)
+		}
+		inWord = true
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+// TestRemoteScriptsRunUnderSh: the lines with several commands (RunAll's hold moves, a
+// pipeline) reach the login shell as one simple command, `sh -c SCRIPT`, that a csh splits
+// into the same three words as sh does; the script then runs under sh.
+func TestRemoteScriptsRunUnderSh(t *testing.T) {
+	h := &Host{Name: "b", ssh: &sshConn{target: "b", dir: "/run/x"}}
+	lines := map[string]string{
+		"RunAll": h.allScript([][]string{{"zfs", "hold", "zfs-vm-base:a", "p/a b@zfs-vm:x:1"}, {"zfs", "release", "it's", "p/a@zfs-vm:x:0"}}),
+		"pipeline": h.Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p/a@x"}},
+			Stage{Argv: []string{"zstd", "-c"}, Helper: true})[0].Args[len(h.ssh.args(""))],
+	}
+	for name, line := range lines {
+		words, err := cshWords(line)
+		if err != nil {
+			t.Errorf("%s: %q: %v", name, line, err)
+			continue
+		}
+		if len(words) != 3 || words[0] != "sh" || words[1] != "-c" {
+			t.Errorf("%s: a csh sees %q, want sh -c SCRIPT", name, words)
+			continue
+		}
+		if got := roundTripLine(t, line); strings.Join(got, "\x01") != strings.Join(words, "\x01") {
+			t.Errorf("%s: sh splits the line into %q, csh into %q", name, got, words)
+		}
+	}
+	// A single command needs no sh -c, and is still one a csh reads the same way.
+	one := h.Command(t.Context(), "zfs", "list", "-H", "p/a b").Args
+	if words, err := cshWords(one[len(one)-1]); err != nil || words[0] != "env" {
+		t.Errorf("single command %q: %q, %v", one[len(one)-1], words, err)
+	}
+}
+
+// roundTripLine returns the words a POSIX shell makes of line.
+func roundTripLine(t *testing.T, line string) []string {
+	t.Helper()
+	out, err := exec.Command("/bin/sh", "-c", "printf '%s\\0' "+line).Output()
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	got := strings.Split(string(out), "\x00")
+	return got[:len(got)-1]
 }

@@ -19,8 +19,8 @@ type Stage struct {
 
 // Pipeline returns the processes that run stages on the host, each stage's stdout meant to
 // feed the next one's stdin. On this machine that is one process per stage, for the caller
-// to connect; on a remote host one ssh running the stages as one shell pipeline (every word
-// quoted), whose exit status is its last stage's.
+// to connect; on a remote host one ssh running the stages as one pipeline of sh (every word
+// quoted, see underSh), whose exit status is its last stage's.
 func (h *Host) Pipeline(ctx context.Context, stages ...Stage) []*exec.Cmd {
 	if h.ssh == nil {
 		cmds := make([]*exec.Cmd, len(stages))
@@ -37,7 +37,11 @@ func (h *Host) Pipeline(ctx context.Context, stages ...Stage) []*exec.Cmd {
 		}
 		lines[i] = QuoteCommand(words)
 	}
-	return []*exec.Cmd{h.command(ctx, strings.Join(lines, " | "))}
+	line := lines[0]
+	if len(lines) > 1 {
+		line = underSh(strings.Join(lines, " | "))
+	}
+	return []*exec.Cmd{h.command(ctx, line)}
 }
 
 // helperWords prefixes an unprivileged remote command: never sudo, the same PATH as zfs.
@@ -47,7 +51,7 @@ func (h *Host) helperWords(argv []string) []string {
 
 // command runs one remote shell line over the host's ssh master.
 func (h *Host) command(ctx context.Context, line string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "ssh", h.ssh.args(line)...)
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", h.ssh.args(line)...))
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}

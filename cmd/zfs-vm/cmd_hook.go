@@ -23,7 +23,9 @@ func hookCommand() *cli.Command {
 			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n\n" +
 			"The [hooks] section of the configuration selects what is tagged. The scripts in\n" +
 			"/usr/libexec/zfs-vm/ call this. Whatever happens, the exit status is 0 so that the\n" +
-			"container manager never fails because of zfs-vm; outcomes go to the journal.",
+			"container manager never fails because of zfs-vm; outcomes go to the journal. A hook\n" +
+			"holds up the manager at most [hooks] timeout (default 20s): tagging that takes longer\n" +
+			"(a hung zfs) goes on in a background process, which logs its outcome.",
 		ArgsUsage:       "vzctl|lxc|jail|pve [ARGS...]",
 		SkipFlagParsing: true,
 		Action:          runHook,
@@ -60,6 +62,13 @@ func runHook(c *cli.Context) error {
 		log.WithField("container", ev.ID).Errorf("hook: %v", err)
 		return nil
 	}
+	if os.Getenv(hookWorkerEnv) == "" && ev.Skip == "" {
+		if err := handOff(c, args[0], ev.ID, cfg.HookTimeout()); err != nil {
+			log.WithField("container", ev.ID).Errorf("hook %s: %v", args[0], err)
+		}
+		return nil
+	}
+	asHookWorker()
 	lockDir := os.Getenv("ZFS_VM_LOCK_DIR")
 	if lockDir == "" {
 		lockDir = lock.DefaultDir

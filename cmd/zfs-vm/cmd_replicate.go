@@ -24,6 +24,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
 		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
 		waitFlag,
+		timeoutFlag,
 		lockDirFlag,
 	}
 }
@@ -84,7 +85,7 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	if !c.Bool("dry-run") {
-		l, err := lock.Acquire(c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
+		l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
 		if errors.Is(err, lock.ErrBusy) {
 			return cli.Exit(fmt.Sprintf("%s: another zfs-vm run with %s is going on (pid %s)", c.Command.Name, spec,
 				lock.Holder(c.String("lock-dir"), lock.Name("host", spec))), exitLocked)
@@ -94,6 +95,10 @@ func runReplicate(c *cli.Context, push bool) error {
 		}
 		defer l.Release()
 	}
+	// From here on every command runs under --timeout (counted once the lock is held).
+	runCtx, cancel := runContext(c)
+	defer cancel()
+	c.Context = runCtx
 	remote, err := openHost(c, spec)
 	if err != nil {
 		return err

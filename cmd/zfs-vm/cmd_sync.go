@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -35,6 +36,7 @@ func syncCommand() *cli.Command {
 			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics here after the run (default: metrics_file of the config)"},
 			waitFlag,
+			timeoutFlag,
 			lockDirFlag,
 		},
 		Action: runSync,
@@ -65,6 +67,10 @@ func runSync(c *cli.Context) error {
 	if jobs < 1 {
 		return usageError("sync: --jobs must be at least 1")
 	}
+	// --timeout bounds the whole sync, every peer's run included.
+	runCtx, cancel := runContext(c)
+	defer cancel()
+	c.Context = runCtx
 	outcomes := make([]peerOutcome, len(peers))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -159,7 +165,10 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 }
 
 func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
-	l, err := lock.Acquire(c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
+	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
+		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
+	}
+	l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
 	if errors.Is(err, lock.ErrBusy) {
 		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
 		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}

@@ -69,15 +69,25 @@ func newApp() *cli.App {
 }
 
 func main() {
+	ctx, stop := withSignals(context.Background())
 	app := newApp()
-	err := app.Run(os.Args)
-	if err == nil {
-		return
+	err := app.RunContext(ctx, os.Args)
+	sig := signalled(ctx)
+	stop()
+	if err != nil {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(os.Stderr, "zfs-vm: %s\n", msg)
+		}
 	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(os.Stderr, "zfs-vm: %s\n", msg)
+	if sig != nil {
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "zfs-vm: %v\n", sig)
+		}
+		os.Exit(sig.status())
 	}
-	os.Exit(exitStatus(err))
+	if err != nil {
+		os.Exit(exitStatus(err))
+	}
 }
 
 // exitStatus is the status for an error: what cli.Exit set, else 1. A failed command's own

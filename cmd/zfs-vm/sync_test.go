@@ -109,3 +109,16 @@ func TestSystemdEnableDryRun(t *testing.T) {
 		t.Errorf("--dry-run wrote files: %v", entries)
 	}
 }
+
+// The sync unit never runs forever, and a stop signals zfs-vm alone, which stops cleanly.
+func TestSyncUnitIsBounded(t *testing.T) {
+	b, err := os.ReadFile("../../systemd/zfs-vm-sync@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nTimeoutStartSec=", "\nKillMode=mixed\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("zfs-vm-sync@.service lacks %q", strings.TrimSpace(want))
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package lock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -73,3 +74,20 @@ func Holder(dir, name string) string {
 
 // Release lets the lock go.
 func (l *Lock) Release() error { return l.f.Close() }
+
+// AcquireContext is Acquire that also gives up when ctx is done (a signal, --timeout),
+// returning ctx's cause.
+func AcquireContext(ctx context.Context, dir, name string, wait time.Duration) (*Lock, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l, err := TryAcquire(dir, name)
+		if !errors.Is(err, ErrBusy) || !time.Now().Before(deadline) {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

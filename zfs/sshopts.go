@@ -1,0 +1,92 @@
+package zfs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// DefaultConnectTimeout, DefaultServerAliveInterval and DefaultServerAliveCountMax bound how
+// long ssh waits for a peer that does not answer: at most 30 s to connect (TCP and the ssh
+// banner), and a peer that answers no keepalive for 4 × 15 s is given up. Without them a peer
+// that froze mid-stream holds the run, its lock and its timer forever.
+const (
+	DefaultConnectTimeout      = "30"
+	DefaultServerAliveInterval = "15"
+	DefaultServerAliveCountMax = "4"
+)
+
+// sshProbeTimeout bounds `ssh -G`, which only reads configuration files.
+const sshProbeTimeout = 10 * time.Second
+
+// timeoutArgs returns the -o options that give ssh zfs-vm's default timeouts, leaving out each
+// one that the user already chose, in extra (the config's ssh_options) or in their own
+// ssh_config. OpenSSH keeps the first value it sees of an option, command line before files,
+// so these defaults must come after extra on the command line, and must be left out where
+// ssh_config sets them (a -o of ours would otherwise beat the user's file).
+func timeoutArgs(ctx context.Context, extra []string, port, target string) []string {
+	set := effectiveOptions(ctx, extra, port, target)
+	var a []string
+	if v, ok := set["connecttimeout"]; !ok || v == "none" {
+		a = append(a, "-o", "ConnectTimeout="+DefaultConnectTimeout)
+	}
+	// The keepalive pair goes together: a user's own interval keeps their count too.
+	if v, ok := set["serveraliveinterval"]; !ok || v == "0" {
+		a = append(a, "-o", "ServerAliveInterval="+DefaultServerAliveInterval)
+		if v, ok := set["serveralivecountmax"]; !ok || v == "3" {
+			a = append(a, "-o", "ServerAliveCountMax="+DefaultServerAliveCountMax)
+		}
+	}
+	return a
+}
+
+// effectiveOptions asks ssh what it would use for target (`ssh -G`, which reads the
+// configuration files and the command line and connects nowhere): lower-case option names
+// to values. When ssh cannot say (an old OpenSSH), it is what extra sets.
+func effectiveOptions(ctx context.Context, extra []string, port, target string) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, sshProbeTimeout)
+	defer cancel()
+	args := append([]string{"-G"}, extra...)
+	if port != "" {
+		args = append(args, "-p", port)
+	}
+	out, err := exec.CommandContext(ctx, "ssh", append(args, target)...).Output()
+	set := map[string]string{}
+	if err != nil || !bytes.Contains(out, []byte("\nserveraliveinterval ")) {
+		return optionsGiven(extra)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
+			set[k] = v
+		}
+	}
+	return set
+}
+
+// optionsGiven reads the -o options of an ssh command line ("-o Key=value", "-oKey=value",
+// "-o Key value") into lower-case names and values.
+func optionsGiven(args []string) map[string]string {
+	set := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		var opt string
+		switch {
+		case args[i] == "-o" && i+1 < len(args):
+			i++
+			opt = args[i]
+		case strings.HasPrefix(args[i], "-o"):
+			opt = args[i][2:]
+		default:
+			continue
+		}
+		k, v, ok := strings.Cut(opt, "=")
+		if !ok {
+			k, v, _ = strings.Cut(strings.TrimSpace(opt), " ")
+		}
+		set[strings.ToLower(strings.TrimSpace(k))] = strings.ToLower(strings.TrimSpace(v))
+	}
+	return set
+}
