@@ -18,7 +18,7 @@ func configCommand() *cli.Command {
 			Name:  "check",
 			Usage: "validate the configuration without touching anything",
 			Action: func(c *cli.Context) error {
-				path := c.String("config")
+				path := configPath(c)
 				cfg, err := config.Load(path, false)
 				if err != nil {
 					return err

@@ -99,7 +99,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	defer remote.Close()
 	job := newJob(zfs.Local(log), remote, push, opt)
 	job.Log = log
-	job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+	job.Progress = newProgress(c.App.ErrWriter, debugOn(c))
 	job.Transport = transport
 	w := c.App.Writer
 	if c.Bool("dry-run") {

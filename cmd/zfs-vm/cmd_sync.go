@@ -49,7 +49,7 @@ type peerOutcome struct {
 }
 
 func runSync(c *cli.Context) error {
-	cfg, err := config.Load(c.String("config"), false)
+	cfg, err := config.Load(configPath(c), false)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func runSync(c *cli.Context) error {
 		return usageError("sync: %v", err)
 	}
 	if len(peers) == 0 {
-		fmt.Fprintf(c.App.Writer, "sync: no peers in %s\n", c.String("config"))
+		fmt.Fprintf(c.App.Writer, "sync: no peers in %s\n", configPath(c))
 		return nil
 	}
 	jobs := c.Int("jobs")
@@ -184,7 +184,7 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	job.Log = plog
 	job.Transport = p.Transport()
 	if c.Int("jobs") == 1 {
-		job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+		job.Progress = newProgress(c.App.ErrWriter, debugOn(c))
 	}
 	sum, err := job.Run(ctx(c))
 	return peerOutcome{peer: p, summary: sum, err: err}

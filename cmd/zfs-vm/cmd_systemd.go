@@ -44,7 +44,7 @@ func systemdCommand() *cli.Command {
 }
 
 func runSystemd(c *cli.Context, enable bool) error {
-	cfg, err := config.Load(c.String("config"), false)
+	cfg, err := config.Load(configPath(c), false)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runSystemd(c *cli.Context, enable bool) error {
 		if !enable {
 			continue
 		}
-		body := fmt.Sprintf("# Written by `zfs-vm systemd enable` from %s.\n[Timer]\nOnCalendar=\nOnCalendar=%s\n", c.String("config"), p.Schedule)
+		body := fmt.Sprintf("# Written by `zfs-vm systemd enable` from %s.\n[Timer]\nOnCalendar=\nOnCalendar=%s\n", configPath(c), p.Schedule)
 		fmt.Fprintf(c.App.Writer, "write %s: OnCalendar=%s\n", file, p.Schedule)
 		if !dry {
 			if err := os.MkdirAll(dir, 0o755); err != nil {

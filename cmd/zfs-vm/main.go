@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/zfs-vm/zfs-vm/config"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -26,7 +25,7 @@ const (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "zfs-vm",
 		Usage:   "tag and replicate container and VM images on ZFS, keeping clones as clones",
 		Version: version,
@@ -37,11 +36,9 @@ func newApp() *cli.App {
 			"that share blocks with their template. The remote host needs only zfs and sshd.",
 		HideVersion:          false,
 		EnableBashCompletion: true,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "log every zfs and ssh command with its full argv"},
-			&cli.BoolFlag{Name: "sudo", Aliases: []string{"s"}, Usage: "run zfs on the remote host through sudo -n"},
-			&cli.StringFlag{Name: "config", Value: config.DefaultPath, Usage: "configuration `FILE` (peers, hooks)"},
-		},
+		Flags:                globalFlags(true),
+		Action:               rootAction,
+		OnUsageError:         onUsageError,
 		After: func(c *cli.Context) error {
 			logResources()
 			return nil
@@ -63,14 +60,17 @@ func newApp() *cli.App {
 			completionCommand(),
 			manCommand(),
 			versionCommand(),
+			helpCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	prepareCommands(app.Commands)
+	return app
 }
 
 func main() {
 	app := newApp()
-	err := app.Run(os.Args)
+	err := runApp(app, os.Args)
 	if err == nil {
 		return
 	}
@@ -108,7 +108,7 @@ func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
 		return nil, usageError("%v", err)
 	}
 	return zfs.Dial(c.Context, spec, zfs.DialOptions{
-		Sudo:  c.Bool("sudo"),
+		Sudo:  sudoOn(c),
 		Batch: !term.IsTerminal(int(os.Stdin.Fd())),
 	}, log)
 }

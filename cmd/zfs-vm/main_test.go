@@ -33,7 +33,7 @@ func runKeepPath(t *testing.T, args ...string) (out, zfsLog string, status int) 
 	var buf bytes.Buffer
 	app.Writer, app.ErrWriter = &buf, &buf
 	log.SetOutput(&buf)
-	err := app.Run(append([]string{"zfs-vm"}, args...))
+	err := runApp(app, append([]string{"zfs-vm"}, args...))
 	if err != nil {
 		buf.WriteString(err.Error())
 		status = exitStatus(err)
