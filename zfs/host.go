@@ -152,17 +152,27 @@ func (h *Host) commandError(argv []string, stderr string, err error) error {
 	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 127 {
 		return &MissingCommandError{Host: h.Name, Command: argv[0]}
 	}
+	if h.ssh == nil && errors.Is(err, exec.ErrNotFound) {
+		return &MissingCommandError{Host: h.Name, Command: argv[0]}
+	}
 	return &CommandError{Host: h.Name, Argv: argv, Stderr: stderr, Err: err}
 }
 
-// MissingCommandError is a remote host without the command (exit status 127).
+// MissingCommandError is a host without the command: not in this machine's PATH, or exit
+// status 127 from a remote shell.
 type MissingCommandError struct {
 	Host    string
 	Command string
 }
 
 func (e *MissingCommandError) Error() string {
-	return fmt.Sprintf("%s: command not found on %s (is ZFS installed there?)", e.Command, e.Host)
+	if e.Host != "local" {
+		return fmt.Sprintf("%s: command not found on %s (is ZFS installed there?)", e.Command, e.Host)
+	}
+	if e.Command == "zfs" || e.Command == "zpool" {
+		return e.Command + " not found — install zfsutils-linux or run on a ZFS host"
+	}
+	return e.Command + " not found in PATH"
 }
 
 // List reads the host's datasets and snapshots with one `zfs list`.

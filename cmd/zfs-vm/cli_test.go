@@ -104,3 +104,16 @@ func TestCompletionRunsNothing(t *testing.T) {
 		t.Errorf("completion ran a sync: %s exists", prom)
 	}
 }
+
+// TestMissingZFS runs commands on a host without zfs: one line that names the fix.
+func TestMissingZFS(t *testing.T) {
+	setupFakeZFS(t, "0")
+	t.Setenv("PATH", t.TempDir())
+	for _, args := range [][]string{{"list"}, {"tag", "pool/ct"}} {
+		out, _, status := runKeepPath(t, args...)
+		want := "zfs not found — install zfsutils-linux or run on a ZFS host"
+		if status != exitFailure || strings.TrimSpace(out) != want {
+			t.Errorf("%q: status %d output %q; want %d and %q", args, status, out, exitFailure, want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 }
 
 var (
-	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
+	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30s, 10m) for another run with the same peer to finish (else exit 75)"}
 	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true}
 )
 

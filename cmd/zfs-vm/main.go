@@ -122,7 +122,12 @@ func hostArg(c *cli.Context, required bool) (string, error) {
 		}
 		return "", nil
 	case 1:
-		return c.Args().First(), nil
+		// Checked here, before a lock is taken or zfs is asked anything.
+		spec := c.Args().First()
+		if _, _, err := zfs.ParseHostSpec(spec); err != nil && !zfs.IsLocal(spec) {
+			return "", usageError("%s: %v", c.Command.Name, err)
+		}
+		return spec, nil
 	}
 	return "", usageError("%s: too many arguments: %q", c.Command.Name, c.Args().Slice())
 }
