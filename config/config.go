@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -241,43 +242,30 @@ func validPeerName(s string) bool {
 	return s != "" && s[0] != '-' && s[0] != '.'
 }
 
-// Resolved returns the peer with the defaults filled in.
+// Resolved returns the peer with the defaults filled in: a key the peer leaves unset (nil
+// or "") takes the [defaults] value, and sudo and schedule then fall back to false and
+// DefaultSchedule.
 func (p Peer) Resolved(d PeerDefaults) Peer {
-	if p.Sudo == nil {
-		p.Sudo = d.Sudo
-	}
-	if p.Sudo == nil {
-		f := false
-		p.Sudo = &f
-	}
-	if p.SSHOptions == nil {
-		p.SSHOptions = d.SSHOptions
-	}
-	if p.Schedule == "" {
-		p.Schedule = d.Schedule
-	}
-	if p.Schedule == "" {
-		p.Schedule = DefaultSchedule
-	}
-	if p.Streamlines == nil {
-		p.Streamlines = d.Streamlines
-	}
-	if p.Dest == "" {
-		p.Dest = d.Dest
-	}
-	if p.Direction == "" {
-		p.Direction = d.Direction
-	}
-	if p.SendOptions == nil {
-		p.SendOptions = d.SendOptions
-	}
-	if p.Compress == "" {
-		p.Compress = d.Compress
-	}
-	if p.BWLimit == "" {
-		p.BWLimit = d.BWLimit
-	}
+	inherit(&p.Sudo, d.Sudo)
+	inherit(&p.SSHOptions, d.SSHOptions)
+	inherit(&p.Schedule, d.Schedule)
+	inherit(&p.Streamlines, d.Streamlines)
+	inherit(&p.Dest, d.Dest)
+	inherit(&p.Direction, d.Direction)
+	inherit(&p.SendOptions, d.SendOptions)
+	inherit(&p.Compress, d.Compress)
+	inherit(&p.BWLimit, d.BWLimit)
+	inherit(&p.Sudo, new(bool))
+	inherit(&p.Schedule, DefaultSchedule)
 	return p
+}
+
+// inherit sets *v to def when *v is unset: its zero value (nil for pointers and slices, ""
+// for strings). An explicitly empty list (ssh_options = []) is set.
+func inherit[T any](v *T, def T) {
+	if reflect.ValueOf(v).Elem().IsZero() {
+		*v = def
+	}
 }
 
 // Transport returns the peer's compressor and bandwidth limit (both checked by Load).

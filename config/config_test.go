@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -104,4 +105,26 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestResolved(t *testing.T) {
+	yes := true
+	d := PeerDefaults{Sudo: &yes, SSHOptions: []string{"-4"}, Schedule: "daily", Streamlines: []string{"a"},
+		Dest: "tank/d", Direction: "pull", SendOptions: []string{"raw"}, Compress: "zstd", BWLimit: "1M"}
+	got := Peer{Name: "p"}.Resolved(d)
+	want := Peer{Name: "p", Sudo: &yes, SSHOptions: []string{"-4"}, Schedule: "daily", Streamlines: []string{"a"},
+		Dest: "tank/d", Direction: "pull", SendOptions: []string{"raw"}, Compress: "zstd", BWLimit: "1M"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults not applied:\n got %+v\nwant %+v", got, want)
+	}
+	no := false
+	own := Peer{Name: "p", Sudo: &no, SSHOptions: []string{}, Schedule: "weekly", Streamlines: []string{"b"},
+		Dest: "tank/o", Direction: "push", SendOptions: []string{"compressed"}, Compress: "none", BWLimit: "2M"}
+	if got := own.Resolved(d); !reflect.DeepEqual(got, own) {
+		t.Errorf("the peer's own values were replaced:\n got %+v\nwant %+v", got, own)
+	}
+	bare := Peer{Name: "p"}.Resolved(PeerDefaults{})
+	if bare.Sudo == nil || *bare.Sudo || bare.Schedule != DefaultSchedule {
+		t.Errorf("fallbacks: sudo %v schedule %q", bare.Sudo, bare.Schedule)
+	}
 }

@@ -263,17 +263,23 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 	if err := cmd.Run(); err != nil {
 		msg, _ := os.ReadFile(errFile.Name())
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg), err))
+		return nil, fmt.Errorf("cannot connect to %s: %s", spec, FirstLine(string(msg), err))
 	}
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
 }
 
-func firstLine(s string, fallback error) string {
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+// FirstLine returns the first line of a command's output worth showing in a one-line error:
+// not blank, not ssh's "Warning: Permanently added" notice, not one of zfs send -P -v's size
+// reports. Without one it returns fallback's text ("" for a nil fallback).
+func FirstLine(output string, fallback error) string {
+	for _, l := range strings.Split(strings.TrimSpace(output), "\n") {
 		l = strings.TrimSpace(l)
-		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") {
+		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") && !IsSizeReport(l) {
 			return l
 		}
+	}
+	if fallback == nil {
+		return ""
 	}
 	return fallback.Error()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 // We turn the configuration's peers into timer instances with an explicit command rather
@@ -60,7 +61,7 @@ func runSystemd(c *cli.Context, enable bool) error {
 		}
 		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, firstLineOf(string(out)))
+			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, zfs.FirstLine(string(out), nil))
 		}
 		return nil
 	}
