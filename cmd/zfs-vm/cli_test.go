@@ -45,7 +45,7 @@ func TestCommandLine(t *testing.T) {
 		{"bad duration after push", []string{"push", "--wait", "soon", "host"}, exitUsage, `push: --wait "soon": want a duration`, false},
 		{"bad number", []string{"sync", "--jobs", "two"}, exitUsage, `sync: --jobs "two": want a whole number`, false},
 		// Help.
-		{"help of a command", []string{"help", "sync"}, 0, "--jobs", false},
+		{"help of a command", []string{"help", "sync"}, 0, "--no-progress", false},
 		{"--help of a command", []string{"push", "--help"}, 0, "--dest FS, -d FS", false},
 		{"hook --help", []string{"hook", "--help"}, 0, "zfs-vm hook vzctl", false},
 		{"config help", []string{"config", "help"}, 0, "check", false},

@@ -24,6 +24,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
+		outputFlag,
 		waitFlag,
 		lockDirFlag,
 	}
@@ -55,6 +56,10 @@ func pullCommand() *cli.Command {
 }
 
 func runReplicate(c *cli.Context, push bool) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
 	opt, transport, err := replicateOptions(c)
 	if err != nil {
 		return err
@@ -91,10 +96,17 @@ func runReplicate(c *cli.Context, push bool) error {
 		return reportRefusals(refusals)
 	}
 	sum, err := job.Run(ctx(c))
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, newRunReport(c.Command.Name, spec, sum, err)); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %v", c.Command.Name, err)
 	}
-	fmt.Fprintf(c.App.Writer, "%s %s: %s\n", c.Command.Name, spec, summaryText(sum))
+	if format == "text" {
+		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", c.Command.Name, spec, summaryText(sum))
+	}
 	return reportRefusals(sum.Errors)
 }
 
