@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -43,6 +44,10 @@ type PeerDefaults struct {
 	SendOptions []string `toml:"send_options"`
 	Compress    string   `toml:"compress"`
 	BWLimit     string   `toml:"bwlimit"`
+	WarnBehind  int      `toml:"warn_behind"`
+	CritBehind  int      `toml:"crit_behind"`
+	WarnAge     string   `toml:"warn_age"`
+	CritAge     string   `toml:"crit_age"`
 }
 
 // Peer is one host to replicate with.
@@ -66,6 +71,60 @@ type Peer struct {
 	Compress string `toml:"compress"`
 	// BWLimit caps the bytes per second on the wire, e.g. "10M" or "512KiB"; empty for none.
 	BWLimit string `toml:"bwlimit"`
+	// WarnBehind and CritBehind are `zfs-vm status`'s limits on the versions the receiver
+	// lacks, per streamline (0: not checked); WarnAge and CritAge on the time since the last
+	// successful sync, as Go durations ("36h"; empty: not checked).
+	WarnBehind int    `toml:"warn_behind"`
+	CritBehind int    `toml:"crit_behind"`
+	WarnAge    string `toml:"warn_age"`
+	CritAge    string `toml:"crit_age"`
+}
+
+// Thresholds are a peer's alerting limits for `zfs-vm status`; zero means not checked.
+type Thresholds struct {
+	WarnBehind, CritBehind int
+	WarnAge, CritAge       time.Duration
+}
+
+// Thresholds returns the peer's limits (checked by Load).
+func (p Peer) Thresholds() Thresholds {
+	warn, _ := parseAge(p.WarnAge)
+	crit, _ := parseAge(p.CritAge)
+	return Thresholds{WarnBehind: p.WarnBehind, CritBehind: p.CritBehind, WarnAge: warn, CritAge: crit}
+}
+
+// parseAge reads warn_age or crit_age: empty, or a positive Go duration.
+func parseAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a duration such as 90m or 36h", s)
+	}
+	return d, nil
+}
+
+// checkThresholds refuses negative or inverted limits and ages that are not durations.
+func (p Peer) checkThresholds() (key string, err error) {
+	if p.WarnBehind < 0 || p.CritBehind < 0 {
+		return "peer.warn_behind", fmt.Errorf("peer %s: warn_behind and crit_behind count versions: 0 or more", p.Name)
+	}
+	if p.WarnBehind > 0 && p.CritBehind > 0 && p.CritBehind < p.WarnBehind {
+		return "peer.crit_behind", fmt.Errorf("peer %s: crit_behind %d is below warn_behind %d", p.Name, p.CritBehind, p.WarnBehind)
+	}
+	warn, err := parseAge(p.WarnAge)
+	if err != nil {
+		return "peer.warn_age", fmt.Errorf("peer %s: warn_age %v", p.Name, err)
+	}
+	crit, err := parseAge(p.CritAge)
+	if err != nil {
+		return "peer.crit_age", fmt.Errorf("peer %s: crit_age %v", p.Name, err)
+	}
+	if warn > 0 && crit > 0 && crit < warn {
+		return "peer.crit_age", fmt.Errorf("peer %s: crit_age %s is below warn_age %s", p.Name, p.CritAge, p.WarnAge)
+	}
+	return "", nil
 }
 
 // Hooks selects what the container managers' hooks tag.
@@ -214,6 +273,9 @@ func (c *Config) validate(path string, text []byte) error {
 		if _, err := replicate.ParseRate(p.BWLimit); err != nil {
 			return fail("peer.bwlimit", "peer %s: %v", p.Name, err)
 		}
+		if key, err := p.checkThresholds(); err != nil {
+			return fail(key, "%v", err)
+		}
 		for _, o := range p.SSHOptions {
 			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
 				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
@@ -255,6 +317,10 @@ func (p Peer) Resolved(d PeerDefaults) Peer {
 	inherit(&p.SendOptions, d.SendOptions)
 	inherit(&p.Compress, d.Compress)
 	inherit(&p.BWLimit, d.BWLimit)
+	inherit(&p.WarnBehind, d.WarnBehind)
+	inherit(&p.CritBehind, d.CritBehind)
+	inherit(&p.WarnAge, d.WarnAge)
+	inherit(&p.CritAge, d.CritAge)
 	inherit(&p.Sudo, new(bool))
 	inherit(&p.Schedule, DefaultSchedule)
 	return p
