@@ -53,7 +53,8 @@ type peerOutcome struct {
 	summary *replicate.Summary
 	err     error
 	locked  bool
-	plan    []byte // --dry-run: the plan as printed
+	plan    []byte                      // --dry-run: the plan as printed
+	states  []replicate.StreamlineState // status
 }
 
 func runSync(c *cli.Context) error {
@@ -204,6 +205,13 @@ func peerRuns(outcomes []peerOutcome) []metrics.PeerRun {
 			r.Bytes, r.Streams, r.Duration = o.summary.Bytes, o.summary.Done, o.summary.Duration
 			r.Streamlines = o.summary.ByStreamline
 			r.Failures = o.summary.Failed + len(o.summary.Plan.Errors())
+			r.Behind, r.Newest = map[string]int{}, map[string]time.Time{}
+			for _, st := range o.summary.States() {
+				r.Behind[st.Streamline] = st.Behind
+				if !st.ReceiverNewestTime.IsZero() {
+					r.Newest[st.Streamline] = st.ReceiverNewestTime
+				}
+			}
 		}
 		r.OK = o.err == nil && r.Failures == 0
 		runs = append(runs, r)

@@ -54,6 +54,7 @@ func newApp() *cli.App {
 			pullCommand(),
 			tagCommand(),
 			syncCommand(),
+			statusCommand(),
 			configCommand(),
 			systemdCommand(),
 			hookCommand(),
