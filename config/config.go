@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/BurntSushi/toml"
@@ -44,6 +46,10 @@ type PeerDefaults struct {
 	Compress    string   `toml:"compress"`
 	BWLimit     string   `toml:"bwlimit"`
 	Mountable   *bool    `toml:"mountable"`
+	WarnBehind  int      `toml:"warn_behind"`
+	CritBehind  int      `toml:"crit_behind"`
+	WarnAge     string   `toml:"warn_age"`
+	CritAge     string   `toml:"crit_age"`
 }
 
 // Peer is one host to replicate with.
@@ -70,6 +76,60 @@ type Peer struct {
 	// Mountable receives new filesystems mountable by `zfs mount -a` (at the mountpoint they
 	// inherit on the receiver) instead of with canmount=noauto.
 	Mountable *bool `toml:"mountable"`
+	// WarnBehind and CritBehind are `zfs-vm status`'s limits on the versions the receiver
+	// lacks, per streamline (0: not checked); WarnAge and CritAge on the time since the last
+	// successful sync, as Go durations ("36h"; empty: not checked).
+	WarnBehind int    `toml:"warn_behind"`
+	CritBehind int    `toml:"crit_behind"`
+	WarnAge    string `toml:"warn_age"`
+	CritAge    string `toml:"crit_age"`
+}
+
+// Thresholds are a peer's alerting limits for `zfs-vm status`; zero means not checked.
+type Thresholds struct {
+	WarnBehind, CritBehind int
+	WarnAge, CritAge       time.Duration
+}
+
+// Thresholds returns the peer's limits (checked by Load).
+func (p Peer) Thresholds() Thresholds {
+	warn, _ := parseAge(p.WarnAge)
+	crit, _ := parseAge(p.CritAge)
+	return Thresholds{WarnBehind: p.WarnBehind, CritBehind: p.CritBehind, WarnAge: warn, CritAge: crit}
+}
+
+// parseAge reads warn_age or crit_age: empty, or a positive Go duration.
+func parseAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a duration such as 90m or 36h", s)
+	}
+	return d, nil
+}
+
+// checkThresholds refuses negative or inverted limits and ages that are not durations.
+func (p Peer) checkThresholds() (key string, err error) {
+	if p.WarnBehind < 0 || p.CritBehind < 0 {
+		return "peer.warn_behind", fmt.Errorf("peer %s: warn_behind and crit_behind count versions: 0 or more", p.Name)
+	}
+	if p.WarnBehind > 0 && p.CritBehind > 0 && p.CritBehind < p.WarnBehind {
+		return "peer.crit_behind", fmt.Errorf("peer %s: crit_behind %d is below warn_behind %d", p.Name, p.CritBehind, p.WarnBehind)
+	}
+	warn, err := parseAge(p.WarnAge)
+	if err != nil {
+		return "peer.warn_age", fmt.Errorf("peer %s: warn_age %v", p.Name, err)
+	}
+	crit, err := parseAge(p.CritAge)
+	if err != nil {
+		return "peer.crit_age", fmt.Errorf("peer %s: crit_age %v", p.Name, err)
+	}
+	if warn > 0 && crit > 0 && crit < warn {
+		return "peer.crit_age", fmt.Errorf("peer %s: crit_age %s is below warn_age %s", p.Name, p.CritAge, p.WarnAge)
+	}
+	return "", nil
 }
 
 // Hooks selects what the container managers' hooks tag.
@@ -240,6 +300,9 @@ func (c *Config) validate(path string, text []byte) error {
 		if _, err := replicate.ParseRate(p.BWLimit); err != nil {
 			return fail("peer.bwlimit", "peer %s: %v", p.Name, err)
 		}
+		if key, err := p.checkThresholds(); err != nil {
+			return fail(key, "%v", err)
+		}
 		for _, o := range p.SSHOptions {
 			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
 				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
@@ -271,50 +334,36 @@ func validPeerName(s string) bool {
 	return s != "" && s[0] != '-' && s[0] != '.'
 }
 
-// Resolved returns the peer with the defaults filled in.
+// Resolved returns the peer with the defaults filled in: a key the peer leaves unset (nil
+// or "") takes the [defaults] value, and sudo and schedule then fall back to false and
+// DefaultSchedule.
 func (p Peer) Resolved(d PeerDefaults) Peer {
-	if p.Sudo == nil {
-		p.Sudo = d.Sudo
-	}
-	if p.Sudo == nil {
-		f := false
-		p.Sudo = &f
-	}
-	if p.SSHOptions == nil {
-		p.SSHOptions = d.SSHOptions
-	}
-	if p.Schedule == "" {
-		p.Schedule = d.Schedule
-	}
-	if p.Schedule == "" {
-		p.Schedule = DefaultSchedule
-	}
-	if p.Streamlines == nil {
-		p.Streamlines = d.Streamlines
-	}
-	if p.Dest == "" {
-		p.Dest = d.Dest
-	}
-	if p.Direction == "" {
-		p.Direction = d.Direction
-	}
-	if p.SendOptions == nil {
-		p.SendOptions = d.SendOptions
-	}
-	if p.Compress == "" {
-		p.Compress = d.Compress
-	}
-	if p.BWLimit == "" {
-		p.BWLimit = d.BWLimit
-	}
-	if p.Mountable == nil {
-		p.Mountable = d.Mountable
-	}
-	if p.Mountable == nil {
-		f := false
-		p.Mountable = &f
-	}
+	inherit(&p.Sudo, d.Sudo)
+	inherit(&p.SSHOptions, d.SSHOptions)
+	inherit(&p.Schedule, d.Schedule)
+	inherit(&p.Streamlines, d.Streamlines)
+	inherit(&p.Dest, d.Dest)
+	inherit(&p.Direction, d.Direction)
+	inherit(&p.SendOptions, d.SendOptions)
+	inherit(&p.Compress, d.Compress)
+	inherit(&p.BWLimit, d.BWLimit)
+	inherit(&p.WarnBehind, d.WarnBehind)
+	inherit(&p.CritBehind, d.CritBehind)
+	inherit(&p.WarnAge, d.WarnAge)
+	inherit(&p.CritAge, d.CritAge)
+	inherit(&p.Mountable, d.Mountable)
+	inherit(&p.Sudo, new(bool))
+	inherit(&p.Mountable, new(bool))
+	inherit(&p.Schedule, DefaultSchedule)
 	return p
+}
+
+// inherit sets *v to def when *v is unset: its zero value (nil for pointers and slices, ""
+// for strings). An explicitly empty list (ssh_options = []) is set.
+func inherit[T any](v *T, def T) {
+	if reflect.ValueOf(v).Elem().IsZero() {
+		*v = def
+	}
 }
 
 // Transport returns the peer's compressor and bandwidth limit (both checked by Load).

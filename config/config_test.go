@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
 		{"bad hook timeout", "[hooks]\ntimeout = \"soon\"\n", "z.toml:2: hooks.timeout: \"soon\": use a duration"},
 		{"zero hook timeout", "[hooks]\ntimeout = \"0s\"\n", "z.toml:2: hooks.timeout"},
+		{"age not a duration", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nwarn_age = \"1d\"\n", `z.toml:5: peer.warn_age: peer a: warn_age "1d": want a duration such as 90m or 36h`},
+		{"default age not a duration", "[defaults]\ncrit_age = \"soon\"\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n", `peer.crit_age: peer a: crit_age "soon"`},
+		{"crit age below warn age", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nwarn_age = \"2h\"\ncrit_age = \"1h\"\n", "z.toml:6: peer.crit_age: peer a: crit_age 1h is below warn_age 2h"},
+		{"crit behind below warn behind", "[defaults]\nwarn_behind = 3\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\ncrit_behind = 2\n", "peer.crit_behind: peer a: crit_behind 2 is below warn_behind 3"},
+		{"negative behind", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nwarn_behind = -1\n", "0 or more"},
 	}
 	for _, c := range cases {
 		_, err := Parse("z.toml", []byte(c.text))
@@ -113,4 +119,29 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestResolved(t *testing.T) {
+	yes := true
+	d := PeerDefaults{Sudo: &yes, SSHOptions: []string{"-4"}, Schedule: "daily", Streamlines: []string{"a"},
+		Dest: "tank/d", Direction: "pull", SendOptions: []string{"raw"}, Compress: "zstd", BWLimit: "1M",
+		WarnBehind: 1, CritBehind: 3, WarnAge: "2h", CritAge: "1d", Mountable: &yes}
+	got := Peer{Name: "p"}.Resolved(d)
+	want := Peer{Name: "p", Sudo: &yes, SSHOptions: []string{"-4"}, Schedule: "daily", Streamlines: []string{"a"},
+		Dest: "tank/d", Direction: "pull", SendOptions: []string{"raw"}, Compress: "zstd", BWLimit: "1M",
+		WarnBehind: 1, CritBehind: 3, WarnAge: "2h", CritAge: "1d", Mountable: &yes}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults not applied:\n got %+v\nwant %+v", got, want)
+	}
+	no := false
+	own := Peer{Name: "p", Sudo: &no, SSHOptions: []string{}, Schedule: "weekly", Streamlines: []string{"b"},
+		Dest: "tank/o", Direction: "push", SendOptions: []string{"compressed"}, Compress: "none", BWLimit: "2M",
+		WarnBehind: 2, CritBehind: 4, WarnAge: "3h", CritAge: "4h", Mountable: &no}
+	if got := own.Resolved(d); !reflect.DeepEqual(got, own) {
+		t.Errorf("the peer's own values were replaced:\n got %+v\nwant %+v", got, own)
+	}
+	bare := Peer{Name: "p"}.Resolved(PeerDefaults{})
+	if bare.Sudo == nil || *bare.Sudo || bare.Schedule != DefaultSchedule || bare.Mountable == nil || *bare.Mountable {
+		t.Errorf("fallbacks: sudo %v schedule %q mountable %v", bare.Sudo, bare.Schedule, bare.Mountable)
+	}
 }

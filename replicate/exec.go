@@ -198,110 +198,170 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	e.wireOnce.Do(func() { e.wire = e.chooseWire(ctx) })
 	recvCtx, stopRecv := receiverContext(ctx)
 	defer stopRecv()
-	senders := e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...)
-	receivers := e.Receiver.Pipeline(recvCtx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...)
-	sendErr, recvErr := &untrusted.Buffer{Max: maxStderr}, &untrusted.Buffer{Max: maxStderr}
-	sendRest := sendErr
-	report := &sendReport{rest: sendRest}
-	if e.Progress != nil && st != nil {
-		report.progress = func(sent, total uint64) { e.Progress(st, sent, total) }
+	p := e.newStreamPipe(ctx, recvCtx, send, recv, st)
+	if err := p.connect(e.Transport.RateLimit > 0); err != nil {
+		return 0, err
 	}
-	senders[0].Stderr = report
-	for _, c := range senders[1:] {
+	if err := p.start(); err != nil {
+		return 0, err
+	}
+	errs, copyErr := p.wait(ctx, e.Transport.RateLimit)
+	if err := e.pipeError(ctx, send, p, errs, copyErr); err != nil {
+		return 0, err
+	}
+	return p.report.total, nil
+}
+
+// streamPipe is one stream's processes: the sender's (zfs send, then a compressor) and the
+// receiver's (a decompressor, then zfs receive), in order, with what each side printed.
+type streamPipe struct {
+	senders, receivers []*exec.Cmd
+	all                []*exec.Cmd       // senders then receivers
+	sendErr, recvErr   *untrusted.Buffer // bounded: a peer may print without end
+	report             *sendReport
+	// ours are pipe ends that only the children need once started.
+	ours []*os.File
+	// copyIn and copyOut are the rate-limited copy's ends, when there is one.
+	copyIn, copyOut *os.File
+}
+
+// newStreamPipe builds the commands of both sides and captures their stderr: zfs send's
+// through the progress reader, the rest into bounded buffers. The receiving side runs
+// under recvCtx (see receiverContext).
+func (e *Executor) newStreamPipe(ctx, recvCtx context.Context, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) *streamPipe {
+	p := &streamPipe{
+		senders:   e.Sender.Pipeline(ctx, append([]zfs.Stage{{Argv: send.ReportingArgv()}}, e.wire.compress...)...),
+		receivers: e.Receiver.Pipeline(recvCtx, append(append([]zfs.Stage(nil), e.wire.decompress...), zfs.Stage{Argv: recv.Argv()})...),
+		sendErr:   &untrusted.Buffer{Max: maxStderr},
+		recvErr:   &untrusted.Buffer{Max: maxStderr},
+	}
+	p.all = append(append([]*exec.Cmd(nil), p.senders...), p.receivers...)
+	sendRest := p.sendErr
+	p.report = &sendReport{rest: sendRest}
+	if e.Progress != nil && st != nil {
+		p.report.progress = func(sent, total uint64) { e.Progress(st, sent, total) }
+	}
+	p.senders[0].Stderr = p.report
+	for _, c := range p.senders[1:] {
 		c.Stderr = sendRest
 	}
-	recvRest := recvErr
-	for _, c := range receivers {
+	recvRest := p.recvErr
+	for _, c := range p.receivers {
 		c.Stderr = recvRest
 	}
-	receivers[len(receivers)-1].Stdout = io.Discard
+	p.receivers[len(p.receivers)-1].Stdout = io.Discard
+	return p
+}
 
-	all := append(append([]*exec.Cmd(nil), senders...), receivers...)
-	var ours []*os.File // pipe ends only the children need once started
-	closeOurs := func() {
-		for _, f := range ours {
-			f.Close()
-		}
-	}
-	var copyIn, copyOut *os.File // the rate-limited copy's ends, when there is one
-	for i := 0; i+1 < len(all); i++ {
+// connect joins each command's stdout to the next one's stdin with an OS pipe; with
+// rateLimited, the pipe between the two sides is cut in two for the rate-limited copy.
+func (p *streamPipe) connect(rateLimited bool) error {
+	for i := 0; i+1 < len(p.all); i++ {
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			closeOurs()
-			return 0, err
+			p.closeAll()
+			return err
 		}
-		all[i].Stdout = pw
-		ours = append(ours, pw)
-		if i == len(senders)-1 && e.Transport.RateLimit > 0 {
-			copyIn = pr
+		p.all[i].Stdout = pw
+		p.ours = append(p.ours, pw)
+		if i == len(p.senders)-1 && rateLimited {
+			p.copyIn = pr
 			if pr, pw, err = os.Pipe(); err != nil {
-				copyIn.Close()
-				closeOurs()
-				return 0, err
+				p.closeAll()
+				return err
 			}
-			copyOut = pw
+			p.copyOut = pw
 		}
-		all[i+1].Stdin = pr
-		ours = append(ours, pr)
+		p.all[i+1].Stdin = pr
+		p.ours = append(p.ours, pr)
 	}
-	// Start from the receiving end, so that nothing is sent before something reads it.
-	for i := len(all) - 1; i >= 0; i-- {
-		if err := all[i].Start(); err != nil {
-			closeOurs()
-			if copyIn != nil {
-				copyIn.Close()
-				copyOut.Close()
-			}
-			for _, c := range all[i+1:] {
+	return nil
+}
+
+// start starts the commands from the receiving end, so that nothing is sent before
+// something reads it. On failure it reaps those already started.
+func (p *streamPipe) start() error {
+	for i := len(p.all) - 1; i >= 0; i-- {
+		if err := p.all[i].Start(); err != nil {
+			p.closeAll()
+			for _, c := range p.all[i+1:] {
 				c.Wait()
 			}
-			return 0, err
+			return err
 		}
 	}
 	// Only the children hold the pipes now, so each sees the other's end close.
-	closeOurs()
+	p.closeOurs()
+	return nil
+}
+
+// wait runs the rate-limited copy, if any, while the commands run, and returns each
+// command's exit error (in the order of all) and the copy's.
+func (p *streamPipe) wait(ctx context.Context, rate uint64) ([]error, error) {
 	copied := make(chan error, 1)
-	if copyIn != nil {
+	if p.copyIn != nil {
 		go func() {
-			_, err := rateLimitedCopy(ctx, copyOut, copyIn, e.Transport.RateLimit)
-			copyOut.Close()
-			copyIn.Close()
+			_, err := rateLimitedCopy(ctx, p.copyOut, p.copyIn, rate)
+			p.copyOut.Close()
+			p.copyIn.Close()
 			copied <- err
 		}()
 	} else {
 		copied <- nil
 	}
-	errs := make([]error, len(all))
-	for i, c := range all {
+	errs := make([]error, len(p.all))
+	for i, c := range p.all {
 		errs[i] = c.Wait()
 	}
-	copyErr := <-copied
-	sErr := firstError(errs[:len(senders)])
-	rErr := errs[len(all)-1]
-	if rErr == nil {
-		rErr = firstError(errs[len(senders):])
+	return errs, <-copied
+}
+
+func (p *streamPipe) closeOurs() {
+	for _, f := range p.ours {
+		f.Close()
 	}
-	sendSaid := oneLine(sendErr.String(), nil)
+}
+
+// closeAll closes every pipe end we hold, the copy's too, after a failed setup.
+func (p *streamPipe) closeAll() {
+	p.closeOurs()
+	for _, f := range []*os.File{p.copyIn, p.copyOut} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// pipeError decides which side's failure explains a stream that failed: zfs send dying of
+// a broken pipe only echoes the receive's failure.
+func (e *Executor) pipeError(ctx context.Context, send zfs.SendArgs, p *streamPipe, errs []error, copyErr error) error {
+	sErr := firstError(errs[:len(p.senders)])
+	rErr := errs[len(errs)-1]
+	if rErr == nil {
+		rErr = firstError(errs[len(p.senders):])
+	}
+	sendText, recvText := p.sendErr.String(), p.recvErr.String()
+	sendSaid := zfs.FirstLine(sendText, nil)
 	if send.Resumes() && sErr != nil {
-		if why := tokenRejection(sendErr.String()); why != "" {
-			return 0, &TokenRejectedError{Sender: e.Sender.Name, Msg: oneLine(why, sErr)}
+		if why := tokenRejection(sendText); why != "" {
+			return &TokenRejectedError{Sender: e.Sender.Name, Msg: zfs.FirstLine(why, sErr)}
 		}
 	}
 	switch {
 	case ctx.Err() != nil && (rErr != nil || sErr != nil || copyErr != nil):
-		return 0, &StoppedError{Cause: context.Cause(ctx)}
-	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendErr.String()),
+		return &StoppedError{Cause: context.Cause(ctx)}
+	case rErr != nil && sErr != nil && !isBrokenPipe(sErr, sendText),
 		// A remote `zfs send | zstd` exits with zstd's status: what send said is the clue.
-		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendErr.String()):
-		return 0, fmt.Errorf("send failed: %s; receive failed: %s", oneLine(sendErr.String(), sErr), oneLine(recvErr.String(), rErr))
+		rErr != nil && sErr == nil && sendSaid != "" && !isBrokenPipe(nil, sendText):
+		return fmt.Errorf("send failed: %s; receive failed: %s", zfs.FirstLine(sendText, sErr), zfs.FirstLine(recvText, rErr))
 	case rErr != nil:
-		return 0, fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, lostOr(e.Receiver, recvErr.String(), rErr))
+		return fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, lostOr(e.Receiver, recvText, rErr))
 	case sErr != nil:
-		return 0, fmt.Errorf("send on %s failed: %s", e.Sender.Name, lostOr(e.Sender, sendErr.String(), sErr))
+		return fmt.Errorf("send on %s failed: %s", e.Sender.Name, lostOr(e.Sender, sendText, sErr))
 	case copyErr != nil:
-		return 0, fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
+		return fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
 	}
-	return report.total, nil
+	return nil
 }
 
 // ReceiverGrace is how long the receiving side of a stream that is being stopped (a signal,
@@ -346,8 +406,8 @@ func (e *StoppedError) Unwrap() error { return e.Cause }
 // nothing lost its connection (the peer stopped answering ssh's keepalives, or the link broke).
 func lostOr(h *zfs.Host, stderr string, err error) string {
 	var xe *exec.ExitError
-	if said := oneLine(stderr, nil); said != "" || h.IsLocal() || !errors.As(err, &xe) || xe.ExitCode() != 255 {
-		return oneLine(stderr, err)
+	if said := zfs.FirstLine(stderr, nil); said != "" || h.IsLocal() || !errors.As(err, &xe) || xe.ExitCode() != 255 {
+		return zfs.FirstLine(stderr, err)
 	}
 	return "lost the ssh connection to " + h.Name + " (ssh exit status 255)"
 }
@@ -473,22 +533,6 @@ func tokenRejection(stderr string) string {
 		}
 	}
 	return ""
-}
-
-// oneLine returns the first line of stderr that is not zfs send -P's size report; err's text
-// when there is none ("" for a nil err).
-func oneLine(stderr string, err error) string {
-	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || zfs.IsSizeReport(l) {
-			continue
-		}
-		return untrusted.Printable(untrusted.Line(l, maxMessageLine))
-	}
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // Estimate asks the sender for the stream's estimated size (zfs send -n -P).

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/zfs-vm/zfs-vm/internal/untrusted"
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 // zfs send's report on stderr is read line by line whatever a peer sends: a "line" without
@@ -39,7 +40,7 @@ func TestSendReportIsBounded(t *testing.T) {
 	if !strings.HasPrefix(got, strings.Repeat("\x1b", maxReportLine)+" [") {
 		t.Errorf("overlong line does not start with its first %d bytes", maxReportLine)
 	}
-	if msg := oneLine(got, nil); strings.ContainsRune(msg, '\x1b') || len(msg) > 5*maxMessageLine {
+	if msg := zfs.FirstLine(got, nil); strings.ContainsRune(msg, '\x1b') || len(msg) > 5*maxMessageLine {
 		t.Errorf("error message from it: %d bytes, %.40q", len(msg), msg)
 	}
 	// Endless short lines: the kept stderr stays at its limit.

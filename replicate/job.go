@@ -36,6 +36,10 @@ type Summary struct {
 	Duration     time.Duration
 	// Errors are the refusals and failures, one per line to report.
 	Errors []error
+
+	// The listings the plan was made from, and the run's streamlines, for States.
+	sender, receiver *zfs.Inventory
+	streamlines      []string
 }
 
 // list reads both hosts. When both are this machine (replicating to another of its pools),
@@ -145,6 +149,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	}
 	res := ex.Run(ctx, plan)
 	sum.Plan = plan
+	sum.sender, sum.receiver, sum.streamlines = src, dst, j.Options.Streamlines
 	sum.Done += res.Done
 	sum.Bytes += res.Bytes
 	sum.ByStreamline = res.ByStreamline

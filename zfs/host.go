@@ -215,17 +215,27 @@ func (h *Host) commandError(argv []string, stderr string, err error) error {
 	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 127 {
 		return &MissingCommandError{Host: h.Name, Command: argv[0]}
 	}
+	if h.ssh == nil && errors.Is(err, exec.ErrNotFound) {
+		return &MissingCommandError{Host: h.Name, Command: argv[0]}
+	}
 	return &CommandError{Host: h.Name, Argv: argv, Stderr: stderr, Err: err}
 }
 
-// MissingCommandError is a remote host without the command (exit status 127).
+// MissingCommandError is a host without the command: not in this machine's PATH, or exit
+// status 127 from a remote shell.
 type MissingCommandError struct {
 	Host    string
 	Command string
 }
 
 func (e *MissingCommandError) Error() string {
-	return fmt.Sprintf("%s: command not found on %s (is ZFS installed there?)", e.Command, e.Host)
+	if e.Host != "local" {
+		return fmt.Sprintf("%s: command not found on %s (is ZFS installed there?)", e.Command, e.Host)
+	}
+	if e.Command == "zfs" || e.Command == "zpool" {
+		return e.Command + " not found — install zfsutils-linux or run on a ZFS host"
+	}
+	return e.Command + " not found in PATH"
 }
 
 // List reads the host's datasets and snapshots with one `zfs list`.
@@ -322,17 +332,23 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 		msg := make([]byte, maxStderr)
 		n, _ := io.ReadFull(io.NewSectionReader(errFile, 0, maxStderr), msg)
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg[:n]), err))
+		return nil, fmt.Errorf("cannot connect to %s: %s", spec, FirstLine(string(msg[:n]), err))
 	}
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
 }
 
-func firstLine(s string, fallback error) string {
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+// FirstLine returns the first line of a command's output worth showing in a one-line error:
+// not blank, not ssh's "Warning: Permanently added" notice, not one of zfs send -P -v's size
+// reports. Without one it returns fallback's text ("" for a nil fallback).
+func FirstLine(output string, fallback error) string {
+	for _, l := range strings.Split(strings.TrimSpace(output), "\n") {
 		l = strings.TrimSpace(l)
-		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") {
+		if l != "" && !strings.HasPrefix(l, "Warning: Permanently added") && !IsSizeReport(l) {
 			return untrusted.Printable(untrusted.Line(l, maxMessageLine))
 		}
+	}
+	if fallback == nil {
+		return ""
 	}
 	return fallback.Error()
 }

@@ -236,3 +236,21 @@ func roundTripLine(t *testing.T, line string) []string {
 	got := strings.Split(string(out), "\x00")
 	return got[:len(got)-1]
 }
+func TestFirstLine(t *testing.T) {
+	cases := []struct {
+		out      string
+		fallback error
+		want     string
+	}{
+		{"\n  cannot open 'x': dataset does not exist\nmore\n", nil, "cannot open 'x': dataset does not exist"},
+		{"Warning: Permanently added 'b' (ED25519) to the list of known hosts.\r\nPermission denied\n", nil, "Permission denied"},
+		{"full\tpool/a@s\t1024\nsize\t1024\n12:00:01\t512\tpool/a@s\nbroken\n", nil, "broken"},
+		{"size\t1024\n", errors.New("exit status 1"), "exit status 1"},
+		{"", nil, ""},
+	}
+	for _, c := range cases {
+		if got := FirstLine(c.out, c.fallback); got != c.want {
+			t.Errorf("FirstLine(%q) = %q, want %q", c.out, got, c.want)
+		}
+	}
+}

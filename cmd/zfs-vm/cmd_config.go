@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"os/exec"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 func configCommand() *cli.Command {
@@ -18,7 +18,7 @@ func configCommand() *cli.Command {
 			Name:  "check",
 			Usage: "validate the configuration without touching anything",
 			Action: func(c *cli.Context) error {
-				path := c.String("config")
+				path := configPath(c)
 				cfg, err := config.Load(path, false)
 				if err != nil {
 					return err
@@ -43,16 +43,8 @@ func checkSchedules(path string, cfg *config.Config) error {
 		p = p.Resolved(cfg.Defaults)
 		out, err := exec.Command("systemd-analyze", "calendar", p.Schedule).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s: peer %s: schedule %q is not a systemd calendar expression: %s", path, p.Name, p.Schedule, firstLineOf(string(out)))
+			return fmt.Errorf("%s: peer %s: schedule %q is not a systemd calendar expression: %s", path, p.Name, p.Schedule, zfs.FirstLine(string(out), nil))
 		}
 	}
 	return nil
-}
-
-func firstLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -33,8 +33,12 @@ func hookCommand() *cli.Command {
 }
 
 func runHook(c *cli.Context) error {
-	enableJournal(true)
 	args := c.Args().Slice()
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		// A person asking: no container manager passes these.
+		return cli.ShowCommandHelp(c.Lineage()[1], c.Command.Name)
+	}
+	enableJournal(true)
 	if len(args) == 0 {
 		log.Error("hook: want vzctl, lxc, jail or pve")
 		return nil
@@ -57,7 +61,7 @@ func runHook(c *cli.Context) error {
 		log.Error(err)
 		return nil
 	}
-	cfg, err := config.Load(c.String("config"), true)
+	cfg, err := config.Load(configPath(c), true)
 	if err != nil {
 		log.WithField("container", ev.ID).Errorf("hook: %v", err)
 		return nil

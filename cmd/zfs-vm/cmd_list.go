@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -148,16 +149,8 @@ func relative(root string, members []string) []string {
 	return out
 }
 
-// humanBytes formats a size with binary units, as zfs does.
+// humanBytes formats a size with binary units and no space ("600B", "1.5GiB"), to fit
+// table columns.
 func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return strings.ReplaceAll(humanize.IBytes(n), " ", "")
 }

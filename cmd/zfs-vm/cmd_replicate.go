@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -23,6 +25,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
 		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
+		outputFlag,
 		waitFlag,
 		timeoutFlag,
 		lockDirFlag,
@@ -30,7 +33,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 }
 
 var (
-	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
+	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30s, 10m) for another run with the same peer to finish (else exit 75)"}
 	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where lock files live", Hidden: true,
 		EnvVars: []string{"ZFS_VM_LOCK_DIR"}}
 )
@@ -56,29 +59,13 @@ func pullCommand() *cli.Command {
 }
 
 func runReplicate(c *cli.Context, push bool) error {
-	name, dest := c.String("name"), c.String("dest")
-	flags, err := zfs.SendOptions(c.StringSlice("send-option"))
+	format, err := outputFormat(c)
 	if err != nil {
-		return usageError("%s: %v", c.Command.Name, err)
+		return err
 	}
-	opt := replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags, Mountable: c.Bool("mountable")}
-	var transport replicate.Transport
-	if transport.Compress, err = replicate.ParseCompress(c.String("compress")); err != nil {
-		return usageError("%s: --compress: %v", c.Command.Name, err)
-	}
-	if transport.RateLimit, err = replicate.ParseRate(c.String("bwlimit")); err != nil {
-		return usageError("%s: --bwlimit: %v", c.Command.Name, err)
-	}
-	if name != "" {
-		if err := zfs.ValidateStreamline(name); err != nil {
-			return usageError("%s: -n: %v", c.Command.Name, err)
-		}
-		opt.Streamlines = []string{name}
-	}
-	if dest != "" {
-		if err := zfs.ValidateDatasetName(dest); err != nil {
-			return usageError("%s: -d: %v", c.Command.Name, err)
-		}
+	opt, transport, err := replicateOptions(c)
+	if err != nil {
+		return err
 	}
 	spec, err := hostArg(c, true)
 	if err != nil {
@@ -106,46 +93,93 @@ func runReplicate(c *cli.Context, push bool) error {
 	defer remote.Close()
 	job := newJob(zfs.Local(log), remote, push, opt)
 	job.Log = log
-	job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+	job.Progress = newProgress(c.App.ErrWriter, debugOn(c))
 	job.Transport = transport
-	w := c.App.Writer
 	if c.Bool("dry-run") {
-		plan, resumes, err := job.Plan(ctx(c))
+		refusals, err := printPlan(ctx(c), c.App.Writer, job)
 		if err != nil {
 			return fmt.Errorf("%s: %v", c.Command.Name, err)
 		}
-		ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: log}
-		for _, r := range resumes {
-			if r.Stale() {
-				fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.SafeName(), r.Target)
-			} else {
-				fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.SafeName(), r.Target, humanBytes(r.Info.Bytes))
-			}
-		}
-		for _, n := range plan.Notices {
-			log.Warn(n)
-		}
-		fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), job.Sender.Name, job.Receiver.Name)
-		for _, st := range plan.Streams {
-			est := "?"
-			if n, err := ex.Estimate(ctx(c), st); err == nil {
-				est = humanBytes(n)
-			} else {
-				log.WithError(err).Debug("estimate failed")
-			}
-			if rb := st.Rollback; rb != nil {
-				fmt.Fprintf(w, "  rollback     %s to %s, destroying %s\n", rb.Dataset, rb.To, rollbackWhat(rb))
-			}
-			fmt.Fprintf(w, "  %-11s  %s  (est. %s)\n", st.Kind, replicate.Describe(st), est)
-		}
-		return reportRefusals(plan.Errors())
+		return reportRefusals(refusals)
 	}
 	sum, err := job.Run(ctx(c))
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, newRunReport(c.Command.Name, spec, sum, err)); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %v", c.Command.Name, err)
 	}
-	fmt.Fprintf(w, "%s %s: %s\n", c.Command.Name, spec, summaryText(sum))
+	if format == "text" {
+		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", c.Command.Name, spec, summaryText(sum))
+	}
 	return reportRefusals(sum.Errors)
+}
+
+// replicateOptions reads push's and pull's flags, refusing bad values before anything is
+// locked or listed.
+func replicateOptions(c *cli.Context) (replicate.Options, replicate.Transport, error) {
+	var opt replicate.Options
+	var transport replicate.Transport
+	name, dest := c.String("name"), c.String("dest")
+	flags, err := zfs.SendOptions(c.StringSlice("send-option"))
+	if err != nil {
+		return opt, transport, usageError("%s: %v", c.Command.Name, err)
+	}
+	opt = replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags, Mountable: c.Bool("mountable")}
+	if transport.Compress, err = replicate.ParseCompress(c.String("compress")); err != nil {
+		return opt, transport, usageError("%s: --compress: %v", c.Command.Name, err)
+	}
+	if transport.RateLimit, err = replicate.ParseRate(c.String("bwlimit")); err != nil {
+		return opt, transport, usageError("%s: --bwlimit: %v", c.Command.Name, err)
+	}
+	if name != "" {
+		if err := zfs.ValidateStreamline(name); err != nil {
+			return opt, transport, usageError("%s: -n: %v", c.Command.Name, err)
+		}
+		opt.Streamlines = []string{name}
+	}
+	if dest != "" {
+		if err := zfs.ValidateDatasetName(dest); err != nil {
+			return opt, transport, usageError("%s: -d: %v", c.Command.Name, err)
+		}
+	}
+	return opt, transport, nil
+}
+
+// printPlan prints what job would do (--dry-run): the interrupted receives it would resume
+// or discard, and each stream with its estimated size. It returns the plan's refusals.
+func printPlan(ctx context.Context, w io.Writer, job *replicate.Job) ([]error, error) {
+	plan, resumes, err := job.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resumes {
+		if r.Stale() {
+			fmt.Fprintf(w, "discard   interrupted receive of %s into %s (the sender no longer has it)\n", r.Info.SafeName(), r.Target)
+		} else {
+			fmt.Fprintf(w, "resume    interrupted receive of %s into %s (%s received so far)\n", r.Info.SafeName(), r.Target, humanBytes(r.Info.Bytes))
+		}
+	}
+	for _, n := range plan.Notices {
+		job.Log.Warn(n)
+	}
+	ex := &replicate.Executor{Sender: job.Sender, Receiver: job.Receiver, Log: job.Log}
+	fmt.Fprintf(w, "plan: %d stream(s) from %s to %s\n", len(plan.Streams), job.Sender.Name, job.Receiver.Name)
+	for _, st := range plan.Streams {
+		est := "?"
+		if n, err := ex.Estimate(ctx, st); err == nil {
+			est = humanBytes(n)
+		} else {
+			job.Log.WithError(err).Debug("estimate failed")
+		}
+		if rb := st.Rollback; rb != nil {
+			fmt.Fprintf(w, "  rollback     %s to %s, destroying %s\n", rb.Dataset, rb.To, rollbackWhat(rb))
+		}
+		fmt.Fprintf(w, "  %-11s  %s  (est. %s)\n", st.Kind, replicate.Describe(st), est)
+	}
+	return plan.Errors(), nil
 }
 
 // newJob returns the job that pushes local's versions to remote, or pulls remote's. Base

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -28,12 +30,17 @@ func syncCommand() *cli.Command {
 		Name:  "sync",
 		Usage: "push to or pull from the peers in the configuration",
 		Description: "Each peer of the configuration (or each --peer) is replicated as push or pull\n" +
-			"would, several at a time (--jobs). One summary line is printed per peer. The exit\n" +
-			"status is 1 if any peer failed (the others are still done), 75 if a peer was\n" +
-			"skipped because another run of it holds its lock, 0 otherwise.",
+			"would, several at a time (--jobs). One summary line is printed per peer; on a\n" +
+			"terminal each running peer has a progress line (--no-progress: none). --dry-run\n" +
+			"prints every peer's plan and changes nothing. The exit status is 1 if any peer\n" +
+			"failed (the others are still done), 75 if a peer was skipped because another run\n" +
+			"of it holds its lock, 0 otherwise.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "peer", Usage: "only this peer (repeatable)"},
 			&cli.IntFlag{Name: "jobs", Value: 2, Usage: "peers replicated at the same time"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print each peer's plan (streams with estimated sizes) and change nothing"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "draw no progress lines, even on a terminal"},
+			outputFlag,
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics here after the run (default: metrics_file of the config)"},
 			waitFlag,
 			timeoutFlag,
@@ -48,10 +55,16 @@ type peerOutcome struct {
 	summary *replicate.Summary
 	err     error
 	locked  bool
+	plan    []byte                      // --dry-run: the plan as printed
+	states  []replicate.StreamlineState // status
 }
 
 func runSync(c *cli.Context) error {
-	cfg, err := config.Load(c.String("config"), false)
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(configPath(c), false)
 	if err != nil {
 		return err
 	}
@@ -59,18 +72,53 @@ func runSync(c *cli.Context) error {
 	if err != nil {
 		return usageError("sync: %v", err)
 	}
-	if len(peers) == 0 {
-		fmt.Fprintf(c.App.Writer, "sync: no peers in %s\n", c.String("config"))
-		return nil
-	}
 	jobs := c.Int("jobs")
 	if jobs < 1 {
 		return usageError("sync: --jobs must be at least 1")
+	}
+	if len(peers) == 0 {
+		fmt.Fprintf(c.App.Writer, "sync: no peers in %s\n", configPath(c))
+		return nil
 	}
 	// --timeout bounds the whole sync, every peer's run included.
 	runCtx, cancel := runContext(c)
 	defer cancel()
 	c.Context = runCtx
+	if c.Bool("dry-run") {
+		return reportPlans(c, forEachPeer(peers, jobs, func(p config.Peer) peerOutcome { return planPeer(c, p) }))
+	}
+	var b *board
+	if stderrIsTerminal && !c.Bool("no-progress") {
+		b = newBoard(c.App.ErrWriter, terminalWidth())
+		defer log.SetOutput(log.Out)
+		log.SetOutput(b)
+	}
+	outcomes := forEachPeer(peers, jobs, func(p config.Peer) peerOutcome { return syncPeer(c, p, b) })
+	status := reportOutcomes(outcomes)
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, syncReport(outcomes)); err != nil {
+			return err
+		}
+	}
+	metricsFile := c.String("metrics-file")
+	if metricsFile == "" {
+		metricsFile = cfg.MetricsFile
+	}
+	if metricsFile != "" {
+		if err := metrics.Update(metricsFile, peerRuns(outcomes)); err != nil {
+			log.Errorf("writing metrics to %s: %v", metricsFile, err)
+			status = exitFailure
+		}
+	}
+	if status != 0 {
+		return cli.Exit("", status)
+	}
+	return nil
+}
+
+// forEachPeer runs do for each peer, jobs at a time, and returns the outcomes in the
+// peers' order.
+func forEachPeer(peers []config.Peer, jobs int, do func(config.Peer) peerOutcome) []peerOutcome {
 	outcomes := make([]peerOutcome, len(peers))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -80,11 +128,16 @@ func runSync(c *cli.Context) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			outcomes[i] = syncPeer(c, p)
+			outcomes[i] = do(p)
 		}(i, p)
 	}
 	wg.Wait()
+	return outcomes
+}
 
+// reportOutcomes logs one line per peer and returns the exit status: 1 if a peer failed,
+// else 75 if one was skipped for its lock, else 0.
+func reportOutcomes(outcomes []peerOutcome) int {
 	status := 0
 	for _, o := range outcomes {
 		l := log.WithField("peer", o.peer.Name)
@@ -105,18 +158,42 @@ func runSync(c *cli.Context) error {
 				Infof("peer %s: %s %s: %s", o.peer.Name, o.peer.Direction, o.peer.Host, summaryText(o.summary))
 		}
 	}
-	metricsFile := c.String("metrics-file")
-	if metricsFile == "" {
-		metricsFile = cfg.MetricsFile
+	return status
+}
+
+// syncReport is the JSON form of the outcomes.
+func syncReport(outcomes []peerOutcome) SyncReport {
+	rep := SyncReport{Peers: []RunReport{}}
+	for _, o := range outcomes {
+		r := newRunReport(o.peer.Direction, o.peer.Host, o.summary, o.err)
+		r.Peer = o.peer.Name
+		if o.locked {
+			r.Status = statusLocked
+		}
+		rep.Peers = append(rep.Peers, r)
 	}
-	if metricsFile != "" {
-		if err := metrics.Update(metricsFile, peerRuns(outcomes)); err != nil {
-			log.Errorf("writing metrics to %s: %v", metricsFile, err)
-			status = exitFailure
+	return rep
+}
+
+// reportPlans prints each peer's plan (--dry-run) under a header naming the peer, in the
+// configuration's order, and returns 1 if a peer could not be planned or was refused
+// something.
+func reportPlans(c *cli.Context, outcomes []peerOutcome) error {
+	failed := false
+	for _, o := range outcomes {
+		fmt.Fprintf(c.App.Writer, "peer %s (%s %s):\n", o.peer.Name, o.peer.Direction, o.peer.Host)
+		if o.err != nil {
+			log.WithField("peer", o.peer.Name).Errorf("peer %s: cannot plan: %v", o.peer.Name, o.err)
+			failed = true
+			continue
+		}
+		c.App.Writer.Write(o.plan)
+		if logProblems(log.WithField("peer", o.peer.Name), o.summary.Errors) > 0 {
+			failed = true
 		}
 	}
-	if status != 0 {
-		return cli.Exit("", status)
+	if failed {
+		return cli.Exit("", exitFailure)
 	}
 	return nil
 }
@@ -134,6 +211,13 @@ func peerRuns(outcomes []peerOutcome) []metrics.PeerRun {
 			r.Bytes, r.Streams, r.Duration = o.summary.Bytes, o.summary.Done, o.summary.Duration
 			r.Streamlines = o.summary.ByStreamline
 			r.Failures = o.summary.Failed + len(o.summary.Plan.Errors())
+			r.Behind, r.Newest = map[string]int{}, map[string]time.Time{}
+			for _, st := range o.summary.States() {
+				r.Behind[st.Streamline] = st.Behind
+				if !st.ReceiverNewestTime.IsZero() {
+					r.Newest[st.Streamline] = st.ReceiverNewestTime
+				}
+			}
 		}
 		r.OK = o.err == nil && r.Failures == 0
 		runs = append(runs, r)
@@ -164,7 +248,40 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 	return out, nil
 }
 
-func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
+// dialPeer opens the ssh connection to a peer, with the peer's own options.
+func dialPeer(c *cli.Context, p config.Peer, plog logrus.FieldLogger) (*zfs.Host, error) {
+	return zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
+		Sudo:      *p.Sudo,
+		Batch:     !term.IsTerminal(int(os.Stdin.Fd())),
+		ExtraArgs: p.SSHOptions,
+	}, plog)
+}
+
+// peerJob is the replication a peer's configuration asks for.
+func peerJob(p config.Peer, remote *zfs.Host, plog *logrus.Entry) *replicate.Job {
+	flags, _ := zfs.SendOptions(p.SendOptions) // validated with the config
+	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
+		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags, Mountable: *p.Mountable})
+	job.Log = plog
+	job.Transport = p.Transport()
+	return job
+}
+
+// planPeer computes a peer's plan (--dry-run) without taking its lock.
+func planPeer(c *cli.Context, p config.Peer) peerOutcome {
+	plog := log.WithField("peer", p.Name)
+	remote, err := dialPeer(c, p, plog)
+	if err != nil {
+		return peerOutcome{peer: p, err: err}
+	}
+	defer remote.Close()
+	var buf bytes.Buffer
+	refusals, err := printPlan(ctx(c), &buf, peerJob(p, remote, plog))
+	return peerOutcome{peer: p, err: err, plan: buf.Bytes(), summary: &replicate.Summary{Errors: refusals}}
+}
+
+// syncPeer replicates with one peer under its lock; b, when not nil, shows its progress.
+func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
@@ -178,23 +295,30 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	}
 	defer l.Release()
 	plog := log.WithField("peer", p.Name)
-	remote, err := zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
-		Sudo:      *p.Sudo,
-		Batch:     !term.IsTerminal(int(os.Stdin.Fd())),
-		ExtraArgs: p.SSHOptions,
-	}, plog)
+	if b != nil {
+		b.set(p.Name, fmt.Sprintf("%s %s: connecting", p.Direction, p.Host))
+		defer b.done(p.Name)
+	}
+	remote, err := dialPeer(c, p, plog)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}
 	}
 	defer remote.Close()
-	flags, _ := zfs.SendOptions(p.SendOptions) // validated with the config
-	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
-		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags, Mountable: *p.Mountable})
-	job.Log = plog
-	job.Transport = p.Transport()
-	if c.Int("jobs") == 1 {
-		job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
+	job := peerJob(p, remote, plog)
+	if b != nil {
+		b.set(p.Name, fmt.Sprintf("%s %s: listing and planning", p.Direction, p.Host))
+		job.Progress = b.progress(p.Name)
+	} else if debugOn(c) {
+		job.Progress = newProgress(c.App.ErrWriter, true) // debug log lines
 	}
 	sum, err := job.Run(ctx(c))
 	return peerOutcome{peer: p, summary: sum, err: err}
+}
+
+// terminalWidth is stderr's width in columns, 80 when unknown.
+func terminalWidth() int {
+	if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 80
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 // We turn the configuration's peers into timer instances with an explicit command rather
@@ -44,7 +45,7 @@ func systemdCommand() *cli.Command {
 }
 
 func runSystemd(c *cli.Context, enable bool) error {
-	cfg, err := config.Load(c.String("config"), false)
+	cfg, err := config.Load(configPath(c), false)
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func runSystemd(c *cli.Context, enable bool) error {
 		}
 		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, firstLineOf(string(out)))
+			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, zfs.FirstLine(string(out), nil))
 		}
 		return nil
 	}
@@ -73,7 +74,7 @@ func runSystemd(c *cli.Context, enable bool) error {
 		if !enable {
 			continue
 		}
-		body := fmt.Sprintf("# Written by `zfs-vm systemd enable` from %s.\n[Timer]\nOnCalendar=\nOnCalendar=%s\n", c.String("config"), p.Schedule)
+		body := fmt.Sprintf("# Written by `zfs-vm systemd enable` from %s.\n[Timer]\nOnCalendar=\nOnCalendar=%s\n", configPath(c), p.Schedule)
 		fmt.Fprintf(c.App.Writer, "write %s: OnCalendar=%s\n", file, p.Schedule)
 		if !dry {
 			if err := os.MkdirAll(dir, 0o755); err != nil {

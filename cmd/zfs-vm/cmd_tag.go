@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -45,6 +46,9 @@ func runTag(c *cli.Context) error {
 	if err != nil {
 		return usageError("tag: %v", err)
 	}
+	if err := checkType(c.String("type")); err != nil {
+		return err
+	}
 	req.Force = c.Bool("force")
 	req.Recursive = c.Bool("recursive")
 	// Tags on this host take turns from listing to snapshot, so that none reuses a version.
@@ -80,4 +84,19 @@ func runTag(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, res.Snapshot)
 	return nil
+}
+
+// checkType refuses a --type that names no container manager, before anything is listed.
+func checkType(t string) error {
+	if t == "" {
+		return nil
+	}
+	var names []string
+	for _, m := range vzmap.Managers(configRoot()) {
+		if m.Name() == t {
+			return nil
+		}
+		names = append(names, m.Name())
+	}
+	return usageError("tag: --type %q: use %s", t, strings.Join(names, ", "))
 }

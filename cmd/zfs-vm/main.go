@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/zfs-vm/zfs-vm/config"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -26,7 +25,7 @@ const (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "zfs-vm",
 		Usage:   "tag and replicate container and VM images on ZFS, keeping clones as clones",
 		Version: version,
@@ -37,11 +36,9 @@ func newApp() *cli.App {
 			"that share blocks with their template. The remote host needs only zfs and sshd.",
 		HideVersion:          false,
 		EnableBashCompletion: true,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "log every zfs and ssh command with its full argv"},
-			&cli.BoolFlag{Name: "sudo", Aliases: []string{"s"}, Usage: "run zfs on the remote host through sudo -n"},
-			&cli.StringFlag{Name: "config", Value: config.DefaultPath, Usage: "configuration `FILE` (peers, hooks)"},
-		},
+		Flags:                globalFlags(true),
+		Action:               rootAction,
+		OnUsageError:         onUsageError,
 		After: func(c *cli.Context) error {
 			logResources()
 			return nil
@@ -57,21 +54,25 @@ func newApp() *cli.App {
 			pullCommand(),
 			tagCommand(),
 			syncCommand(),
+			statusCommand(),
 			configCommand(),
 			systemdCommand(),
 			hookCommand(),
 			completionCommand(),
 			manCommand(),
 			versionCommand(),
+			helpCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	prepareCommands(app.Commands)
+	return app
 }
 
 func main() {
 	ctx, stop := withSignals(context.Background())
 	app := newApp()
-	err := app.RunContext(ctx, os.Args)
+	err := runApp(ctx, app, os.Args)
 	sig := signalled(ctx)
 	stop()
 	if err != nil {
@@ -118,7 +119,7 @@ func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
 		return nil, usageError("%v", err)
 	}
 	return zfs.Dial(c.Context, spec, zfs.DialOptions{
-		Sudo:  c.Bool("sudo"),
+		Sudo:  sudoOn(c),
 		Batch: !term.IsTerminal(int(os.Stdin.Fd())),
 	}, log)
 }
@@ -132,7 +133,12 @@ func hostArg(c *cli.Context, required bool) (string, error) {
 		}
 		return "", nil
 	case 1:
-		return c.Args().First(), nil
+		// Checked here, before a lock is taken or zfs is asked anything.
+		spec := c.Args().First()
+		if _, _, err := zfs.ParseHostSpec(spec); err != nil && !zfs.IsLocal(spec) {
+			return "", usageError("%s: %v", c.Command.Name, err)
+		}
+		return spec, nil
 	}
 	return "", usageError("%s: too many arguments: %q", c.Command.Name, c.Args().Slice())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func runKeepPath(t *testing.T, args ...string) (out, zfsLog string, status int) 
 	var buf bytes.Buffer
 	app.Writer, app.ErrWriter = &buf, &buf
 	log.SetOutput(&buf)
-	err := app.Run(append([]string{"zfs-vm"}, args...))
+	err := runApp(context.Background(), app, append([]string{"zfs-vm"}, args...))
 	if err != nil {
 		buf.WriteString(err.Error())
 		status = exitStatus(err)

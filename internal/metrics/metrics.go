@@ -1,6 +1,7 @@
 // Package metrics writes what `zfs-vm sync` did as a Prometheus textfile (for node_exporter's
 // textfile collector): per peer, the last success time, bytes, streams, failures and
-// duration of the last run, and per peer and streamline the bytes of the last run.
+// duration of the last run, and per peer and streamline the bytes of the last run, the
+// versions the receiver lacks and the creation time of its newest version.
 //
 // The file is the state: a run rewrites the series of the peers it ran and keeps the others,
 // and a failed run keeps the peer's last success time.
@@ -27,6 +28,10 @@ type PeerRun struct {
 	Failures    int
 	Duration    time.Duration
 	Streamlines map[string]uint64 // bytes per streamline
+	// Behind counts, per streamline, the sender's versions newer than the receiver's newest
+	// after the run; Newest is the creation time of the receiver's newest version.
+	Behind map[string]int
+	Newest map[string]time.Time
 }
 
 var help = []struct{ name, help string }{
@@ -37,24 +42,53 @@ var help = []struct{ name, help string }{
 	{"zfs_vm_sync_failures", "Failed or refused streams and errors in the last sync with the peer."},
 	{"zfs_vm_sync_duration_seconds", "Duration of the last sync with the peer."},
 	{"zfs_vm_sync_streamline_bytes", "Bytes received per streamline in the last sync with the peer."},
+	{"zfs_vm_versions_behind", "Versions of the streamline the receiving side lacked after the last sync with the peer."},
+	{"zfs_vm_newest_version_timestamp_seconds", "Creation time of the receiving side's newest version of the streamline after the last sync with the peer."},
+}
+
+// read returns the series of the textfile at path ("name{labels}" -> value); none when
+// there is no file.
+func read(path string) map[string]string {
+	series := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return series
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			series[line[:i]] = line[i+1:]
+		}
+	}
+	return series
+}
+
+// LastSuccess returns, per peer, the time of the last sync without a failure, as the
+// textfile at path records it (`zfs-vm status` reads it); empty when there is no file.
+func LastSuccess(path string) map[string]time.Time {
+	const prefix = "zfs_vm_sync_last_success_timestamp_seconds{peer="
+	out := map[string]time.Time{}
+	for k, v := range read(path) {
+		if !strings.HasPrefix(k, prefix) || !strings.HasSuffix(k, "}") {
+			continue
+		}
+		peer, err := strconv.Unquote(k[len(prefix) : len(k)-1])
+		sec, err2 := strconv.ParseInt(v, 10, 64)
+		if err == nil && err2 == nil {
+			out[peer] = time.Unix(sec, 0)
+		}
+	}
+	return out
 }
 
 // Update merges runs into the textfile at path, writing it atomically.
 func Update(path string, runs []PeerRun) error {
-	series := map[string]string{} // "name{labels}" -> value
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Text()
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if i := strings.LastIndexByte(line, ' '); i > 0 {
-				series[line[:i]] = line[i+1:]
-			}
-		}
-		f.Close()
-	}
+	series := read(path)
 	for _, r := range runs {
 		label := fmt.Sprintf("peer=%s", strconv.Quote(r.Peer))
 		for k := range series {
@@ -75,6 +109,12 @@ func Update(path string, runs []PeerRun) error {
 		series["zfs_vm_sync_duration_seconds{"+label+"}"] = strconv.FormatFloat(r.Duration.Seconds(), 'f', 3, 64)
 		for s, b := range r.Streamlines {
 			series[fmt.Sprintf("zfs_vm_sync_streamline_bytes{%s,streamline=%s}", label, strconv.Quote(s))] = strconv.FormatUint(b, 10)
+		}
+		for s, n := range r.Behind {
+			series[fmt.Sprintf("zfs_vm_versions_behind{%s,streamline=%s}", label, strconv.Quote(s))] = strconv.Itoa(n)
+		}
+		for s, t := range r.Newest {
+			series[fmt.Sprintf("zfs_vm_newest_version_timestamp_seconds{%s,streamline=%s}", label, strconv.Quote(s))] = strconv.FormatInt(t.Unix(), 10)
 		}
 	}
 	var b strings.Builder

@@ -42,3 +42,33 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("b's old per-streamline series survived its new run:\n%s", got)
 	}
 }
+
+func TestBehindAndLastSuccess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zfs-vm.prom")
+	t1, newest := time.Unix(1700000000, 0), time.Unix(1690000000, 0)
+	err := Update(path, []PeerRun{
+		{Peer: "b", OK: true, Time: t1, Behind: map[string]int{"debian": 2}, Newest: map[string]time.Time{"debian": newest}},
+		{Peer: "c", OK: false, Time: t1, Behind: map[string]int{"debian": 0}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	for _, want := range []string{
+		"# TYPE zfs_vm_versions_behind gauge",
+		`zfs_vm_versions_behind{peer="b",streamline="debian"} 2`,
+		`zfs_vm_versions_behind{peer="c",streamline="debian"} 0`,
+		`zfs_vm_newest_version_timestamp_seconds{peer="b",streamline="debian"} 1690000000`,
+	} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, b)
+		}
+	}
+	last := LastSuccess(path)
+	if len(last) != 1 || !last["b"].Equal(t1) {
+		t.Errorf("LastSuccess = %v, want only b at %v", last, t1)
+	}
+	if got := LastSuccess(filepath.Join(t.TempDir(), "none.prom")); len(got) != 0 {
+		t.Errorf("no file: %v", got)
+	}
+}
