@@ -22,7 +22,8 @@ func hookCommand() *cli.Command {
 			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n\n" +
 			"The [hooks] section of the configuration selects what is tagged. The scripts in\n" +
 			"/usr/libexec/zfs-vm/ call this. Whatever happens, the exit status is 0 so that the\n" +
-			"container manager never fails because of zfs-vm; outcomes go to the journal.",
+			"container manager never fails because of zfs-vm; outcomes go to the journal, or to\n" +
+			"syslog on hosts without one (FreeBSD).",
 		ArgsUsage:       "vzctl|lxc|jail|pve [ARGS...]",
 		SkipFlagParsing: true,
 		Action:          runHook,
