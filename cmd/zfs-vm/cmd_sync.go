@@ -37,7 +37,8 @@ func syncCommand() *cli.Command {
 			waitFlag,
 			lockDirFlag,
 		},
-		Action: runSync,
+		Action:       runSync,
+		BashComplete: completePeers(false),
 	}
 }
 
