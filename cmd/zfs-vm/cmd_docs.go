@@ -69,7 +69,8 @@ _zfs_vm() {
     _files
   fi
 }
-if [[ "$funcstack[1]" == "_zfs_vm" ]]; then
+# Autoloaded from fpath (as _zfs-vm, by its #compdef line) it completes; sourced, it registers.
+if [[ "$funcstack[1]" == "_zfs-vm" ]]; then
   _zfs_vm "$@"
 else
   compdef _zfs_vm zfs-vm
