@@ -87,7 +87,7 @@ function __zfs_vm_complete
         $words --generate-bash-completion 2>/dev/null
     end
 end
-complete -c zfs-vm -f -a '(__zfs_vm_complete)'
+complete -c zfs-vm -a '(__zfs_vm_complete)'
 `
 
 func completionCommand() *cli.Command {

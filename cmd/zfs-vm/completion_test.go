@@ -12,7 +12,7 @@ func TestCompletionScripts(t *testing.T) {
 	for sh, want := range map[string]string{
 		"bash": "complete -o bashdefault -o default -F _zfs_vm zfs-vm",
 		"zsh":  "#compdef zfs-vm",
-		"fish": "complete -c zfs-vm -f -a '(__zfs_vm_complete)'",
+		"fish": "complete -c zfs-vm -a '(__zfs_vm_complete)'",
 	} {
 		out, _, status := runKeepPath(t, "completion", sh)
 		if status != 0 || !strings.Contains(out, want) || !strings.Contains(out, "--generate-bash-completion") {
