@@ -21,12 +21,16 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/zfs-vm ./cmd/zfs-vm
 
-# .deb and .rpm in dist/, with the man page and completion generated from the CLI.
+# .deb and .rpm in dist/, with the man pages and completions generated from the CLI (dated
+# by the last commit, so that a rebuild is the same).
 package: VERSION = $(PKG_VERSION)
 package: build
 	@mkdir -p dist/gen
-	bin/zfs-vm man | gzip -9n > dist/gen/zfs-vm.1.gz
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) bin/zfs-vm man zfs-vm | gzip -9n > dist/gen/zfs-vm.8.gz
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) bin/zfs-vm man zfs-vm.toml | gzip -9n > dist/gen/zfs-vm.toml.5.gz
 	bin/zfs-vm completion bash > dist/gen/zfs-vm.bash
+	bin/zfs-vm completion zsh > dist/gen/zfs-vm.zsh
+	bin/zfs-vm completion fish > dist/gen/zfs-vm.fish
 	sed 's/@VERSION@/$(PKG_VERSION)/' packaging/changelog | gzip -9n > dist/gen/changelog.gz
 	VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) $(NFPM) pkg --packager deb --config packaging/nfpm.yaml --target dist/
 	VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) $(NFPM) pkg --packager rpm --config packaging/nfpm.yaml --target dist/

@@ -16,7 +16,7 @@ import (
 type Request struct {
 	Streamline string // "" = detect from the dataset's lineage
 	Version    uint64 // 0 = next free version
-	Force      bool   // tag even if nothing was written since the last version
+	Force      bool   // tag even if nothing was written since the last version, or below the highest
 	// Recursive tags the dataset and all its descendants in one atomic zfs snapshot -r, all
 	// under the same name: an image made of a dataset tree.
 	Recursive bool
@@ -99,6 +99,11 @@ func Decide(inv *zfs.Inventory, d *zfs.Dataset, req Request, written uint64) (De
 	}
 	if lineage != nil && lineage.Tag.Streamline == name && version < lineage.Tag.Version {
 		return Decision{}, fmt.Errorf("version %s would be older than %s, which %s descends from; versions rise monotonically", tag, lineage.FullName(), d.Name)
+	}
+	// An explicit version below the streamline's highest would make "newest" depend on
+	// which host is asked; --force is for restoring a numbering on purpose.
+	if req.Version != 0 && version < max && !req.Force {
+		return Decision{}, fmt.Errorf("version %s is below %s:%d, the streamline's highest on this host; versions rise monotonically (--force tags it anyway)", tag, name, max)
 	}
 	return Decision{Dataset: d, Tag: tag}, nil
 }

@@ -62,6 +62,8 @@ func TestDecide(t *testing.T) {
 		{"existing version refused", "pool/ct", Request{Version: 2}, 0, "!version debian:2 already exists: pool/tmpl@zfs-vm:debian:2 (the next free one is 3)"},
 		{"explicit name and version", "pool/new", Request{Streamline: "other", Version: 10}, 0, "other:10"},
 		{"version below the lineage refused", "pool/ct", Request{Streamline: "debian", Version: 1}, 0, "!already exists"},
+		{"version below the streamline's highest refused", "pool/new", Request{Streamline: "other", Version: 5}, 0, "!version other:5 is below other:9, the streamline's highest on this host"},
+		{"--force tags below the highest", "pool/new", Request{Streamline: "other", Version: 5, Force: true}, 0, "other:5"},
 	}
 	i := zfstest.Inventory(t, base...)
 	for _, c := range cases {

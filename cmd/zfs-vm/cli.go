@@ -151,6 +151,9 @@ func helpCommand() *cli.Command {
 		Aliases:   []string{"h"},
 		Usage:     "show the commands, or one command's help",
 		ArgsUsage: "[command]",
+		Description: "Without a command, lists the commands and the global options; with one, shows\n" +
+			"that command's options and description, as `zfs-vm COMMAND --help` does. An unknown\n" +
+			"command is a wrong command line (exit 2).",
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
 			case 0:

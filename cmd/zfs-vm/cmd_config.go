@@ -14,6 +14,10 @@ func configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
 		Usage: "work with the configuration file",
+		Description: "config check reads the configuration (--config, default /etc/zfs-vm/zfs-vm.toml),\n" +
+			"reports the first mistake with its file, line and key, asks systemd-analyze (where\n" +
+			"there is one) whether each peer's schedule is a calendar expression, and changes\n" +
+			"nothing. The keys are described in zfs-vm.toml(5).",
 		Subcommands: []*cli.Command{{
 			Name:  "check",
 			Usage: "validate the configuration without touching anything",

@@ -23,9 +23,10 @@ func hookCommand() *cli.Command {
 			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n\n" +
 			"The [hooks] section of the configuration selects what is tagged. The scripts in\n" +
 			"/usr/libexec/zfs-vm/ call this. Whatever happens, the exit status is 0 so that the\n" +
-			"container manager never fails because of zfs-vm; outcomes go to the journal. A hook\n" +
-			"holds up the manager at most [hooks] timeout (default 20s): tagging that takes longer\n" +
-			"(a hung zfs) goes on in a background process, which logs its outcome.",
+			"container manager never fails because of zfs-vm; outcomes go to the journal, or to\n" +
+			"syslog on hosts without one (FreeBSD). A hook holds up the manager at most [hooks]\n" +
+			"timeout (default 20s): tagging that takes longer (a hung zfs) goes on in a background\n" +
+			"process, which logs its outcome.",
 		ArgsUsage:       "vzctl|lxc|jail|pve [ARGS...]",
 		SkipFlagParsing: true,
 		Action:          runHook,

@@ -19,6 +19,11 @@ func listCommand() *cli.Command {
 		Name:      "list",
 		Usage:     "list the zfs-vm versions on this host or on [user@]host",
 		ArgsUsage: "[[user@]host]",
+		Description: "One line per version: streamline, version, dataset, space, holds and creation\n" +
+			"time. FROM shows the version each one descends from, and (clone) where it lives in a\n" +
+			"clone of that version's dataset; a version made with tag -r is shown once, with its\n" +
+			"members. Without a host (or with local) this machine is listed. Snapshots not named\n" +
+			"zfs-vm:... are ignored.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
 		},

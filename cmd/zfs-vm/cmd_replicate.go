@@ -38,23 +38,37 @@ var (
 		EnvVars: []string{"ZFS_VM_LOCK_DIR"}}
 )
 
+// replicateDescription is push's and pull's: what is sent, and what is refused.
+const replicateDescription = "The versions the receiver lacks are sent, identified by guid, not by name: one full\n" +
+	"stream of a lineage's oldest version where the receiver has none of it, one zfs send -I\n" +
+	"for a run of consecutive versions, and for a clone an incremental from its origin version,\n" +
+	"received with -o origin= so that it stays a clone. Received datasets are not mounted\n" +
+	"and get no properties from the sender. A streamline whose receiver copy diverged (written\n" +
+	"to, or with snapshots the sender lacks) or has a version of the same name with another\n" +
+	"guid is refused, naming what is in the way; the others go on. --rollback rolls diverged\n" +
+	"receiver datasets back to the common version (destroying what came after it there; never\n" +
+	"clones); without it nothing is rolled back, zfs destroy and zfs receive -F are never run.\n" +
+	"An interrupted receive is resumed (zfs send -t) by the next run."
+
 func pushCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "push",
-		Usage:     "send this host's zfs-vm versions that [user@]host lacks",
-		ArgsUsage: "[user@]host",
-		Flags:     replicateFlags("receive under this parent dataset on the remote host (`FS`/LAST-COMPONENT-OF-NAME)"),
-		Action:    func(c *cli.Context) error { return runReplicate(c, true) },
+		Name:        "push",
+		Usage:       "send this host's zfs-vm versions that [user@]host lacks",
+		ArgsUsage:   "[user@]host",
+		Description: replicateDescription,
+		Flags:       replicateFlags("receive under this parent dataset on the remote host (`FS`/LAST-COMPONENT-OF-NAME)"),
+		Action:      func(c *cli.Context) error { return runReplicate(c, true) },
 	}
 }
 
 func pullCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "pull",
-		Usage:     "fetch the zfs-vm versions of [user@]host that this host lacks",
-		ArgsUsage: "[user@]host",
-		Flags:     replicateFlags("receive under this parent dataset here (`FS`/LAST-COMPONENT-OF-NAME)"),
-		Action:    func(c *cli.Context) error { return runReplicate(c, false) },
+		Name:        "pull",
+		Usage:       "fetch the zfs-vm versions of [user@]host that this host lacks",
+		ArgsUsage:   "[user@]host",
+		Description: replicateDescription,
+		Flags:       replicateFlags("receive under this parent dataset here (`FS`/LAST-COMPONENT-OF-NAME)"),
+		Action:      func(c *cli.Context) error { return runReplicate(c, false) },
 	}
 }
 

@@ -46,7 +46,8 @@ func syncCommand() *cli.Command {
 			timeoutFlag,
 			lockDirFlag,
 		},
-		Action: runSync,
+		Action:       runSync,
+		BashComplete: completePeers(false),
 	}
 }
 

@@ -25,20 +25,27 @@ func systemdCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "systemd",
 		Usage: "enable or disable the sync timers of the configured peers",
+		Description: "enable writes each peer's schedule as\n" +
+			"/etc/systemd/system/zfs-vm-sync@PEER.timer.d/zfs-vm-schedule.conf and runs\n" +
+			"systemctl enable --now zfs-vm-sync@PEER.timer; disable undoes both. Without peer\n" +
+			"names, every peer of the configuration. Each systemctl command is printed before it\n" +
+			"runs; --dry-run only prints them. Installing the package enables no timer.",
 		Subcommands: []*cli.Command{
 			{
-				Name:      "enable",
-				Usage:     "write each peer's schedule as a drop-in and enable --now zfs-vm-sync@PEER.timer",
-				ArgsUsage: "[peer...]",
-				Flags:     []cli.Flag{unitDir, dry},
-				Action:    func(c *cli.Context) error { return runSystemd(c, true) },
+				Name:         "enable",
+				Usage:        "write each peer's schedule as a drop-in and enable --now zfs-vm-sync@PEER.timer",
+				ArgsUsage:    "[peer...]",
+				Flags:        []cli.Flag{unitDir, dry},
+				Action:       func(c *cli.Context) error { return runSystemd(c, true) },
+				BashComplete: completePeers(true),
 			},
 			{
-				Name:      "disable",
-				Usage:     "disable --now zfs-vm-sync@PEER.timer and remove its schedule drop-in",
-				ArgsUsage: "[peer...]",
-				Flags:     []cli.Flag{unitDir, dry},
-				Action:    func(c *cli.Context) error { return runSystemd(c, false) },
+				Name:         "disable",
+				Usage:        "disable --now zfs-vm-sync@PEER.timer and remove its schedule drop-in",
+				ArgsUsage:    "[peer...]",
+				Flags:        []cli.Flag{unitDir, dry},
+				Action:       func(c *cli.Context) error { return runSystemd(c, false) },
+				BashComplete: completePeers(true),
 			},
 		},
 	}

@@ -19,7 +19,8 @@ func tagCommand() *cli.Command {
 			"OpenVZ, LXC, Proxmox or a FreeBSD jail manager (tried in that order; --type picks one).\n" +
 			"The streamline is the one of the dataset's newest zfs-vm snapshot, else of the nearest\n" +
 			"one up its origin chain. The version is the streamline's highest on this host plus one.\n" +
-			"-n NAME, -n NAME:VERSION or -n VERSION set either. A dataset not written since its\n" +
+			"-n NAME, -n NAME:VERSION or -n VERSION set either; a version below the streamline's\n" +
+			"highest is refused unless --force is given. A dataset not written since its\n" +
 			"newest version is left alone unless --force is given. -r tags an image made of a\n" +
 			"dataset tree: the dataset and all descendants, atomically. New versions are held\n" +
 			"(zfs hold zfs-vm) so that they cannot be destroyed by accident. Tags on one host take\n" +
@@ -27,7 +28,7 @@ func tagCommand() *cli.Command {
 		ArgsUsage: "filesystem|mountpoint|container-id",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "`[NAME:]VERSION` or NAME"},
-			&cli.BoolFlag{Name: "force", Usage: "tag even if nothing was written since the last version"},
+			&cli.BoolFlag{Name: "force", Usage: "tag even if nothing was written since the last version, or with a -n version below the streamline's highest"},
 			&cli.StringFlag{Name: "type", Usage: "container manager of the argument: openvz, lxc, pve or jail"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "tag the dataset and all its descendants as one image (atomic zfs snapshot -r)"},
 			&cli.DurationFlag{Name: "wait", Value: tagging.LockWait, Usage: "wait up to this long for another tag on this host to finish"},

@@ -64,19 +64,57 @@ func (f *humanFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// logSink is where log entries go besides (or instead of) stderr.
+type logSink int
+
+const (
+	sinkStderr  logSink = iota // stderr only
+	sinkJournal                // the systemd journal, with fields
+	sinkSyslog                 // syslog, where there is no journal (FreeBSD jail hosts)
+)
+
+// chooseSink decides where entries go. Hooks need a log outside stderr (container managers
+// drop it): the journal where it is reachable, else syslog. Commands run by systemd log to
+// the journal; on a terminal stderr is enough.
+func chooseSink(hook, underSystemd, journalOK, syslogOK bool) logSink {
+	switch {
+	case journalOK && (hook || underSystemd):
+		return sinkJournal
+	case hook && syslogOK:
+		return sinkSyslog
+	}
+	return sinkStderr
+}
+
+// Seams for tests: whether the journal is reachable, and how an entry is sent to it.
+var (
+	journalEnabled = journal.Enabled
+	journalSend    = journal.Send
+)
+
 // enableJournal sends log entries to the systemd journal, with their fields as journal
 // fields (PEER, STREAMLINE, DATASET, BYTES, ...), when the journal is reachable and zfs-vm
-// runs under systemd or as a hook (whose stderr container managers drop). On a terminal the
-// human text stays on stderr too.
+// runs under systemd or as a hook (whose stderr container managers drop); a hook on a host
+// without a journal logs to syslog. On a terminal the human text stays on stderr too.
+// Calling it again replaces the earlier choice, so each entry is written once.
 func enableJournal(hook bool) {
 	underSystemd := os.Getenv("INVOCATION_ID") != "" || os.Getenv("JOURNAL_STREAM") != ""
-	if !journal.Enabled() || !hook && !underSystemd {
-		return
-	}
-	log.AddHook(journalHook{})
-	if underSystemd && !hook {
-		// stderr would reach the journal a second time, without fields.
-		log.SetOutput(io.Discard)
+	sink := chooseSink(hook, underSystemd, journalEnabled(), syslogAvailable)
+	log.ReplaceHooks(make(logrus.LevelHooks))
+	switch sink {
+	case sinkJournal:
+		log.AddHook(journalHook{})
+		if underSystemd && !hook {
+			// stderr would reach the journal a second time, without fields.
+			log.SetOutput(io.Discard)
+		}
+	case sinkSyslog:
+		h, err := newSyslogHook()
+		if err != nil {
+			log.Debugf("no syslog: %v", err)
+			return
+		}
+		log.AddHook(h)
 	}
 }
 
@@ -93,7 +131,7 @@ func (journalHook) Fire(e *logrus.Entry) error {
 	if err, ok := e.Data[logrus.ErrorKey]; ok {
 		msg += ": " + fmt.Sprint(err)
 	}
-	return journal.Send(msg, journalPriority(e.Level), vars)
+	return journalSend(msg, journalPriority(e.Level), vars)
 }
 
 // journalField turns a logrus field name into a journal field name: upper case letters,

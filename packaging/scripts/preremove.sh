@@ -1,9 +1,14 @@
 #!/bin/sh
-# Stop the sync timers and services before their units go away; their enablement links are
-# the operator's and are removed by `zfs-vm systemd disable` or on purge below.
+# Before the package's files go. Debian passes remove, upgrade NEW-VERSION, deconfigure or
+# failed-upgrade; RPM %preun passes the number of versions left (0 on erase, 1 on upgrade).
+# Only a removal stops the sync timers and services: an upgrade leaves them running, and
+# their enablement links are the operator's (`zfs-vm systemd disable`, or purge/erase below).
 set -e
-if [ -d /run/systemd/system ]; then
-  for unit in $(systemctl list-units --all --plain --no-legend 'zfs-vm-sync@*' 2>/dev/null | awk '{print $1}'); do
-    systemctl stop "$unit" >/dev/null 2>&1 || true
-  done
-fi
+case "$1" in
+  remove|deconfigure|0)
+    if [ -d /run/systemd/system ]; then
+      systemctl stop 'zfs-vm-sync@*.timer' 'zfs-vm-sync@*.service' >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
+exit 0

@@ -299,3 +299,44 @@ done`)
 		t.Errorf("data differs:\n%s\n%s", a, b)
 	}
 }
+
+// TestFaultBaseIsHeld (case 9): someone runs `zfs destroy` on the base of the next
+// incremental. It fails on both sides, even after the version's own `zfs-vm` hold is
+// released, because the newest common snapshot is held as zfs-vm-base:<other side>; the next
+// push moves that hold to the new base.
+func TestFaultBaseIsHeld(t *testing.T) {
+	vmA.pool(t, "hsrc")
+	vmB.pool(t, "hdst")
+	vmA.must(t, "zfs create hsrc/img && echo 1 > /hsrc/img/f && zfs-vm tag -n hb:1 hsrc/img && echo 2 > /hsrc/img/f && zfs-vm tag -n hb:2 hsrc/img")
+	vmA.must(t, "zfs-vm push -d hdst b")
+	// The base hold alone keeps it: drop the per-version hold an operator would release.
+	release := "zfs release zfs-vm %[1]s 2>/dev/null || true; zfs holds -H %[1]s"
+	if out := vmA.must(t, fmt.Sprintf(release, "hsrc/img@zfs-vm:hb:2")); !strings.Contains(out, "\tzfs-vm-base:b\t") {
+		t.Fatalf("sender's base not held as zfs-vm-base:b:\n%s", out)
+	}
+	if out := vmB.must(t, fmt.Sprintf(release, "hdst/img@zfs-vm:hb:2")); !strings.Contains(out, "\tzfs-vm-base:") {
+		t.Fatalf("receiver's base not held:\n%s", out)
+	}
+	for _, side := range []struct {
+		v    *vm
+		snap string
+	}{{vmA, "hsrc/img@zfs-vm:hb:2"}, {vmB, "hdst/img@zfs-vm:hb:2"}} {
+		out := side.v.fails(t, "zfs destroy "+side.snap)
+		if !strings.Contains(out, "dataset is busy") {
+			t.Errorf("zfs destroy %s: %s", side.snap, out)
+		}
+		side.v.must(t, "zfs list -H -o name "+side.snap)
+	}
+	// The next push moves the hold: hb:3 becomes the base, hb:2 is free to go.
+	vmA.must(t, "echo 3 > /hsrc/img/f && zfs-vm tag -n hb:3 hsrc/img && zfs-vm push -d hdst b")
+	for _, side := range []struct {
+		v  *vm
+		fs string
+	}{{vmA, "hsrc/img"}, {vmB, "hdst/img"}} {
+		out := side.v.must(t, fmt.Sprintf("zfs holds -H %[1]s@zfs-vm:hb:2 %[1]s@zfs-vm:hb:3", side.fs))
+		if strings.Contains(out, side.fs+"@zfs-vm:hb:2\tzfs-vm-base:") || !strings.Contains(out, side.fs+"@zfs-vm:hb:3\tzfs-vm-base:") {
+			t.Errorf("base hold did not move to hb:3 on %s:\n%s", side.v.name, out)
+		}
+		side.v.must(t, "zfs destroy "+side.fs+"@zfs-vm:hb:2")
+	}
+}

@@ -51,11 +51,27 @@ func TestRPMContents(t *testing.T) {
 	}
 	for _, f := range []string{"/usr/bin/zfs-vm", "/usr/libexec/zfs-vm/vzctl-umount", "/usr/libexec/zfs-vm/lxc-hook",
 		"/usr/lib/systemd/system/zfs-vm-sync@.service", "/usr/lib/systemd/system/zfs-vm-sync@.timer",
-		"/etc/zfs-vm/zfs-vm.toml", "/usr/share/man/man1/zfs-vm.1.gz", "/usr/share/bash-completion/completions/zfs-vm",
-		"/usr/share/lxc/config/common.conf.d/zfs-vm.conf", "/usr/share/doc/zfs-vm/examples/sudoers"} {
+		"/etc/zfs-vm/zfs-vm.toml", "/usr/share/man/man8/zfs-vm.8.gz", "/usr/share/man/man5/zfs-vm.toml.5.gz",
+		"/usr/share/bash-completion/completions/zfs-vm", "/usr/share/zsh/site-functions/_zfs-vm",
+		"/usr/share/fish/vendor_completions.d/zfs-vm.fish", "/usr/share/zfs-vm/lxc/zfs-vm.conf",
+		"/usr/share/doc/zfs-vm/examples/sudoers",
+		// Directories the rpm owns, so that rpm -e removes them.
+		"/usr/libexec/zfs-vm", "/usr/share/doc/zfs-vm", "/usr/share/zfs-vm", "/etc/zfs-vm"} {
 		if !strings.Contains(string(list), f+"\n") {
 			t.Errorf("rpm lacks %s", f)
 		}
+	}
+	if strings.Contains(string(list), "common.conf.d") {
+		t.Errorf("rpm hooks every LXC container: %s", list)
+	}
+	scripts, _ := exec.Command("rpm", "-qp", "--scripts", rpm).Output()
+	for _, want := range []string{"preuninstall scriptlet", "postuninstall scriptlet", "posttrans scriptlet", "remove|deconfigure|0)"} {
+		if !strings.Contains(string(scripts), want) {
+			t.Errorf("rpm scripts lack %q:\n%s", want, scripts)
+		}
+	}
+	if rec, _ := exec.Command("rpm", "-qp", "--recommends", rpm).Output(); !strings.Contains(string(rec), "zstd") {
+		t.Errorf("rpm does not recommend zstd: %q", rec)
 	}
 	conf, _ := exec.Command("rpm", "-qpc", rpm).Output()
 	if strings.TrimSpace(string(conf)) != "/etc/zfs-vm/zfs-vm.toml" {
@@ -95,7 +111,7 @@ func TestDebTimerSyncsAndPurge(t *testing.T) {
 	}
 	vmA.must(t, "rm -rf /usr/bin/zfs-vm /usr/libexec/zfs-vm && dpkg -i /tmp/zfs-vm.deb && zfs-vm version")
 	// The image has no man-db: check the Documentation= page exists instead of running man.
-	vmA.must(t, "systemd-analyze verify --man=no zfs-vm-sync@b.service zfs-vm-sync@b.timer && test -s /usr/share/man/man1/zfs-vm.1.gz")
+	vmA.must(t, "systemd-analyze verify --man=no zfs-vm-sync@b.service zfs-vm-sync@b.timer && test -s /usr/share/man/man8/zfs-vm.8.gz && test -s /usr/share/man/man5/zfs-vm.toml.5.gz && test ! -e /usr/share/lxc/config/common.conf.d/zfs-vm.conf")
 	if out := vmA.must(t, "systemctl list-timers --all --no-legend 'zfs-vm-sync@*'"); strings.TrimSpace(out) != "" {
 		t.Errorf("installing enabled a timer: %s", out)
 	}
@@ -157,5 +173,80 @@ systemctl restart zfs-vm-sync@b.timer`)
 	out, _ = vmA.run("ls -d /etc/zfs-vm /etc/systemd/system/zfs-vm-sync@b.timer.d/zfs-vm-schedule.conf /usr/libexec/zfs-vm /etc/systemd/system/timers.target.wants/zfs-vm-sync@b.timer 2>&1")
 	if strings.Count(out, "No such file or directory") != 4 {
 		t.Errorf("purge left files behind:\n%s", out)
+	}
+}
+
+// copyToVM copies a local file to path on the VM.
+func copyToVM(t *testing.T, v *vm, local, path string) {
+	t.Helper()
+	f, err := os.Open(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cp := exec.Command("ssh", append(v.sshArgs(), "root@127.0.0.1", "cat > "+path)...)
+	cp.Stdin = f
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v %s", local, err, out)
+	}
+}
+
+// TestDebUpgradeKeepsTimers: with the current .deb installed and a peer's timer enabled,
+// upgrading to a rebuilt .deb with a higher version leaves the timer enabled and active
+// (the maintainer scripts look at $1: prerm's `upgrade` stops nothing, postinst restarts it).
+func TestDebUpgradeKeepsTimers(t *testing.T) {
+	deb, _ := buildPackages(t)
+	// The same tree packaged as a higher version, moved out of dist/ so that the other tests
+	// keep finding one .deb there.
+	root := filepath.Join(labDir, "..", "..")
+	if out, err := exec.Command("make", "-C", root, "package", "PKG_VERSION=99.0.0").CombinedOutput(); err != nil {
+		t.Fatalf("make package PKG_VERSION=99.0.0: %v\n%s", err, out)
+	}
+	newer := filepath.Join(t.TempDir(), "zfs-vm-upgrade.deb")
+	built, _ := filepath.Glob(filepath.Join(root, "dist", "zfs-vm_99.0.0_*.deb"))
+	if len(built) != 1 {
+		t.Fatalf("dist/ has %v", built)
+	}
+	if err := os.Rename(built[0], newer); err != nil {
+		t.Fatal(err)
+	}
+	rpms, _ := filepath.Glob(filepath.Join(root, "dist", "zfs-vm-99.0.0*.rpm"))
+	for _, r := range rpms {
+		os.Remove(r)
+	}
+	t.Cleanup(func() {
+		vmA.run("systemctl disable --now zfs-vm-sync@up.timer; dpkg -P zfs-vm >/dev/null 2>&1 || true")
+		exec.Command(filepath.Join(labDir, "vm.sh"), "install", "a", filepath.Join(os.TempDir(), "zfs-vm-lab-bin"), "b").Run()
+	})
+	copyToVM(t, vmA, deb, "/tmp/zfs-vm.deb")
+	copyToVM(t, vmA, newer, "/tmp/zfs-vm-upgrade.deb")
+	vmA.must(t, `rm -rf /usr/bin/zfs-vm /usr/libexec/zfs-vm && dpkg -i /tmp/zfs-vm.deb
+cat > /etc/zfs-vm/zfs-vm.toml <<'END'
+[[peer]]
+name = "up"
+host = "b"
+direction = "push"
+streamlines = ["upgrade-test-none"]
+schedule = "daily"
+END
+zfs-vm systemd enable up`)
+	state := "systemctl is-enabled zfs-vm-sync@up.timer; systemctl is-active zfs-vm-sync@up.timer; systemctl show -P ActiveEnterTimestampMonotonic zfs-vm-sync@up.timer"
+	before := strings.Fields(vmA.must(t, state))
+	if len(before) != 3 || before[0] != "enabled" || before[1] != "active" {
+		t.Fatalf("after systemd enable: %q", before)
+	}
+	out := vmA.must(t, "dpkg -i /tmp/zfs-vm-upgrade.deb && dpkg-query -W -f '${Version}\\n' zfs-vm")
+	if !strings.Contains(out, "99.0.0") {
+		t.Fatalf("upgrade did not install 99.0.0:\n%s", out)
+	}
+	after := strings.Fields(vmA.must(t, state))
+	if len(after) != 3 || after[0] != "enabled" || after[1] != "active" {
+		t.Errorf("after the upgrade the timer is %q, want enabled and active", after)
+	}
+	if len(after) == 3 && after[2] == before[2] {
+		t.Errorf("the timer was not restarted onto the new units (active since %s)", after[2])
+	}
+	if out := vmA.must(t, "head -1 /etc/zfs-vm/zfs-vm.toml"); !strings.Contains(out, "[[peer]]") {
+		t.Errorf("upgrade replaced the edited configuration: %s", out)
 	}
 }
