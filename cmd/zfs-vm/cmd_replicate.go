@@ -82,10 +82,10 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	if !c.Bool("dry-run") {
-		l, err := lock.Acquire(c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
-		if errors.Is(err, lock.ErrBusy) {
-			return cli.Exit(fmt.Sprintf("%s: another zfs-vm run with %s is going on (pid %s)", c.Command.Name, spec,
-				lock.Holder(c.String("lock-dir"), lock.Name("host", spec))), exitLocked)
+		l, err := lockPeer(c, spec, dest)
+		var busy *errPeerLocked
+		if errors.As(err, &busy) {
+			return cli.Exit(fmt.Sprintf("%s: %v", c.Command.Name, err), exitLocked)
 		}
 		if err != nil {
 			return err

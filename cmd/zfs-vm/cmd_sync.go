@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zfs-vm/zfs-vm/config"
-	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/internal/metrics"
 	"github.com/zfs-vm/zfs-vm/replicate"
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -159,10 +158,10 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 }
 
 func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
-	l, err := lock.Acquire(c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
-	if errors.Is(err, lock.ErrBusy) {
-		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
-		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}
+	l, err := lockPeer(c, p.Host, p.Dest)
+	var busy *errPeerLocked
+	if errors.As(err, &busy) {
+		return peerOutcome{peer: p, locked: true, err: err}
 	}
 	if err != nil {
 		return peerOutcome{peer: p, err: err}

@@ -33,7 +33,8 @@ direction = "pull"
 func TestSyncPeersFailAlone(t *testing.T) {
 	cfg := writeConfig(t, twoPeers)
 	lockDir := t.TempDir()
-	held, err := lock.TryAcquire(lockDir, lock.Name("peer", "busy"))
+	name, _ := peerLockName("busy.invalid", "")
+	held, err := lock.TryAcquire(lockDir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestSyncPeersFailAlone(t *testing.T) {
 	}
 	for _, want := range []string{
 		"peer gone: failed: cannot connect to zfs-vm@host.invalid",
-		"peer busy: skipped: another zfs-vm sync of this peer is running",
+		"peer busy: skipped: another zfs-vm run with busy.invalid is going on",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -107,5 +108,36 @@ func TestSystemdEnableDryRun(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("--dry-run wrote files: %v", entries)
+	}
+}
+
+// A manual push and a timer's sync of the same peer take the same lock, whatever the spelling
+// of the host (user, port 22).
+func TestPushAndSyncShareThePeerLock(t *testing.T) {
+	cfg := writeConfig(t, "[[peer]]\nname = \"backup\"\nhost = \"root@b.invalid:22\"\ndest = \"tank/bk\"\ndirection = \"push\"\n")
+	lockDir := t.TempDir()
+	name, err := peerLockName("zfs-vm@b.invalid", "tank/bk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := lock.TryAcquire(lockDir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, status := run(t, "0", "--config", cfg, "sync", "--lock-dir", lockDir)
+	if status != exitLocked {
+		t.Errorf("sync while a push holds the peer: status %d, want %d\n%s", status, exitLocked, out)
+	}
+	out, _, status = run(t, "0", "push", "--lock-dir", lockDir, "-d", "tank/bk", "b.invalid")
+	if status != exitLocked || !strings.Contains(out, "another zfs-vm run with b.invalid (tank/bk) is going on") {
+		t.Errorf("push while the peer is locked: status %d, want %d\n%s", status, exitLocked, out)
+	}
+	held.Release()
+	other, _ := peerLockName("b.invalid", "tank/other")
+	held, _ = lock.TryAcquire(lockDir, other)
+	defer held.Release()
+	out, _, status = run(t, "0", "--config", cfg, "sync", "--lock-dir", lockDir)
+	if status == exitLocked {
+		t.Errorf("another destination on the same host blocked the peer:\n%s", out)
 	}
 }
