@@ -141,3 +141,68 @@ func TestPushAndSyncShareThePeerLock(t *testing.T) {
 		t.Errorf("another destination on the same host blocked the peer:\n%s", out)
 	}
 }
+
+// setupFakeSystemd puts a fake systemctl and systemd-analyze first in PATH and returns the
+// file that logs systemctl's calls.
+func setupFakeSystemd(t *testing.T) string {
+	abs, _ := filepath.Abs(filepath.Join("testdata", "fakesystemd"))
+	t.Setenv("PATH", abs+string(os.PathListSeparator)+os.Getenv("PATH"))
+	logFile := filepath.Join(t.TempDir(), "systemctl.log")
+	t.Setenv("FAKE_SYSTEMCTL_LOG", logFile)
+	return logFile
+}
+
+// A bad schedule stops `systemd enable` before it writes or enables anything.
+func TestSystemdEnableChecksSchedulesFirst(t *testing.T) {
+	setupFakeZFS(t, "0")
+	calls := setupFakeSystemd(t)
+	cfg := writeConfig(t, twoPeers+"schedule = \"every tuesday-ish\"\n")
+	dir := t.TempDir()
+	out, _, status := runKeepPath(t, "--config", cfg, "systemd", "enable", "--unit-dir", dir)
+	if status == 0 || !strings.Contains(out, `peer busy: schedule "every tuesday-ish" is not a systemd calendar expression`) {
+		t.Errorf("status %d output %q", status, out)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("wrote drop-ins despite a bad schedule: %v", entries)
+	}
+	if b, _ := os.ReadFile(calls); len(b) != 0 {
+		t.Errorf("ran systemctl despite a bad schedule:\n%s", b)
+	}
+}
+
+// The drop-in is replaced by a rename (a new inode), never rewritten in place, and nothing
+// else is left in its directory.
+func TestSystemdEnableWritesDropInsAtomically(t *testing.T) {
+	setupFakeZFS(t, "0")
+	calls := setupFakeSystemd(t)
+	cfg := writeConfig(t, "[[peer]]\nname = \"backup-1\"\nhost = \"b\"\ndirection = \"push\"\nschedule = \"daily\"\n")
+	dir := t.TempDir()
+	dropDir := filepath.Join(dir, "zfs-vm-sync@backup-1.timer.d")
+	file := filepath.Join(dropDir, "zfs-vm-schedule.conf")
+	os.MkdirAll(dropDir, 0o755)
+	os.WriteFile(file, []byte("[Timer]\nOnCalendar=hourly\n"), 0o644)
+	before, _ := os.Stat(file)
+	out, _, status := runKeepPath(t, "--config", cfg, "systemd", "enable", "--unit-dir", dir)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	after, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, after) {
+		t.Error("drop-in rewritten in place, not replaced by a rename")
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "OnCalendar=\nOnCalendar=daily\n") {
+		t.Errorf("drop-in:\n%s", b)
+	}
+	if after.Mode().Perm() != 0o644 {
+		t.Errorf("drop-in mode %v", after.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dropDir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "systemctl enable --now zfs-vm-sync@backup-1.timer") {
+		t.Errorf("systemctl calls:\n%s", b)
+	}
+}
