@@ -192,7 +192,11 @@ type sshConn struct {
 	port   string
 	dir    string // private directory holding the control socket
 	batch  bool
-	log    logrus.FieldLogger
+	// extra are the configuration's ssh options. Every ssh run gets them, not only the
+	// master: a command that finds the master gone opens its own connection, which must go
+	// through the same ProxyJump, identity and known_hosts.
+	extra []string
+	log   logrus.FieldLogger
 }
 
 var hostPattern = regexp.MustCompile(`^(?:([A-Za-z0-9._][A-Za-z0-9._-]*)@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$`)
@@ -217,7 +221,8 @@ type DialOptions struct {
 	Sudo bool // run remote commands through `sudo -n`
 	// Batch forbids ssh from prompting (BatchMode=yes); set it when stdin is not a terminal.
 	Batch bool
-	// ExtraArgs are passed to ssh before the host (e.g. -o options from the config).
+	// ExtraArgs are passed to every ssh run before the host (e.g. -o options from the
+	// config).
 	ExtraArgs []string
 }
 
@@ -232,12 +237,8 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 	if err != nil {
 		return nil, err
 	}
-	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, log: log}
-	args := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
-	args = append(args, opt.ExtraArgs...)
-	args = append(args, c.baseArgs()...)
-	args = append(args, target)
-	cmd := exec.CommandContext(ctx, "ssh", args...)
+	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, log: log}
+	cmd := exec.CommandContext(ctx, "ssh", c.masterArgs()...)
 	if log != nil {
 		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
@@ -268,11 +269,20 @@ func firstLine(s string, fallback error) string {
 	return fallback.Error()
 }
 
+// masterArgs returns ssh's argv (without "ssh") that starts the master connection.
+func (c *sshConn) masterArgs() []string {
+	a := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
+	return append(append(a, c.baseArgs()...), c.target)
+}
+
+// baseArgs are the options of every ssh run to the host: ours first (ssh keeps the first
+// value of an option), then the configuration's.
 func (c *sshConn) baseArgs() []string {
 	a := []string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}
 	if c.batch {
 		a = append(a, "-o", "BatchMode=yes")
 	}
+	a = append(a, c.extra...)
 	if c.port != "" {
 		a = append(a, "-p", c.port)
 	}
@@ -285,8 +295,13 @@ func (c *sshConn) args(remote string) []string {
 	return a
 }
 
+// exitArgs returns ssh's argv (without "ssh") that ends the master connection.
+func (c *sshConn) exitArgs() []string {
+	return append(c.baseArgs(), "-O", "exit", c.target)
+}
+
 func (c *sshConn) close() error {
-	cmd := exec.Command("ssh", append(c.baseArgs(), "-O", "exit", c.target)...)
+	cmd := exec.Command("ssh", c.exitArgs()...)
 	err := cmd.Run()
 	os.RemoveAll(c.dir)
 	if err != nil {

@@ -116,3 +116,31 @@ func TestRemotePipelineIsOneQuotedLine(t *testing.T) {
 		t.Errorf("local pipeline %v; want one process per stage", local)
 	}
 }
+
+// The configuration's ssh options go to every ssh run, not only the master: a command that
+// finds the master gone connects on its own, and must keep the ProxyJump and identity.
+func TestSSHOptionsReachEverySSH(t *testing.T) {
+	extra := []string{"-o", "ProxyJump=jump", "-i", "/k"}
+	c := &sshConn{target: "b", dir: "/run/x", extra: extra}
+	h := &Host{Name: "b", ssh: c}
+	argvs := map[string][]string{
+		"master":   append([]string{"ssh"}, c.masterArgs()...),
+		"command":  h.Command(t.Context(), "zfs", "list").Args,
+		"pipeline": h.Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p@x"}}, Stage{Argv: []string{"zstd"}, Helper: true})[0].Args,
+		"runall":   h.command(t.Context(), h.allScript([][]string{{"zfs", "hold", "t", "p@x"}})).Args,
+		"exit":     append([]string{"ssh"}, c.exitArgs()...),
+	}
+	for what, argv := range argvs {
+		line := strings.Join(argv, " ")
+		target := strings.Index(line, " b ")
+		if !strings.HasSuffix(line, " b") && target < 0 {
+			t.Fatalf("%s: no target in %q", what, line)
+		}
+		if target < 0 {
+			target = len(line)
+		}
+		if i := strings.Index(line, "-o ProxyJump=jump -i /k"); i < 0 || i > target {
+			t.Errorf("%s: ssh_options missing before the host: %q", what, line)
+		}
+	}
+}
