@@ -126,6 +126,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	for _, n := range plan.Notices {
 		j.Log.Warn(n)
 	}
+	ex.MigrateHolds(ctx, plan.Bases)
 	res := ex.Run(ctx, plan)
 	sum.Plan = plan
 	sum.Done += res.Done

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -97,7 +99,7 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	defer remote.Close()
-	job := newJob(zfs.Local(log), remote, push, opt)
+	job := newJob(zfs.Local(log), remote, push, opt, spec)
 	job.Log = log
 	job.Progress = newProgress(c.App.ErrWriter, c.Bool("debug"))
 	job.Transport = transport
@@ -141,20 +143,43 @@ func runReplicate(c *cli.Context, push bool) error {
 	return reportRefusals(sum.Errors)
 }
 
-// newJob returns the job that pushes local's versions to remote, or pulls remote's. Base
-// holds name the other side: the remote by the name the user gave, this host by its hostname.
-func newJob(local, remote *zfs.Host, push bool, opt replicate.Options) *replicate.Job {
+// newJob returns the job that pushes local's versions to remote, or pulls remote's. peer
+// names the pair: the peer's name under sync, the host as given to push and pull.
+func newJob(local, remote *zfs.Host, push bool, opt replicate.Options, peer string) *replicate.Job {
 	me, _ := os.Hostname()
 	if me == "" {
 		me = "local"
 	}
-	toRemote, toLocal := "zfs-vm-base:"+remote.Name, "zfs-vm-base:"+me
+	tags := pairHoldTags(me, peer, remote.Name, opt.DestParent)
 	if push {
-		return &replicate.Job{Sender: local, Receiver: remote, Options: opt,
-			HoldTags: &replicate.HoldTags{Sender: toRemote, Receiver: toLocal}}
+		return &replicate.Job{Sender: local, Receiver: remote, Options: opt, HoldTags: &tags}
 	}
-	return &replicate.Job{Sender: remote, Receiver: local, Options: opt,
-		HoldTags: &replicate.HoldTags{Sender: toLocal, Receiver: toRemote}}
+	tags.Sender, tags.Receiver = tags.Receiver, tags.Sender
+	tags.LegacySender, tags.LegacyReceiver = tags.LegacyReceiver, tags.LegacySender
+	return &replicate.Job{Sender: remote, Receiver: local, Options: opt, HoldTags: &tags}
+}
+
+// pairHoldTags are the base hold tags of a push from this host (me) to peer, which is
+// reached as host and receives under dest: here "zfs-vm-base:PEER:DEST", there
+// "zfs-vm-base:ME:PEER:DEST", so that two peers on one host, or two destinations of one
+// peer, never release each other's bases. The legacy tags named only the other host.
+func pairHoldTags(me, peer, host, dest string) replicate.HoldTags {
+	return replicate.HoldTags{
+		Sender:         holdTag("zfs-vm-base:" + peer + ":" + dest),
+		Receiver:       holdTag("zfs-vm-base:" + me + ":" + peer + ":" + dest),
+		LegacySender:   "zfs-vm-base:" + host,
+		LegacyReceiver: "zfs-vm-base:" + me,
+	}
+}
+
+// holdTag bounds a tag to what zfs hold accepts (255 bytes), keeping it unique with a hash.
+func holdTag(tag string) string {
+	const max = 255
+	if len(tag) <= max {
+		return tag
+	}
+	sum := sha256.Sum256([]byte(tag))
+	return tag[:max-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 func rollbackWhat(rb *replicate.Rollback) string {

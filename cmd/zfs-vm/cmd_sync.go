@@ -179,7 +179,7 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	defer remote.Close()
 	flags, _ := zfs.SendOptions(p.SendOptions) // validated with the config
 	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
-		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags})
+		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags}, p.Name)
 	job.Log = plog
 	job.Transport = p.Transport()
 	if c.Int("jobs") == 1 {
