@@ -85,11 +85,33 @@ func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if h.ssh != nil {
 		return h.command(ctx, QuoteCommand(h.remoteWords(argv)))
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(ctx, localPath(argv[0]), argv[1:]...)
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
 	return cmd
+}
+
+// sbinDirs are searched for a local command that is not in PATH: a user without root (zfs
+// allow) on Debian has no sbin directory in PATH, and zfs lives there.
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// localPath returns name as exec should run it: unchanged when PATH has it (or it is a path),
+// else its place in an sbin directory if there is one.
+func localPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return name
+	}
+	for _, d := range sbinDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
 }
 
 // QuoteCommand joins words into one POSIX shell command line, quoting each word as needed.
@@ -221,6 +243,9 @@ type DialOptions struct {
 	Sudo bool // run remote commands through `sudo -n`
 	// Batch forbids ssh from prompting (BatchMode=yes); set it when stdin is not a terminal.
 	Batch bool
+	// ControlDir is where the private directory of the control socket is made; "" for the
+	// system's temporary directory.
+	ControlDir string
 	// ExtraArgs are passed to every ssh run before the host (e.g. -o options from the
 	// config).
 	ExtraArgs []string
@@ -229,15 +254,11 @@ type DialOptions struct {
 // Dial opens one ssh master connection to spec ([user@]host[:port]) using the user's own ssh
 // configuration, agent and known_hosts. Every later command to the host reuses it.
 func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLogger) (*Host, error) {
-	target, port, err := ParseHostSpec(spec)
+	c, err := newSSHConn(spec, opt, log)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "zfs-vm-ssh-")
-	if err != nil {
-		return nil, err
-	}
-	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, log: log}
+	dir := c.dir
 	cmd := exec.CommandContext(ctx, "ssh", c.masterArgs()...)
 	if log != nil {
 		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
@@ -257,6 +278,19 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 		return nil, fmt.Errorf("cannot connect to %s: %s", spec, firstLine(string(msg), err))
 	}
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
+}
+
+// newSSHConn makes the private directory of spec's control socket, in opt.ControlDir.
+func newSSHConn(spec string, opt DialOptions, log logrus.FieldLogger) (*sshConn, error) {
+	target, port, err := ParseHostSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(opt.ControlDir, "zfs-vm-ssh-")
+	if err != nil {
+		return nil, err
+	}
+	return &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, log: log}, nil
 }
 
 func firstLine(s string, fallback error) string {

@@ -1,7 +1,9 @@
 package zfs
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -142,5 +144,40 @@ func TestSSHOptionsReachEverySSH(t *testing.T) {
 		if i := strings.Index(line, "-o ProxyJump=jump -i /k"); i < 0 || i > target {
 			t.Errorf("%s: ssh_options missing before the host: %q", what, line)
 		}
+	}
+}
+
+// The control socket lives where the caller says ($XDG_RUNTIME_DIR for a user without root),
+// in a directory of its own that only the user can enter.
+func TestControlDir(t *testing.T) {
+	base := t.TempDir()
+	c, err := newSSHConn("zfs-vm@b:2222", DialOptions{ControlDir: base}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(c.dir) != base {
+		t.Errorf("control directory %s, want one in %s", c.dir, base)
+	}
+	if st, err := os.Stat(c.dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("control directory %v, %v", st, err)
+	}
+	if args := strings.Join(c.masterArgs(), " "); !strings.Contains(args, "ControlPath="+filepath.Join(c.dir, "control")) {
+		t.Errorf("master argv %s", args)
+	}
+}
+
+// A user without root has no sbin in PATH; zfs is found there all the same.
+func TestLocalCommandFindsSbin(t *testing.T) {
+	sbin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sbin, "zfs"), []byte("#!/bin/sh\necho found\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	saved := sbinDirs
+	sbinDirs = []string{sbin}
+	defer func() { sbinDirs = saved }()
+	out, err := Local(nil).Output(t.Context(), "zfs", "list")
+	if err != nil || string(out) != "found\n" {
+		t.Errorf("zfs outside PATH: %q, %v", out, err)
 	}
 }

@@ -31,7 +31,8 @@ func replicateFlags(destUsage string) []cli.Flag {
 
 var (
 	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to this long for another run with the same peer to finish (else exit 75)"}
-	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where per-peer lock files live", Hidden: true}
+	lockDirFlag = &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR"},
+		Usage: "`DIR` for per-peer lock files and ssh control sockets (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
 )
 
 func pushCommand() *cli.Command {

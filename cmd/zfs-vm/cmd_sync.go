@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/internal/metrics"
 	"github.com/zfs-vm/zfs-vm/replicate"
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -168,10 +169,12 @@ func syncPeer(c *cli.Context, p config.Peer) peerOutcome {
 	}
 	defer l.Release()
 	plog := log.WithField("peer", p.Name)
+	dir, _ := lock.RuntimeDir(c.String("runtime-dir")) // lockPeer checked it
 	remote, err := zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
-		Sudo:      *p.Sudo,
-		Batch:     !term.IsTerminal(int(os.Stdin.Fd())),
-		ExtraArgs: p.SSHOptions,
+		Sudo:       *p.Sudo,
+		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
+		ExtraArgs:  p.SSHOptions,
+		ControlDir: dir,
 	}, plog)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zfs-vm/zfs-vm/config"
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -107,9 +108,14 @@ func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
 	if _, _, err := zfs.ParseHostSpec(spec); err != nil {
 		return nil, usageError("%v", err)
 	}
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return nil, err
+	}
 	return zfs.Dial(c.Context, spec, zfs.DialOptions{
-		Sudo:  c.Bool("sudo"),
-		Batch: !term.IsTerminal(int(os.Stdin.Fd())),
+		Sudo:       c.Bool("sudo"),
+		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
+		ControlDir: dir,
 	}, log)
 }
 

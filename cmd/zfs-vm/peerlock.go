@@ -41,7 +41,10 @@ func lockPeer(c *cli.Context, spec, dest string) (*lock.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := c.String("lock-dir")
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return nil, err
+	}
 	l, err := lock.Acquire(dir, name, c.Duration("wait"))
 	if errors.Is(err, lock.ErrBusy) {
 		return nil, &errPeerLocked{spec: spec, dest: dest, holder: lock.Holder(dir, name)}

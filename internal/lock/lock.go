@@ -15,8 +15,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultDir holds the lock files.
+// DefaultDir holds the lock files and ssh control sockets of root (or of any user who may
+// write there).
 const DefaultDir = "/run/zfs-vm"
+
+// RuntimeDir returns the directory for lock files and ssh control sockets: dir when the
+// operator set one, else DefaultDir when it can be created and written, else
+// $XDG_RUNTIME_DIR/zfs-vm, so that a user without root (zfs allow) can run zfs-vm. Every
+// user's runs of the same peer must see the same directory for the lock to mean anything;
+// a non-root user's locks keep only that user's runs apart.
+func RuntimeDir(dir string) (string, error) {
+	return runtimeDir(dir, DefaultDir, os.Getenv("XDG_RUNTIME_DIR"))
+}
+
+func runtimeDir(dir, system, xdg string) (string, error) {
+	if dir != "" {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	if os.MkdirAll(system, 0o755) == nil && unix.Access(system, unix.W_OK) == nil {
+		return system, nil
+	}
+	if xdg == "" {
+		return "", fmt.Errorf("no runtime directory: %s is not writable and XDG_RUNTIME_DIR is not set (set ZFS_VM_RUNTIME_DIR)", system)
+	}
+	d := filepath.Join(xdg, "zfs-vm")
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return "", err
+	}
+	return d, nil
+}
 
 // ErrBusy is returned when another process holds the lock.
 var ErrBusy = errors.New("locked by another run")

@@ -98,3 +98,32 @@ func TestTryAcquireRefusesSymlink(t *testing.T) {
 		t.Errorf("the link's target was written: %q", b)
 	}
 }
+
+// Without root, /run/zfs-vm cannot be made: locks go to $XDG_RUNTIME_DIR instead, or to the
+// directory the operator set.
+func TestRuntimeDir(t *testing.T) {
+	tmp := t.TempDir()
+	system := filepath.Join(tmp, "run", "zfs-vm")
+	if got, err := runtimeDir("", system, ""); err != nil || got != system {
+		t.Errorf("writable system dir: %q, %v", got, err)
+	}
+	// A path below a regular file can never be created, not even by root.
+	os.WriteFile(filepath.Join(tmp, "file"), nil, 0o644)
+	denied := filepath.Join(tmp, "file", "zfs-vm")
+	xdg := filepath.Join(tmp, "user")
+	os.Mkdir(xdg, 0o700)
+	got, err := runtimeDir("", denied, xdg)
+	if err != nil || got != filepath.Join(xdg, "zfs-vm") {
+		t.Errorf("fallback: %q, %v", got, err)
+	}
+	if st, err := os.Stat(got); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("user runtime dir %v, %v", st, err)
+	}
+	if _, err := runtimeDir("", denied, ""); err == nil || !strings.Contains(err.Error(), "XDG_RUNTIME_DIR is not set (set ZFS_VM_RUNTIME_DIR)") {
+		t.Errorf("no fallback: %v", err)
+	}
+	mine := filepath.Join(tmp, "mine")
+	if got, err := runtimeDir(mine, denied, xdg); err != nil || got != mine {
+		t.Errorf("operator's dir: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,62 @@
+//go:build lab
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// addLabUser creates the unprivileged user zv on v (if missing), with its own key pair, and
+// removes what it owns in /run when the test ends.
+func addLabUser(t *testing.T, v *vm) {
+	t.Helper()
+	v.must(t, `id zv >/dev/null 2>&1 || useradd -m -s /bin/bash zv
+install -d -o zv -g zv -m 700 ~zv/.ssh
+[ -e ~zv/.ssh/id_ed25519 ] || su zv -c "ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519"`)
+}
+
+// letIn lets from's user zv log in to to as zv, with an ssh config on from naming to by its
+// VM name (the lab's root config has the address and port).
+func letIn(t *testing.T, from, to *vm) {
+	t.Helper()
+	pub := from.must(t, "cat ~zv/.ssh/id_ed25519.pub")
+	if out, err := to.run("cat >> ~zv/.ssh/authorized_keys && chown zv:zv ~zv/.ssh/authorized_keys && chmod 600 ~zv/.ssh/authorized_keys", pub); err != nil {
+		t.Fatalf("authorized_keys on %s: %v %s", to.name, err, out)
+	}
+	from.must(t, `sed -e 's/^  User root/  User zv/' -e 's|^  IdentityFile .*|  IdentityFile ~/.ssh/id_ed25519|' /root/.ssh/config > ~zv/.ssh/config
+chown zv:zv ~zv/.ssh/config && chmod 600 ~zv/.ssh/config`)
+}
+
+// TestNonRootDelegatedPush: a user without root on both ends, with only the `zfs allow`
+// permissions packaging/zfs-allow.md lists, pushes a template and a clone (received as a
+// clone). Without /run/zfs-vm and without XDG_RUNTIME_DIR it says what to set; with
+// XDG_RUNTIME_DIR its lock and ssh control socket go there.
+func TestNonRootDelegatedPush(t *testing.T) {
+	vmA.pool(t, "npa")
+	vmB.pool(t, "npb")
+	addLabUser(t, vmA)
+	addLabUser(t, vmB)
+	letIn(t, vmA, vmB)
+	vmA.must(t, `zfs create npa/tmpl && echo v1 > /npa/tmpl/f && zfs-vm tag -n np:1 npa/tmpl
+zfs clone npa/tmpl@zfs-vm:np:1 npa/c1 && echo c > /npa/c1/g && zfs-vm tag npa/c1
+zfs allow -u zv send,snapshot,hold,release npa`)
+	vmB.must(t, "zfs create npb/bk && zfs allow -u zv receive,create,mount,hold,release npb/bk")
+
+	// /run/zfs-vm may exist from root's runs; it is root's and not writable for zv.
+	out := vmA.fails(t, "mkdir -p /run/zfs-vm && cd /tmp && su zv -c 'unset XDG_RUNTIME_DIR; zfs-vm push -d npb/bk b'")
+	if !strings.Contains(out, "XDG_RUNTIME_DIR is not set (set ZFS_VM_RUNTIME_DIR)") {
+		t.Errorf("without a runtime directory: %s", out)
+	}
+	out = vmA.must(t, "cd /tmp && su zv -c 'install -d -m 700 /tmp/zv-run && XDG_RUNTIME_DIR=/tmp/zv-run zfs-vm push -d npb/bk b && ls /tmp/zv-run/zfs-vm'")
+	if streamsReceived(t, out) != 2 || !strings.Contains(out, ".lock") {
+		t.Errorf("push as zv:\n%s", out)
+	}
+	if o := prop(t, vmB, "origin", "npb/bk/c1"); o != "npb/bk/tmpl@zfs-vm:np:1" {
+		t.Errorf("npb/bk/c1 origin %q, want the received template's version", o)
+	}
+	holds := vmB.must(t, "zfs holds -H npb/bk/c1@zfs-vm:np:2")
+	if !strings.Contains(holds, "zfs-vm-base:") {
+		t.Errorf("no base hold as zv on the receiver: %q", holds)
+	}
+}
