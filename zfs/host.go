@@ -60,6 +60,17 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 	return nil
 }
 
+// Unconnected returns a remote Host for spec that has no ssh connection: its commands can be
+// built (the last argument of each ssh argv is the remote line, as zfs-vm serve reads it)
+// but not run. It is for tests that check what a peer receives.
+func Unconnected(spec string, sudo bool) *Host {
+	target, port, _ := ParseHostSpec(spec)
+	return &Host{Name: spec, ssh: &sshConn{target: target, port: port, dir: os.TempDir()}, sudo: sudo}
+}
+
+// SequenceLine returns the remote command line that RunAll sends for cmds.
+func (h *Host) SequenceLine(cmds ...[]string) string { return h.allScript(cmds) }
+
 // allScript is RunAll's remote command line: each command quoted, all run, the status that of
 // the last failing one.
 func (h *Host) allScript(cmds [][]string) string {
@@ -95,6 +106,18 @@ func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
 // sbinDirs are searched for a local command that is not in PATH: a user without root (zfs
 // allow) on Debian has no sbin directory in PATH, and zfs lives there.
 var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// SetSbinDirs replaces the directories LocalPath searches after PATH and returns the old
+// ones; for tests.
+func SetSbinDirs(dirs []string) []string {
+	old := sbinDirs
+	sbinDirs = dirs
+	return old
+}
+
+// LocalPath returns name as this machine's commands are run: looked up in PATH, then in the
+// sbin directories (see sbinDirs).
+func LocalPath(name string) string { return localPath(name) }
 
 // localPath returns name as exec should run it: unchanged when PATH has it (or it is a path),
 // else its place in an sbin directory if there is one.

@@ -58,6 +58,7 @@ func newApp() *cli.App {
 			pullCommand(),
 			tagCommand(),
 			syncCommand(),
+			serveCommand(),
 			configCommand(),
 			systemdCommand(),
 			hookCommand(),
