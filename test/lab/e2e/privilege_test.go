@@ -60,3 +60,51 @@ zfs allow -u zv send,snapshot,hold,release npa`)
 		t.Errorf("no base hold as zv on the receiver: %q", holds)
 	}
 }
+
+// TestForcedCommandPushPull: b lets a new key of a's root in only through
+// `zfs-vm serve` (receive below svb/in, send below svb/src). A push of a template and its
+// clone (zstd on the wire) and a pull run through it unchanged; a command zfs-vm does not
+// send is refused with one line, logged in b's journal, and changes nothing.
+func TestForcedCommandPushPull(t *testing.T) {
+	vmA.pool(t, "sva")
+	vmB.pool(t, "svb")
+	vmA.must(t, `[ -e /root/.ssh/serve_key ] || ssh-keygen -q -t ed25519 -N '' -C zfs-vm-serve-lab -f /root/.ssh/serve_key
+cp /root/.ssh/config /root/.ssh/config.before-serve
+sed -e 's/^Host b$/Host bserve/' -e 's|^  IdentityFile .*|  IdentityFile /root/.ssh/serve_key\n  IdentitiesOnly yes|' /root/.ssh/config.before-serve > /tmp/bserve.conf
+cat /tmp/bserve.conf >> /root/.ssh/config`)
+	t.Cleanup(func() {
+		vmA.run("mv /root/.ssh/config.before-serve /root/.ssh/config")
+		vmB.run("sed -i '/zfs-vm-serve-lab/d' /root/.ssh/authorized_keys")
+	})
+	pub := strings.TrimSpace(vmA.must(t, "cat /root/.ssh/serve_key.pub"))
+	line := `command="/usr/bin/zfs-vm serve --allow-receive svb/in --allow-send svb/src",restrict ` + pub + "\n"
+	if out, err := vmB.run("cat >> /root/.ssh/authorized_keys", line); err != nil {
+		t.Fatalf("authorized_keys: %v %s", err, out)
+	}
+	vmA.must(t, `zfs create sva/tmpl && echo v1 > /sva/tmpl/f && zfs-vm tag -n sv:1 sva/tmpl
+zfs clone sva/tmpl@zfs-vm:sv:1 sva/c1 && echo c > /sva/c1/g && zfs-vm tag sva/c1
+zfs create sva/back`)
+	vmB.must(t, "zfs create svb/in && zfs create -p svb/src/t && echo p > /svb/src/t/f && zfs-vm tag -n pl:1 svb/src/t")
+
+	out := vmA.must(t, "zfs-vm push --compress zstd -d svb/in bserve")
+	if streamsReceived(t, out) != 2 {
+		t.Errorf("push through the forced command:\n%s", out)
+	}
+	if o := prop(t, vmB, "origin", "svb/in/c1"); o != "svb/in/tmpl@zfs-vm:sv:1" {
+		t.Errorf("svb/in/c1 origin %q", o)
+	}
+	if h := vmB.must(t, "zfs holds -H svb/in/c1@zfs-vm:sv:2"); !strings.Contains(h, "zfs-vm-base:") {
+		t.Errorf("no base hold moved through the forced command: %q", h)
+	}
+	out = vmA.must(t, "zfs-vm pull -n pl -d sva/back bserve")
+	if streamsReceived(t, out) != 1 {
+		t.Errorf("pull through the forced command:\n%s", out)
+	}
+	vmA.must(t, "zfs list sva/back/t@zfs-vm:pl:1")
+
+	out = vmA.fails(t, "ssh bserve zfs destroy -r svb/in")
+	if !strings.Contains(out, "zfs-vm serve: refused: zfs destroy is not allowed") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("destroy through the forced command: %q", out)
+	}
+	vmB.must(t, "zfs list svb/in/tmpl && journalctl -t zfs-vm --no-pager -n 20 | grep -q 'refused: zfs destroy is not allowed'")
+}
