@@ -109,10 +109,9 @@ func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
 	if _, _, err := zfs.ParseHostSpec(spec); err != nil {
 		return nil, usageError("%v", err)
 	}
-	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
-	if err != nil {
-		return nil, err
-	}
+	// The control socket may live in the temporary directory when there is no runtime
+	// directory: a listing or a dry run needs no lock.
+	dir, _ := lock.RuntimeDir(c.String("runtime-dir"))
 	return zfs.Dial(c.Context, spec, zfs.DialOptions{
 		Sudo:       c.Bool("sudo"),
 		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
