@@ -175,7 +175,7 @@ func TestQuotedNames(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
+func FuzzServeParse(f *testing.F) {
 	f.Add("env PATH=/bin zfs holds -H tank/img@a")
 	f.Add("s=0; zfs hold zfs-vm-base:x 'tank/img/a b@c' || s=$?; exit $s")
 	f.Fuzz(func(t *testing.T, line string) {

@@ -47,7 +47,8 @@ func TestUnitSyncsHyphenatedPeer(t *testing.T) {
 		"[[peer]]\nname = \"backup-1\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"un\"]\n" +
 		"dest = \"unitb/images\"\nschedule = \"daily\"\n"
 	vmA.must(t, "mkdir -p /etc/zfs-vm /var/lib/prometheus/node-exporter && cat > /etc/zfs-vm/zfs-vm.toml <<'END'\n"+config+"END\n"+
-		"zfs-vm systemd enable backup-1 && systemctl start zfs-vm-sync@backup-1.service")
+		"zfs-vm systemd enable backup-1\n"+
+		"systemctl start zfs-vm-sync@backup-1.service || { journalctl -u zfs-vm-sync@backup-1.service --no-pager -n 30; exit 1; }")
 	vmB.must(t, "zfs list unitb/images/tmpl@zfs-vm:un:1")
 	journal := vmA.must(t, "journalctl -u zfs-vm-sync@backup-1.service --no-pager -o cat")
 	if !strings.Contains(journal, "peer backup-1: push b: 1 stream(s) received") {
