@@ -108,3 +108,37 @@ zfs create sva/back`)
 	}
 	vmB.must(t, "zfs list svb/in/tmpl && journalctl -t zfs-vm --no-pager -n 20 | grep -q 'refused: zfs destroy is not allowed'")
 }
+
+// TestHoldsPerPeerOnOneHost: two peers on one host (two pools) hold the sender's base each
+// under its own tag, so moving one peer on does not release the other's base; a legacy
+// host-named hold on the receiver is taken over on the next run.
+func TestHoldsPerPeerOnOneHost(t *testing.T) {
+	vmA.pool(t, "hpa")
+	vmB.pool(t, "hpx")
+	vmB.pool(t, "hpy")
+	vmA.must(t, "zfs create hpa/t && echo 1 > /hpa/t/f && zfs-vm tag -n hp:1 hpa/t")
+	vmB.must(t, "zfs create hpx/bk && zfs create hpy/bk")
+	config := "[[peer]]\nname = \"px\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpx/bk\"\n" +
+		"[[peer]]\nname = \"py\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpy/bk\"\n"
+	vmA.must(t, "cat > /tmp/hp.toml <<'END'\n"+config+"END\nzfs-vm --config /tmp/hp.toml sync")
+	me := strings.TrimSpace(vmA.must(t, "hostname"))
+	// What an older zfs-vm would have left: holds named after the other host.
+	vmB.must(t, "zfs hold zfs-vm-base:"+me+" hpx/bk/t@zfs-vm:hp:1")
+	vmA.must(t, "zfs hold zfs-vm-base:b hpa/t@zfs-vm:hp:1")
+	vmA.must(t, "zfs-vm --config /tmp/hp.toml sync --peer px")
+	if h := vmB.must(t, "zfs holds -H hpx/bk/t@zfs-vm:hp:1"); strings.Contains(h, "zfs-vm-base:"+me+"\t") || !strings.Contains(h, "zfs-vm-base:"+me+":px:hpx/bk") {
+		t.Errorf("receiver holds after the first run of this version:\n%s", h)
+	}
+
+	vmA.must(t, "echo 2 > /hpa/t/f && zfs-vm tag hpa/t && zfs-vm --config /tmp/hp.toml sync --peer px")
+	h := vmA.must(t, "zfs holds -H hpa/t@zfs-vm:hp:1")
+	if !strings.Contains(h, "zfs-vm-base:py:hpy/bk") {
+		t.Errorf("moving peer px on released peer py's base:\n%s", h)
+	}
+	if strings.Contains(h, "zfs-vm-base:px:") || strings.Contains(h, "zfs-vm-base:b\t") {
+		t.Errorf("px's old base still held by px or the legacy tag:\n%s", h)
+	}
+	if h := vmA.must(t, "zfs holds -H hpa/t@zfs-vm:hp:2"); !strings.Contains(h, "zfs-vm-base:px:hpx/bk") {
+		t.Errorf("px's new base not held:\n%s", h)
+	}
+}
