@@ -139,7 +139,7 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 		if len(rest) < 2 || !strings.HasPrefix(rest[0], HoldTagPrefix) {
 			return 0, fmt.Errorf("zfs %s of a tag that is not zfs-vm's", sub)
 		}
-		if err := p.snapshots(rest[1:], p.any()); err != nil {
+		if err := p.snapshots(rest[1:], p.roots()); err != nil {
 			return 0, err
 		}
 		if sub == "hold" {
@@ -150,13 +150,13 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 		if len(rest) < 2 || rest[0] != "-H" {
 			return 0, fmt.Errorf("zfs holds with other options than zfs-vm's")
 		}
-		return kHolds, p.snapshots(rest[1:], p.any())
+		return kHolds, p.snapshots(rest[1:], p.roots())
 	}
 	return 0, fmt.Errorf("zfs %s is not allowed", short(sub))
 }
 
-// any are all the datasets the policy names.
-func (p Policy) any() []string { return append(slices.Clone(p.Send), p.Receive...) }
+// roots are all the datasets the policy names.
+func (p Policy) roots() []string { return append(slices.Clone(p.Send), p.Receive...) }
 
 // snapshots checks that each name is a snapshot below roots.
 func (p Policy) snapshots(names []string, roots []string) error {
