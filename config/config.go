@@ -303,10 +303,8 @@ func (c *Config) validate(path string, text []byte) error {
 		if key, err := p.checkThresholds(); err != nil {
 			return fail(key, "%v", err)
 		}
-		for _, o := range p.SSHOptions {
-			if !strings.HasPrefix(o, "-") && !strings.Contains(o, "=") {
-				return fail("peer.ssh_options", "peer %s: %q is neither an option nor an option's Key=value", p.Name, o)
-			}
+		if err := checkSSHOptions(p.SSHOptions); err != nil {
+			return fail("peer.ssh_options", "peer %s: %v", p.Name, err)
 		}
 	}
 	switch c.Hooks.Tag {

@@ -145,3 +145,35 @@ func TestResolved(t *testing.T) {
 		t.Errorf("fallbacks: sudo %v schedule %q mountable %v", bare.Sudo, bare.Schedule, bare.Mountable)
 	}
 }
+
+func TestSSHOptions(t *testing.T) {
+	good := [][]string{
+		nil,
+		{"-o", "ConnectTimeout=10"},
+		{"-oProxyJump=j", "-i", "/root/.ssh/id", "-4", "-C"},
+		{"-Cp", "2222"},
+		{"-o", "ServerAliveInterval 5", "-J", "user@jump"},
+	}
+	for _, o := range good {
+		if err := checkSSHOptions(o); err != nil {
+			t.Errorf("%q: %v", o, err)
+		}
+	}
+	bad := map[string][]string{
+		`"ConnectTimeout=10" would be taken by ssh as the host name`:         {"ConnectTimeout=10"},
+		`"ProxyJump=j" would be taken by ssh as the host name`:               {"-o", "BatchMode=yes", "ProxyJump=j"},
+		`"-o" needs an argument after it`:                                    {"-o"},
+		`"backup" is not an ssh option (ssh would take it as the host name)`: {"-C", "backup"},
+		`"--" is not an ssh option`:                                          {"--"},
+	}
+	for want, o := range bad {
+		err := checkSSHOptions(o)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", o, err, want)
+		}
+	}
+	_, err := Parse("z.toml", []byte("[defaults]\nssh_options = [\"ConnectTimeout=10\"]\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "peer.ssh_options: peer a: \"ConnectTimeout=10\" would be taken by ssh as the host name") {
+		t.Errorf("a bare Key=value in the defaults: %v", err)
+	}
+}

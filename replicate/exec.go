@@ -40,11 +40,16 @@ type Executor struct {
 	wire     wire
 }
 
-// HoldTags are the `zfs hold` tags of a sender/receiver pair: each names zfs-vm and the other
-// side ("zfs-vm-base:backup1").
+// HoldTags are the `zfs hold` tags of a sender/receiver pair. Each names zfs-vm, the peer
+// and the destination (see cmd/zfs-vm's newJob), so that two pairs never move each other's
+// holds.
 type HoldTags struct {
 	Sender   string // tag on the sender's snapshots
 	Receiver string // tag on the receiver's snapshots
+	// LegacySender and LegacyReceiver, when set, are the tags older versions used for the
+	// same pair ("zfs-vm-base:HOST"). MigrateHolds replaces them; a base the run moves
+	// past loses them too.
+	LegacySender, LegacyReceiver string
 }
 
 // holdChanges collects the holds a run adds and releases, per side.
@@ -183,8 +188,11 @@ func (e *Executor) rollback(ctx context.Context, rb *Rollback) error {
 		// Our own base holds would keep the rollback from destroying them; anyone else's
 		// holds stay and make it fail, as they should.
 		if e.HoldTags != nil {
-			err := e.Receiver.Run(ctx, append([]string{"zfs", "release", e.HoldTags.Receiver}, rb.Destroys...)...)
-			if err != nil && !onlyHoldNoise(err) {
+			cmds := [][]string{append([]string{"zfs", "release", e.HoldTags.Receiver}, rb.Destroys...)}
+			if e.HoldTags.LegacyReceiver != "" {
+				cmds = append(cmds, append([]string{"zfs", "release", e.HoldTags.LegacyReceiver}, rb.Destroys...))
+			}
+			if err := e.Receiver.RunAll(ctx, cmds...); err != nil && !onlyHoldNoise(err) {
 				return err
 			}
 		}
@@ -646,13 +654,16 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), holdsAfterStop)
 		defer cancel()
 	}
-	apply := func(host *zfs.Host, tag string, hold, release []string) {
+	apply := func(host *zfs.Host, tag, legacy string, hold, release []string) {
 		var cmds [][]string
 		if len(hold) > 0 {
 			cmds = append(cmds, append([]string{"zfs", "hold", tag}, hold...))
 		}
 		if len(release) > 0 {
 			cmds = append(cmds, append([]string{"zfs", "release", tag}, release...))
+			if legacy != "" {
+				cmds = append(cmds, append([]string{"zfs", "release", legacy}, release...))
+			}
 		}
 		if len(cmds) == 0 {
 			return
@@ -664,9 +675,9 @@ func (e *Executor) applyHolds(ctx context.Context, h *holdChanges) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		apply(e.Sender, e.HoldTags.Sender, h.senderHold, h.senderRelease)
+		apply(e.Sender, e.HoldTags.Sender, e.HoldTags.LegacySender, h.senderHold, h.senderRelease)
 	}()
-	apply(e.Receiver, e.HoldTags.Receiver, h.receiverHold, h.receiverRelease)
+	apply(e.Receiver, e.HoldTags.Receiver, e.HoldTags.LegacyReceiver, h.receiverHold, h.receiverRelease)
 	<-done
 }
 

@@ -147,6 +147,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	for _, n := range plan.Notices {
 		j.Log.Warn(n)
 	}
+	ex.MigrateHolds(ctx, plan.Bases)
 	res := ex.Run(ctx, plan)
 	sum.Plan = plan
 	sum.sender, sum.receiver, sum.streamlines = src, dst, j.Options.Streamlines

@@ -87,6 +87,15 @@ type Plan struct {
 	// Notices are things worth saying that need no action, such as a member of a recursive
 	// image that the sender no longer has (never destroyed on the receiver).
 	Notices []string
+	// Bases are, per sender dataset of the selected streamlines, its newest zfs-vm
+	// snapshot that the receiver already has, with the receiver's copy: the snapshots the
+	// base holds of this pair sit on before the run.
+	Bases []Base
+}
+
+// Base is the newest common zfs-vm snapshot of a sender dataset and its receiver copy.
+type Base struct {
+	Sender, Receiver *zfs.Snapshot
 }
 
 // Errors returns the distinct refusal errors in plan order.
@@ -178,6 +187,7 @@ func Compute(src, dst *zfs.Inventory, opt Options) *Plan {
 	}
 	p.coalesce()
 	p.noticeGoneMembers()
+	p.findBases()
 	return p.plan
 }
 
@@ -200,6 +210,22 @@ func (p *planner) markWanted() {
 	for _, s := range p.src.Tagged() {
 		if p.selected(s) && p.onReceiver(s) == nil {
 			p.want(s)
+		}
+	}
+}
+
+// findBases fills in the plan's Bases.
+func (p *planner) findBases() {
+	for _, d := range p.src.Datasets {
+		for i := len(d.Snapshots) - 1; i >= 0; i-- {
+			s := d.Snapshots[i]
+			if !s.Tagged || len(p.opt.Streamlines) > 0 && !slices.Contains(p.opt.Streamlines, s.Tag.Streamline) {
+				continue
+			}
+			if c := p.onReceiver(s); c != nil {
+				p.plan.Bases = append(p.plan.Bases, Base{Sender: s, Receiver: c})
+				break
+			}
 		}
 	}
 }

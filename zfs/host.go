@@ -63,6 +63,17 @@ func (h *Host) RunAll(ctx context.Context, cmds ...[]string) error {
 	return nil
 }
 
+// Unconnected returns a remote Host for spec that has no ssh connection: its commands can be
+// built (the last argument of each ssh argv is the remote line, as zfs-vm serve reads it)
+// but not run. It is for tests that check what a peer receives.
+func Unconnected(spec string, sudo bool) *Host {
+	target, port, _ := ParseHostSpec(spec)
+	return &Host{Name: spec, ssh: &sshConn{target: target, port: port, dir: os.TempDir()}, sudo: sudo}
+}
+
+// SequenceLine returns the remote command line that RunAll sends for cmds.
+func (h *Host) SequenceLine(cmds ...[]string) string { return h.allScript(cmds) }
+
 // allScript is RunAll's remote command line: each command quoted, all run, the status that of
 // the last failing one; a POSIX sh script, run through sh -c (see underSh).
 func (h *Host) allScript(cmds [][]string) string {
@@ -96,11 +107,45 @@ func (h *Host) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if h.ssh != nil {
 		return h.command(ctx, QuoteCommand(h.remoteWords(argv)))
 	}
-	cmd := stopGently(exec.CommandContext(ctx, argv[0], argv[1:]...))
+	cmd := stopGently(exec.CommandContext(ctx, localPath(argv[0]), argv[1:]...))
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
 	return cmd
+}
+
+// sbinDirs are searched for a local command that is not in PATH: a user without root (zfs
+// allow) on Debian has no sbin directory in PATH, and zfs lives there.
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// SetSbinDirs replaces the directories LocalPath searches after PATH and returns the old
+// ones; for tests.
+func SetSbinDirs(dirs []string) []string {
+	old := sbinDirs
+	sbinDirs = dirs
+	return old
+}
+
+// LocalPath returns name as this machine's commands are run: looked up in PATH, then in the
+// sbin directories (see sbinDirs).
+func LocalPath(name string) string { return localPath(name) }
+
+// localPath returns name as exec should run it: unchanged when PATH has it (or it is a path),
+// else its place in an sbin directory if there is one.
+func localPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return name
+	}
+	for _, d := range sbinDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
 }
 
 // QuoteCommand joins words into one POSIX shell command line, quoting each word as needed.
@@ -265,6 +310,10 @@ type sshConn struct {
 	port   string
 	dir    string // private directory holding the control socket
 	batch  bool
+	// extra are the configuration's ssh options. Every ssh run gets them, not only the
+	// master: a command that finds the master gone opens its own connection, which must go
+	// through the same ProxyJump, identity and known_hosts.
+	extra []string
 	// timeouts are the -o options of zfs-vm's default timeouts that the user did not set
 	// (see timeoutArgs); every ssh invocation gets them.
 	timeouts []string
@@ -293,28 +342,24 @@ type DialOptions struct {
 	Sudo bool // run remote commands through `sudo -n`
 	// Batch forbids ssh from prompting (BatchMode=yes); set it when stdin is not a terminal.
 	Batch bool
-	// ExtraArgs are passed to ssh before the host (e.g. -o options from the config).
+	// ControlDir is where the private directory of the control socket is made; "" for the
+	// system's temporary directory.
+	ControlDir string
+	// ExtraArgs are passed to every ssh run before the host (e.g. -o options from the
+	// config).
 	ExtraArgs []string
 }
 
 // Dial opens one ssh master connection to spec ([user@]host[:port]) using the user's own ssh
 // configuration, agent and known_hosts. Every later command to the host reuses it.
 func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLogger) (*Host, error) {
-	target, port, err := ParseHostSpec(spec)
+	c, err := newSSHConn(spec, opt, log)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "zfs-vm-ssh-")
-	if err != nil {
-		return nil, err
-	}
-	c := &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, log: log,
-		timeouts: timeoutArgs(ctx, opt.ExtraArgs, port, target)}
-	args := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
-	args = append(args, opt.ExtraArgs...)
-	args = append(args, c.baseArgs()...)
-	args = append(args, target)
-	cmd := stopGently(exec.CommandContext(ctx, "ssh", args...))
+	c.timeouts = timeoutArgs(ctx, opt.ExtraArgs, c.port, c.target)
+	dir := c.dir
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", c.masterArgs()...))
 	if log != nil {
 		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
@@ -337,6 +382,19 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
 }
 
+// newSSHConn makes the private directory of spec's control socket, in opt.ControlDir.
+func newSSHConn(spec string, opt DialOptions, log logrus.FieldLogger) (*sshConn, error) {
+	target, port, err := ParseHostSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(opt.ControlDir, "zfs-vm-ssh-")
+	if err != nil {
+		return nil, err
+	}
+	return &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, log: log}, nil
+}
+
 // FirstLine returns the first line of a command's output worth showing in a one-line error:
 // not blank, not ssh's "Warning: Permanently added" notice, not one of zfs send -P -v's size
 // reports. Without one it returns fallback's text ("" for a nil fallback).
@@ -353,11 +411,22 @@ func FirstLine(output string, fallback error) string {
 	return fallback.Error()
 }
 
+// masterArgs returns ssh's argv (without "ssh") that starts the master connection.
+func (c *sshConn) masterArgs() []string {
+	a := []string{"-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", "-f"}
+	return append(append(a, c.baseArgs()...), c.target)
+}
+
+// baseArgs are the options of every ssh run to the host. ssh keeps the first value given for
+// an option, so the configuration's come before zfs-vm's default timeouts (which leave out
+// what the user set anyway, see timeoutArgs).
 func (c *sshConn) baseArgs() []string {
-	a := append([]string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}, c.timeouts...)
+	a := []string{"-o", "ControlPath=" + filepath.Join(c.dir, "control")}
 	if c.batch {
 		a = append(a, "-o", "BatchMode=yes")
 	}
+	a = append(a, c.extra...)
+	a = append(a, c.timeouts...)
 	if c.port != "" {
 		a = append(a, "-p", c.port)
 	}
@@ -370,12 +439,17 @@ func (c *sshConn) args(remote string) []string {
 	return a
 }
 
+// exitArgs returns ssh's argv (without "ssh") that ends the master connection.
+func (c *sshConn) exitArgs() []string {
+	return append(c.baseArgs(), "-O", "exit", c.target)
+}
+
 // close ends the master and removes its directory. It runs after the run's context may have
 // been cancelled (a signal, --timeout), so it has its own bound.
 func (c *sshConn) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*StopDelay)
 	defer cancel()
-	cmd := stopGently(exec.CommandContext(ctx, "ssh", append(c.baseArgs(), "-O", "exit", c.target)...))
+	cmd := stopGently(exec.CommandContext(ctx, "ssh", c.exitArgs()...))
 	err := cmd.Run()
 	os.RemoveAll(c.dir)
 	if err != nil {

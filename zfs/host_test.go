@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +254,68 @@ func TestFirstLine(t *testing.T) {
 		if got := FirstLine(c.out, c.fallback); got != c.want {
 			t.Errorf("FirstLine(%q) = %q, want %q", c.out, got, c.want)
 		}
+	}
+}
+
+// The configuration's ssh options go to every ssh run, not only the master: a command that
+// finds the master gone connects on its own, and must keep the ProxyJump and identity.
+func TestSSHOptionsReachEverySSH(t *testing.T) {
+	extra := []string{"-o", "ProxyJump=jump", "-i", "/k"}
+	c := &sshConn{target: "b", dir: "/run/x", extra: extra}
+	h := &Host{Name: "b", ssh: c}
+	argvs := map[string][]string{
+		"master":   append([]string{"ssh"}, c.masterArgs()...),
+		"command":  h.Command(t.Context(), "zfs", "list").Args,
+		"pipeline": h.Pipeline(t.Context(), Stage{Argv: []string{"zfs", "send", "p@x"}}, Stage{Argv: []string{"zstd"}, Helper: true})[0].Args,
+		"runall":   h.command(t.Context(), h.allScript([][]string{{"zfs", "hold", "t", "p@x"}})).Args,
+		"exit":     append([]string{"ssh"}, c.exitArgs()...),
+	}
+	for what, argv := range argvs {
+		line := strings.Join(argv, " ")
+		target := strings.Index(line, " b ")
+		if !strings.HasSuffix(line, " b") && target < 0 {
+			t.Fatalf("%s: no target in %q", what, line)
+		}
+		if target < 0 {
+			target = len(line)
+		}
+		if i := strings.Index(line, "-o ProxyJump=jump -i /k"); i < 0 || i > target {
+			t.Errorf("%s: ssh_options missing before the host: %q", what, line)
+		}
+	}
+}
+
+// The control socket lives where the caller says ($XDG_RUNTIME_DIR for a user without root),
+// in a directory of its own that only the user can enter.
+func TestControlDir(t *testing.T) {
+	base := t.TempDir()
+	c, err := newSSHConn("zfs-vm@b:2222", DialOptions{ControlDir: base}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(c.dir) != base {
+		t.Errorf("control directory %s, want one in %s", c.dir, base)
+	}
+	if st, err := os.Stat(c.dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("control directory %v, %v", st, err)
+	}
+	if args := strings.Join(c.masterArgs(), " "); !strings.Contains(args, "ControlPath="+filepath.Join(c.dir, "control")) {
+		t.Errorf("master argv %s", args)
+	}
+}
+
+// A user without root has no sbin in PATH; zfs is found there all the same.
+func TestLocalCommandFindsSbin(t *testing.T) {
+	sbin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sbin, "zfs"), []byte("#!/bin/sh\necho found\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	saved := sbinDirs
+	sbinDirs = []string{sbin}
+	defer func() { sbinDirs = saved }()
+	out, err := Local(nil).Output(t.Context(), "zfs", "list")
+	if err != nil || string(out) != "found\n" {
+		t.Errorf("zfs outside PATH: %q, %v", out, err)
 	}
 }

@@ -27,7 +27,11 @@ func configCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := checkSchedules(path, cfg); err != nil {
+				var peers []config.Peer
+				for _, p := range cfg.Peers {
+					peers = append(peers, p.Resolved(cfg.Defaults))
+				}
+				if err := checkSchedules(path, peers, false); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.App.Writer, "%s: ok: %d peer(s), hooks tag %s\n", path, len(cfg.Peers), cfg.HookMode())
@@ -37,14 +41,16 @@ func configCommand() *cli.Command {
 	}
 }
 
-// checkSchedules asks systemd-analyze, where there is one, whether each peer's schedule is a
-// calendar expression systemd understands.
-func checkSchedules(path string, cfg *config.Config) error {
+// checkSchedules asks systemd-analyze whether each peer's schedule is a calendar expression
+// systemd understands. Without systemd-analyze the check is skipped, unless required.
+func checkSchedules(path string, peers []config.Peer, required bool) error {
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		if required {
+			return fmt.Errorf("cannot check the schedules: systemd-analyze not found")
+		}
 		return nil
 	}
-	for _, p := range cfg.Peers {
-		p = p.Resolved(cfg.Defaults)
+	for _, p := range peers {
 		out, err := exec.Command("systemd-analyze", "calendar", p.Schedule).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%s: peer %s: schedule %q is not a systemd calendar expression: %s", path, p.Name, p.Schedule, zfs.FirstLine(string(out), nil))

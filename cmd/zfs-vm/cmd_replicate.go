@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,8 +36,8 @@ func replicateFlags(destUsage string) []cli.Flag {
 
 var (
 	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30s, 10m) for another run with the same peer to finish (else exit 75)"}
-	lockDirFlag = &cli.StringFlag{Name: "lock-dir", Value: lock.DefaultDir, Usage: "where lock files live", Hidden: true,
-		EnvVars: []string{"ZFS_VM_LOCK_DIR"}}
+	lockDirFlag = &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR", "ZFS_VM_LOCK_DIR"},
+		Usage: "`DIR` for per-peer lock files and ssh control sockets (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
 )
 
 // replicateDescription is push's and pull's: what is sent, and what is refused.
@@ -86,10 +88,10 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	if !c.Bool("dry-run") {
-		l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("host", spec), c.Duration("wait"))
-		if errors.Is(err, lock.ErrBusy) {
-			return cli.Exit(fmt.Sprintf("%s: another zfs-vm run with %s is going on (pid %s)", c.Command.Name, spec,
-				lock.Holder(c.String("lock-dir"), lock.Name("host", spec))), exitLocked)
+		l, err := lockPeer(c, spec, opt.DestParent)
+		var busy *errPeerLocked
+		if errors.As(err, &busy) {
+			return cli.Exit(fmt.Sprintf("%s: %v", c.Command.Name, err), exitLocked)
 		}
 		if err != nil {
 			return err
@@ -105,7 +107,7 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	defer remote.Close()
-	job := newJob(zfs.Local(log), remote, push, opt)
+	job := newJob(zfs.Local(log), remote, push, opt, spec)
 	job.Log = log
 	job.Progress = newProgress(c.App.ErrWriter, debugOn(c))
 	job.Transport = transport
@@ -196,20 +198,43 @@ func printPlan(ctx context.Context, w io.Writer, job *replicate.Job) ([]error, e
 	return plan.Errors(), nil
 }
 
-// newJob returns the job that pushes local's versions to remote, or pulls remote's. Base
-// holds name the other side: the remote by the name the user gave, this host by its hostname.
-func newJob(local, remote *zfs.Host, push bool, opt replicate.Options) *replicate.Job {
+// newJob returns the job that pushes local's versions to remote, or pulls remote's. peer
+// names the pair: the peer's name under sync, the host as given to push and pull.
+func newJob(local, remote *zfs.Host, push bool, opt replicate.Options, peer string) *replicate.Job {
 	me, _ := os.Hostname()
 	if me == "" {
 		me = "local"
 	}
-	toRemote, toLocal := "zfs-vm-base:"+remote.Name, "zfs-vm-base:"+me
+	tags := pairHoldTags(me, peer, remote.Name, opt.DestParent)
 	if push {
-		return &replicate.Job{Sender: local, Receiver: remote, Options: opt,
-			HoldTags: &replicate.HoldTags{Sender: toRemote, Receiver: toLocal}}
+		return &replicate.Job{Sender: local, Receiver: remote, Options: opt, HoldTags: &tags}
 	}
-	return &replicate.Job{Sender: remote, Receiver: local, Options: opt,
-		HoldTags: &replicate.HoldTags{Sender: toLocal, Receiver: toRemote}}
+	tags.Sender, tags.Receiver = tags.Receiver, tags.Sender
+	tags.LegacySender, tags.LegacyReceiver = tags.LegacyReceiver, tags.LegacySender
+	return &replicate.Job{Sender: remote, Receiver: local, Options: opt, HoldTags: &tags}
+}
+
+// pairHoldTags are the base hold tags of a push from this host (me) to peer, which is
+// reached as host and receives under dest: here "zfs-vm-base:PEER:DEST", there
+// "zfs-vm-base:ME:PEER:DEST", so that two peers on one host, or two destinations of one
+// peer, never release each other's bases. The legacy tags named only the other host.
+func pairHoldTags(me, peer, host, dest string) replicate.HoldTags {
+	return replicate.HoldTags{
+		Sender:         holdTag("zfs-vm-base:" + peer + ":" + dest),
+		Receiver:       holdTag("zfs-vm-base:" + me + ":" + peer + ":" + dest),
+		LegacySender:   "zfs-vm-base:" + host,
+		LegacyReceiver: "zfs-vm-base:" + me,
+	}
+}
+
+// holdTag bounds a tag to what zfs hold accepts (255 bytes), keeping it unique with a hash.
+func holdTag(tag string) string {
+	const max = 255
+	if len(tag) <= max {
+		return tag
+	}
+	sum := sha256.Sum256([]byte(tag))
+	return tag[:max-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 func rollbackWhat(rb *replicate.Rollback) string {

@@ -251,10 +251,12 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 
 // dialPeer opens the ssh connection to a peer, with the peer's own options.
 func dialPeer(c *cli.Context, p config.Peer, plog logrus.FieldLogger) (*zfs.Host, error) {
+	dir, _ := lock.RuntimeDir(c.String("runtime-dir")) // a dry run needs none; lockPeer checks it
 	return zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
-		Sudo:      *p.Sudo,
-		Batch:     !term.IsTerminal(int(os.Stdin.Fd())),
-		ExtraArgs: p.SSHOptions,
+		Sudo:       *p.Sudo,
+		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
+		ExtraArgs:  p.SSHOptions,
+		ControlDir: dir,
 	}, plog)
 }
 
@@ -262,7 +264,7 @@ func dialPeer(c *cli.Context, p config.Peer, plog logrus.FieldLogger) (*zfs.Host
 func peerJob(p config.Peer, remote *zfs.Host, plog *logrus.Entry) *replicate.Job {
 	flags, _ := zfs.SendOptions(p.SendOptions) // validated with the config
 	job := newJob(zfs.Local(plog), remote, p.Direction == "push",
-		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags, Mountable: *p.Mountable})
+		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags, Mountable: *p.Mountable}, p.Name)
 	job.Log = plog
 	job.Transport = p.Transport()
 	return job
@@ -286,10 +288,10 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
-	l, err := lock.AcquireContext(ctx(c), c.String("lock-dir"), lock.Name("peer", p.Name), c.Duration("wait"))
-	if errors.Is(err, lock.ErrBusy) {
-		holder := lock.Holder(c.String("lock-dir"), lock.Name("peer", p.Name))
-		return peerOutcome{peer: p, locked: true, err: fmt.Errorf("another zfs-vm sync of this peer is running (pid %s)", holder)}
+	l, err := lockPeer(c, p.Host, p.Dest)
+	var busy *errPeerLocked
+	if errors.As(err, &busy) {
+		return peerOutcome{peer: p, locked: true, err: err}
 	}
 	if err != nil {
 		return peerOutcome{peer: p, err: err}

@@ -72,6 +72,13 @@ func runSystemd(c *cli.Context, enable bool) error {
 		}
 		return nil
 	}
+	if enable {
+		// Every schedule is checked before anything is written: a typo must not leave
+		// half the timers rescheduled, nor a drop-in that systemd ignores with a warning.
+		if err := checkSchedules(c.String("config"), peers, true); err != nil {
+			return err
+		}
+	}
 	var units []string
 	for _, p := range peers {
 		unit := "zfs-vm-sync@" + p.Name + ".timer"
@@ -87,7 +94,7 @@ func runSystemd(c *cli.Context, enable bool) error {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			if err := writeFileAtomic(file, []byte(body), 0o644); err != nil {
 				return err
 			}
 		}
@@ -113,4 +120,30 @@ func runSystemd(c *cli.Context, enable bool) error {
 		return err
 	}
 	return run(append([]string{"systemctl", "enable", "--now"}, units...)...)
+}
+
+// writeFileAtomic replaces path with data through a temporary file in the same directory and
+// a rename, so systemd (or a crash) never sees a half-written drop-in.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
 }

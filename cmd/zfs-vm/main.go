@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
@@ -55,6 +56,7 @@ func newApp() *cli.App {
 			tagCommand(),
 			syncCommand(),
 			statusCommand(),
+			serveCommand(),
 			configCommand(),
 			systemdCommand(),
 			hookCommand(),
@@ -118,9 +120,13 @@ func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
 	if _, _, err := zfs.ParseHostSpec(spec); err != nil {
 		return nil, usageError("%v", err)
 	}
+	// The control socket may live in the temporary directory when there is no runtime
+	// directory: a listing or a dry run needs no lock.
+	dir, _ := lock.RuntimeDir(c.String("runtime-dir"))
 	return zfs.Dial(c.Context, spec, zfs.DialOptions{
-		Sudo:  sudoOn(c),
-		Batch: !term.IsTerminal(int(os.Stdin.Fd())),
+		Sudo:       sudoOn(c),
+		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
+		ControlDir: dir,
 	}, log)
 }
 

@@ -61,7 +61,8 @@ func TestRemoteErrors(t *testing.T) {
 
 func TestPushLockedPeer(t *testing.T) {
 	dir := t.TempDir()
-	l, err := lock.TryAcquire(dir, lock.Name("host", "b"))
+	name, _ := peerLockName("b", "")
+	l, err := lock.TryAcquire(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@ package lock
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +52,78 @@ func TestAcquireWaits(t *testing.T) {
 	}
 	if got := Name("host", "root@b:22"); got != "host-root_b_22" {
 		t.Errorf("Name = %q", got)
+	}
+}
+
+func TestPeerName(t *testing.T) {
+	same := [][2]string{
+		{PeerName("b", "", "tank/bk"), PeerName("B", "22", "tank/bk")},
+	}
+	for _, s := range same {
+		if s[0] != s[1] {
+			t.Errorf("%q != %q", s[0], s[1])
+		}
+	}
+	differ := [][2]string{
+		{PeerName("b", "", "tank/bk"), PeerName("b", "", "tank/other")},
+		{PeerName("b", "", "tank/bk"), PeerName("b", "2222", "tank/bk")},
+		{PeerName("b", "", ""), PeerName("c", "", "")},
+	}
+	for _, d := range differ {
+		if d[0] == d[1] {
+			t.Errorf("two peers share the lock %q", d[0])
+		}
+	}
+	long := PeerName("b", "", strings.Repeat("tank/x", 40))
+	if len(long) > maxName || long == PeerName("b", "", strings.Repeat("tank/x", 41)) {
+		t.Errorf("long name %q (%d bytes)", long, len(long))
+	}
+}
+
+func TestTryAcquireRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "p.lock")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := TryAcquire(dir, "p")
+	if err == nil {
+		l.Release()
+		t.Fatal("took a lock through a symbolic link")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}
+
+// Without root, /run/zfs-vm cannot be made: locks go to $XDG_RUNTIME_DIR instead, or to the
+// directory the operator set.
+func TestRuntimeDir(t *testing.T) {
+	tmp := t.TempDir()
+	system := filepath.Join(tmp, "run", "zfs-vm")
+	if got, err := runtimeDir("", system, ""); err != nil || got != system {
+		t.Errorf("writable system dir: %q, %v", got, err)
+	}
+	// A path below a regular file can never be created, not even by root.
+	os.WriteFile(filepath.Join(tmp, "file"), nil, 0o644)
+	denied := filepath.Join(tmp, "file", "zfs-vm")
+	xdg := filepath.Join(tmp, "user")
+	os.Mkdir(xdg, 0o700)
+	got, err := runtimeDir("", denied, xdg)
+	if err != nil || got != filepath.Join(xdg, "zfs-vm") {
+		t.Errorf("fallback: %q, %v", got, err)
+	}
+	if st, err := os.Stat(got); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("user runtime dir %v, %v", st, err)
+	}
+	if _, err := runtimeDir("", denied, ""); err == nil || !strings.Contains(err.Error(), "XDG_RUNTIME_DIR is not set (set ZFS_VM_RUNTIME_DIR)") {
+		t.Errorf("no fallback: %v", err)
+	}
+	mine := filepath.Join(tmp, "mine")
+	if got, err := runtimeDir(mine, denied, xdg); err != nil || got != mine {
+		t.Errorf("operator's dir: %q, %v", got, err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // PeerRun is one peer's part of a sync run.
@@ -86,8 +88,15 @@ func LastSuccess(path string) map[string]time.Time {
 	return out
 }
 
-// Update merges runs into the textfile at path, writing it atomically.
+// Update merges runs into the textfile at path, writing it atomically. Two runs (two peers'
+// timers) updating the file at once are serialised by a lock file next to it, else each
+// would write back what it read and the other's peer would vanish.
 func Update(path string, runs []PeerRun) error {
+	unlock, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	series := read(path)
 	for _, r := range runs {
 		label := fmt.Sprintf("peer=%s", strconv.Quote(r.Peer))
@@ -151,4 +160,26 @@ func Update(path string, runs []PeerRun) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// lockFile takes an exclusive flock on a hidden lock file beside path, waiting for it; the
+// textfile itself cannot be locked, it is replaced by a rename. node_exporter reads only
+// *.prom files, so the lock file is not taken for metrics.
+func lockFile(path string) (unlock func(), err error) {
+	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
 }

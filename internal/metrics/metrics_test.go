@@ -1,9 +1,11 @@
 package metrics
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,5 +72,42 @@ func TestBehindAndLastSuccess(t *testing.T) {
 	}
 	if got := LastSuccess(filepath.Join(t.TempDir(), "none.prom")); len(got) != 0 {
 		t.Errorf("no file: %v", got)
+	}
+}
+
+// Peers whose runs end at the same moment each keep their series: the read-modify-write of
+// the file is locked.
+func TestConcurrentUpdatesKeepEveryPeer(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zfs-vm.prom")
+	const peers = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, peers)
+	for i := 0; i < peers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs <- Update(path, []PeerRun{{Peer: fmt.Sprintf("p%d", i), OK: true, Time: time.Unix(1700000000, 0)}})
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	lost := 0
+	for i := 0; i < peers; i++ {
+		if !strings.Contains(string(b), fmt.Sprintf(`zfs_vm_sync_last_run_timestamp_seconds{peer="p%d"}`, i)) {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d peers' series lost", lost, peers)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.prom")); len(m) != 1 {
+		t.Errorf("files node_exporter would read: %v", m)
 	}
 }

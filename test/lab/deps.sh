@@ -16,6 +16,7 @@ have rpm || need+=(rpm)
 have cpio || need+=(cpio)
 have gzip || need+=(gzip)
 have zstd || need+=(zstd)
+have systemd-analyze || need+=(systemd)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 if ! have go; then
   echo "deps.sh: Go is not on PATH; install Go 1.24 or newer first" >&2

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfs-vm/zfs-vm/serve"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run as an ssh forced command: only the zfs commands zfs-vm sends, on the allowed datasets",
+		Description: "For ~/.ssh/authorized_keys on a host that peers push to or pull from:\n\n" +
+			"  command=\"zfs-vm serve --allow-receive tank/backup\",restrict ssh-ed25519 AAAA... build1\n\n" +
+			"The command line the peer sent (SSH_ORIGINAL_COMMAND) is read as zfs-vm quotes it and\n" +
+			"run without a shell if every command in it is one zfs-vm sends: the listing (shown only\n" +
+			"for the allowed datasets), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below\n" +
+			"--allow-send, zfs receive -s -u [-o origin=] and -A below --allow-receive, zfs hold,\n" +
+			"release and holds -H with zfs-vm's tags, and zstd on the wire. Anything else is refused\n" +
+			"with one line, on stderr and in the journal, and exit status 1.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},
+			&cli.StringSliceFlag{Name: "allow-receive", Usage: "the peer may receive (push) below `DATASET` (repeatable)"},
+			&cli.BoolFlag{Name: "allow-rollback", Usage: "the peer may roll back datasets below --allow-receive (zfs-vm --rollback)"},
+		},
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	enableJournal(true)
+	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"), Rollback: c.Bool("allow-rollback")}
+	if err := p.Check(); err != nil {
+		return usageError("serve: %v", err)
+	}
+	line, ok := os.LookupEnv("SSH_ORIGINAL_COMMAND")
+	if !ok {
+		return refuse("", fmt.Errorf("no SSH_ORIGINAL_COMMAND: this key runs only zfs-vm's commands"))
+	}
+	req, err := p.Parse(line)
+	if err != nil {
+		return refuse(line, err)
+	}
+	status := req.Run(ctx(c), p, serve.Streams{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
+	if status != 0 {
+		return cli.Exit("", status)
+	}
+	return nil
+}
+
+// refuse logs a refused line (one line: the reason, the client, the start of the line) and
+// fails with status 1.
+func refuse(line string, err error) error {
+	client, _, _ := strings.Cut(os.Getenv("SSH_CLIENT"), " ")
+	if len(line) > 200 {
+		line = line[:200] + "..."
+	}
+	log.WithField("client", client).WithField("command", line).Errorf("zfs-vm serve: refused: %v", err)
+	return cli.Exit("", exitFailure)
+}

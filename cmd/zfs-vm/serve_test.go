@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+func remoteLine(argv ...string) string {
+	args := zfs.Unconnected("b", false).Command(context.Background(), argv...).Args
+	return args[len(args)-1]
+}
+
+// serve runs the listing it accepts (showing only the allowed datasets) and refuses anything
+// else with one line and status 1, without running zfs.
+func TestServe(t *testing.T) {
+	setupFakeZFS(t, "0")
+	t.Setenv("SSH_ORIGINAL_COMMAND", remoteLine(zfs.ListArgs()...))
+	// stdout apart from stderr, as ssh keeps them: a stderr copied by os/exec into the same
+	// buffer would race with the listing.
+	app := newApp()
+	var stdout, stderr bytes.Buffer
+	app.Writer, app.ErrWriter = &stdout, &stderr
+	log.SetOutput(&stderr)
+	if err := app.Run([]string{"zfs-vm", "serve", "--allow-send", "pool/tmpl"}); err != nil {
+		t.Fatalf("listing: %v %s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "pool/tmpl@zfs-vm:debian:1\t") || strings.Contains(out, "pool/ct") || strings.Contains(out, "pool\t") {
+		t.Errorf("listing shown:\n%s", out)
+	}
+
+	setupFakeZFS(t, "0")
+	t.Setenv("SSH_ORIGINAL_COMMAND", remoteLine("zfs", "destroy", "-r", "pool/tmpl"))
+	out, zfsLog, status := runKeepPath(t, "serve", "--allow-send", "pool/tmpl")
+	if status != exitFailure || strings.TrimSpace(out) != "error: zfs-vm serve: refused: zfs destroy is not allowed" {
+		t.Errorf("destroy: status %d output %q", status, out)
+	}
+	if zfsLog != "" {
+		t.Errorf("ran zfs for a refused line: %s", zfsLog)
+	}
+
+	_, _, status = runKeepPath(t, "serve")
+	if status != exitUsage {
+		t.Errorf("serve allowing nothing: status %d, want %d", status, exitUsage)
+	}
+}

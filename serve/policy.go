@@ -1,0 +1,305 @@
+package serve
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// Policy is what a forced command lets a peer do.
+type Policy struct {
+	// Send are the datasets (with everything below them) the peer may send from: pull
+	// from this host.
+	Send []string
+	// Receive are the datasets below which the peer may receive: push to this host.
+	Receive []string
+	// Rollback lets the peer roll back datasets below Receive (zfs-vm --rollback).
+	Rollback bool
+}
+
+// Check validates the policy's dataset names.
+func (p Policy) Check() error {
+	if len(p.Send) == 0 && len(p.Receive) == 0 {
+		return fmt.Errorf("nothing allowed: give --allow-send or --allow-receive")
+	}
+	for _, d := range append(slices.Clone(p.Send), p.Receive...) {
+		if err := zfs.ValidateDatasetName(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// within reports whether dataset is one of roots or below one.
+func within(dataset string, roots []string) bool {
+	for _, r := range roots {
+		if dataset == r || strings.HasPrefix(dataset, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Listed reports whether a listed dataset or snapshot may be shown to the peer.
+func (p Policy) Listed(name string) bool {
+	ds, _, _ := strings.Cut(name, "@")
+	return within(ds, p.Send) || within(ds, p.Receive)
+}
+
+// kind is an accepted command.
+type kind int
+
+const (
+	kList kind = iota
+	kSend
+	kEstimate
+	kReceive
+	kAbort
+	kRollback
+	kHold
+	kRelease
+	kHolds
+	kCompress
+	kDecompress
+	kZstdVersion
+)
+
+// HoldTagPrefix starts every hold tag zfs-vm moves on a peer.
+const HoldTagPrefix = "zfs-vm-base:"
+
+// command is one accepted command: what to run and what it is.
+type command struct {
+	kind kind
+	argv []string
+}
+
+// unwrap drops the prefix zfs-vm puts before every remote command ("env PATH=..." or
+// "sudo -n"): serve runs the command itself, with its own privileges.
+func unwrap(argv []string) []string {
+	switch {
+	case len(argv) > 2 && argv[0] == "env" && strings.HasPrefix(argv[1], "PATH="):
+		return argv[2:]
+	case len(argv) > 2 && argv[0] == "sudo" && argv[1] == "-n":
+		return argv[2:]
+	}
+	return argv
+}
+
+// check accepts argv if it is a command zfs-vm sends and the policy allows it.
+func (p Policy) check(argv []string) (command, error) {
+	argv = unwrap(argv)
+	if len(argv) == 0 {
+		return command{}, fmt.Errorf("empty command")
+	}
+	var k kind
+	var err error
+	switch argv[0] {
+	case "zfs":
+		k, err = p.checkZFS(argv[1:])
+	case "zstd":
+		k, err = checkZstd(argv[1:])
+	default:
+		err = fmt.Errorf("%q is not a command zfs-vm runs", short(argv[0]))
+	}
+	return command{kind: k, argv: argv}, err
+}
+
+func checkZstd(args []string) (kind, error) {
+	switch strings.Join(args, " ") {
+	case "-q -c -T0":
+		return kCompress, nil
+	case "-q -d -c":
+		return kDecompress, nil
+	case "--version":
+		return kZstdVersion, nil
+	}
+	return 0, fmt.Errorf("zstd with arguments zfs-vm does not use")
+}
+
+func (p Policy) checkZFS(args []string) (kind, error) {
+	if len(args) == 0 {
+		return 0, fmt.Errorf("zfs without a subcommand")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list":
+		if slices.Equal(args, zfs.ListArgs()[1:]) {
+			return kList, nil
+		}
+		return 0, fmt.Errorf("zfs list with other options than zfs-vm's listing")
+	case "send":
+		return p.checkSend(rest)
+	case "receive":
+		return p.checkReceive(rest)
+	case "rollback":
+		return p.checkRollback(rest)
+	case "hold", "release":
+		if len(rest) < 2 || !strings.HasPrefix(rest[0], HoldTagPrefix) {
+			return 0, fmt.Errorf("zfs %s of a tag that is not zfs-vm's", sub)
+		}
+		if err := p.snapshots(rest[1:], p.roots()); err != nil {
+			return 0, err
+		}
+		if sub == "hold" {
+			return kHold, nil
+		}
+		return kRelease, nil
+	case "holds":
+		if len(rest) < 2 || rest[0] != "-H" {
+			return 0, fmt.Errorf("zfs holds with other options than zfs-vm's")
+		}
+		return kHolds, p.snapshots(rest[1:], p.roots())
+	}
+	return 0, fmt.Errorf("zfs %s is not allowed", short(sub))
+}
+
+// roots are all the datasets the policy names.
+func (p Policy) roots() []string { return append(slices.Clone(p.Send), p.Receive...) }
+
+// snapshots checks that each name is a snapshot below roots.
+func (p Policy) snapshots(names []string, roots []string) error {
+	for _, n := range names {
+		if err := zfs.ValidateSnapshotName(n); err != nil {
+			return err
+		}
+		if ds, _, _ := strings.Cut(n, "@"); !within(ds, roots) {
+			return fmt.Errorf("%s is outside the allowed datasets", n)
+		}
+	}
+	return nil
+}
+
+// checkSend accepts zfs send -P -v (a stream) or -n -P (an estimate), zfs-vm's send flags,
+// then -t TOKEN, or [-i|-I FROM] TO; every snapshot below the send roots.
+func (p Policy) checkSend(args []string) (kind, error) {
+	if len(p.Send) == 0 {
+		return 0, fmt.Errorf("zfs send: this key may not send")
+	}
+	k := kSend
+	switch {
+	case len(args) >= 2 && args[0] == "-P" && args[1] == "-v":
+	case len(args) >= 2 && args[0] == "-n" && args[1] == "-P":
+		k = kEstimate
+	default:
+		return 0, fmt.Errorf("zfs send without zfs-vm's -P -v or -n -P")
+	}
+	args = args[2:]
+	seen := map[string]bool{}
+	for len(args) > 0 && slices.Contains([]string{"-c", "-L", "-e", "-w"}, args[0]) && !seen[args[0]] {
+		seen[args[0]] = true
+		args = args[1:]
+	}
+	switch {
+	case len(args) == 2 && args[0] == "-t":
+		tok, err := zfs.ParseResumeToken(args[1])
+		if err != nil {
+			return 0, err
+		}
+		return k, p.snapshots([]string{tok.ToName}, p.Send)
+	case len(args) == 3 && (args[0] == "-i" || args[0] == "-I"):
+		return k, p.snapshots(args[1:], p.Send)
+	case len(args) == 1:
+		return k, p.snapshots(args, p.Send)
+	}
+	return 0, fmt.Errorf("zfs send with arguments zfs-vm does not use")
+}
+
+// checkReceive accepts zfs receive -s -u [-o origin=SNAP] TARGET and zfs receive -A TARGET,
+// below the receive roots.
+func (p Policy) checkReceive(args []string) (kind, error) {
+	if len(p.Receive) == 0 {
+		return 0, fmt.Errorf("zfs receive: this key may not receive")
+	}
+	target := func(ds string) error {
+		if err := zfs.ValidateDatasetName(ds); err != nil {
+			return err
+		}
+		if !within(ds, p.Receive) {
+			return fmt.Errorf("%s is outside the allowed datasets", ds)
+		}
+		return nil
+	}
+	switch {
+	case len(args) == 2 && args[0] == "-A":
+		return kAbort, target(args[1])
+	case len(args) == 3 && args[0] == "-s" && args[1] == "-u":
+		return kReceive, target(args[2])
+	case len(args) == 5 && args[0] == "-s" && args[1] == "-u" && args[2] == "-o" && strings.HasPrefix(args[3], "origin="):
+		if err := p.snapshots([]string{strings.TrimPrefix(args[3], "origin=")}, p.Receive); err != nil {
+			return 0, err
+		}
+		return kReceive, target(args[4])
+	}
+	return 0, fmt.Errorf("zfs receive with options other than zfs-vm's -s -u [-o origin=]")
+}
+
+// checkRollback accepts zfs rollback [-r] SNAP below the receive roots, if allowed at all.
+func (p Policy) checkRollback(args []string) (kind, error) {
+	if !p.Rollback || len(p.Receive) == 0 {
+		return 0, fmt.Errorf("zfs rollback: not allowed (serve --allow-rollback)")
+	}
+	if len(args) == 2 && args[0] == "-r" {
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		return 0, fmt.Errorf("zfs rollback with options other than zfs-vm's -r")
+	}
+	return kRollback, p.snapshots(args, p.Receive)
+}
+
+// Request is an accepted line: its commands and how they are joined.
+type Request struct {
+	shape shape
+	cmds  []command
+}
+
+// Parse reads a line zfs-vm sent and checks it against the policy. The error, one line, says
+// why the line is refused.
+func (p Policy) Parse(line string) (*Request, error) {
+	toks, err := tokenize(line)
+	if err != nil {
+		return nil, err
+	}
+	sh, argvs, err := structure(toks)
+	if err != nil {
+		return nil, err
+	}
+	r := &Request{shape: sh}
+	for _, argv := range argvs {
+		c, err := p.check(argv)
+		if err != nil {
+			return nil, err
+		}
+		r.cmds = append(r.cmds, c)
+	}
+	return r, r.checkShape()
+}
+
+// checkShape accepts the joins zfs-vm makes: a send into a compressor, a decompressor into a
+// receive, a sequence of holds and releases; anything else runs alone.
+func (r *Request) checkShape() error {
+	kinds := make([]kind, len(r.cmds))
+	for i, c := range r.cmds {
+		kinds[i] = c.kind
+	}
+	switch r.shape {
+	case pipeline:
+		if slices.Equal(kinds, []kind{kSend, kCompress}) || slices.Equal(kinds, []kind{kDecompress, kReceive}) {
+			return nil
+		}
+		return fmt.Errorf("a pipeline zfs-vm does not make")
+	case sequence:
+		for _, k := range kinds {
+			if k != kHold && k != kRelease {
+				return fmt.Errorf("a sequence of other commands than zfs hold and release")
+			}
+		}
+		return nil
+	}
+	if kinds[0] == kCompress || kinds[0] == kDecompress {
+		return fmt.Errorf("zstd outside a stream")
+	}
+	return nil
+}

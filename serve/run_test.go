@@ -1,0 +1,80 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+// fakeZFS puts testdata/fakebin first in PATH and returns the zfs log and receive file.
+func fakeZFS(t *testing.T) (logFile, recvOut string) {
+	abs, _ := filepath.Abs("testdata/fakebin")
+	t.Setenv("PATH", abs+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := t.TempDir()
+	logFile, recvOut = filepath.Join(dir, "log"), filepath.Join(dir, "recv")
+	t.Setenv("FAKE_ZFS_LOG", logFile)
+	t.Setenv("FAKE_RECV_OUT", recvOut)
+	return logFile, recvOut
+}
+
+func runLine(t *testing.T, line, stdin string) (status int, stdout, stderr string) {
+	t.Helper()
+	r, err := policy.Parse(line)
+	if err != nil {
+		t.Fatalf("refused %q: %v", line, err)
+	}
+	var out, errb bytes.Buffer
+	status = r.Run(context.Background(), policy, Streams{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb})
+	return status, out.String(), errb.String()
+}
+
+// Accepted lines run as the shell would have run them: pipelines connected, a sequence runs
+// every command and fails with the last failure's status, a missing command is 127.
+func TestRun(t *testing.T) {
+	logFile, recvOut := fakeZFS(t)
+	l := lines{zfs.Unconnected("b", false)}
+	send := must(zfs.NewFullSend("tank/img/t@zfs-vm:d:1"))
+	if st, out, _ := runLine(t, l.pipe(zfs.Stage{Argv: send.ReportingArgv()}, zstdC), ""); st != 0 || out != "C:STREAM\n" {
+		t.Errorf("send | zstd: %d %q", st, out)
+	}
+	recv := must(zfs.NewReceive("tank/backup/t", ""))
+	if st, _, _ := runLine(t, l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()}), "bytes"); st != 0 {
+		t.Errorf("zstd -d | receive: %d", st)
+	}
+	if b, _ := os.ReadFile(recvOut); string(b) != "D:bytes" {
+		t.Errorf("received %q", b)
+	}
+	seq := l.h.SequenceLine(
+		[]string{"zfs", "release", "zfs-vm-base:fail", "tank/img/t@zfs-vm:d:1"},
+		[]string{"zfs", "hold", "zfs-vm-base:x", "tank/img/t@zfs-vm:d:2"})
+	if st, _, errs := runLine(t, seq, ""); st != 3 || !strings.Contains(errs, "no such tag") {
+		t.Errorf("sequence: status %d stderr %q, want 3", st, errs)
+	}
+	b, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(b), "zfs hold zfs-vm-base:x tank/img/t@zfs-vm:d:2") {
+		t.Errorf("the sequence stopped at its first failure:\n%s", b)
+	}
+	t.Setenv("PATH", t.TempDir())
+	saved := zfs.SetSbinDirs(nil)
+	defer zfs.SetSbinDirs(saved)
+	if st, _, errs := runLine(t, l.one("zstd", "--version"), ""); st != 127 || !strings.Contains(errs, "zstd: command not found") {
+		t.Errorf("missing zstd: %d %q", st, errs)
+	}
+}
+
+// The listing shows the peer only the allowed datasets.
+func TestFilterListing(t *testing.T) {
+	in := strings.Join([]string{"tank\tfilesystem", "tank/img\tfilesystem", "tank/img/t@zfs-vm:d:1\tsnapshot",
+		"tank/imgs\tfilesystem", "tank/secret@x\tsnapshot", "tank/backup/t\tfilesystem", ""}, "\n")
+	var out bytes.Buffer
+	filterListing(strings.NewReader(in), &out, policy)
+	want := "tank/img\tfilesystem\ntank/img/t@zfs-vm:d:1\tsnapshot\ntank/backup/t\tfilesystem\n"
+	if out.String() != want {
+		t.Errorf("listing shown:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -1,0 +1,195 @@
+package serve
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
+)
+
+const (
+	// A resume token of tk/src@b (zfs/token_test.go).
+	tokenSrc = "1-dafd370be-e0-789c636064000310a501c49c50360710a715e5e7a69766a6304041bff67669f38306390a40363b92bafca4acd4e412068606a83a0cf9b4b4e2d412908c0c5c9e0d493ea9b224b518487fb094c3aabf241fe20a832f9d93ebf85e316a20c97382e5f31273538174b67e7151b243120312000030201c79"
+)
+
+var policy = Policy{Send: []string{"tank/img", "tk/src"}, Receive: []string{"tank/backup"}}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// lines builds remote command lines exactly as zfs-vm does for a peer (with and without sudo).
+type lines struct{ h *zfs.Host }
+
+func (l lines) one(argv ...string) string {
+	args := l.h.Command(context.Background(), argv...).Args
+	return args[len(args)-1]
+}
+
+func (l lines) pipe(stages ...zfs.Stage) string {
+	args := l.h.Pipeline(context.Background(), stages...)[0].Args
+	return args[len(args)-1]
+}
+
+var (
+	zstdC = zfs.Stage{Argv: []string{"zstd", "-q", "-c", "-T0"}, Helper: true}
+	zstdD = zfs.Stage{Argv: []string{"zstd", "-q", "-d", "-c"}, Helper: true}
+)
+
+// What zfs-vm sends is accepted, built by zfs-vm's own code.
+func TestAcceptsWhatZFSVMSends(t *testing.T) {
+	full := must(zfs.NewFullSend("tank/img/tmpl@zfs-vm:d:1"))
+	incr := must(zfs.NewIncrementalSend("tank/img/tmpl@zfs-vm:d:1", "tank/img/tmpl@zfs-vm:d:3", true)).WithOptions([]string{"-c", "-L", "-e", "-w"})
+	clone := must(zfs.NewCloneSend("tank/img/tmpl@zfs-vm:d:1", "tank/img/my clone@zfs-vm:d:2"))
+	resume := must(zfs.NewResumeSend(tokenSrc))
+	recv := must(zfs.NewReceive("tank/backup/tmpl", ""))
+	recvClone := must(zfs.NewReceive("tank/backup/my clone", "tank/backup/tmpl@zfs-vm:d:1"))
+	abort := must(zfs.AbortArgv("tank/backup/tmpl"))
+	for _, sudo := range []bool{false, true} {
+		l := lines{zfs.Unconnected("zfs-vm@b", sudo)}
+		accepted := map[string]string{
+			"listing":            l.one(zfs.ListArgs()...),
+			"full send":          l.pipe(zfs.Stage{Argv: full.ReportingArgv()}),
+			"incremental -I":     l.pipe(zfs.Stage{Argv: incr.ReportingArgv()}, zstdC),
+			"clone send":         l.pipe(zfs.Stage{Argv: clone.ReportingArgv()}),
+			"resume send":        l.pipe(zfs.Stage{Argv: resume.ReportingArgv()}),
+			"estimate":           l.one(incr.EstimateArgv()...),
+			"estimate of resume": l.one(resume.EstimateArgv()...),
+			"receive":            l.pipe(zfs.Stage{Argv: recv.Argv()}),
+			"receive a clone":    l.pipe(zstdD, zfs.Stage{Argv: recvClone.Argv()}),
+			"abort":              l.one(abort...),
+			"zstd check":         l.one("zstd", "--version"),
+			"holds":              l.one("zfs", "holds", "-H", "tank/img/tmpl@zfs-vm:d:1", "tank/backup/tmpl@zfs-vm:d:1"),
+			"move holds": l.h.SequenceLine(
+				[]string{"zfs", "hold", "zfs-vm-base:b:tank/backup", "tank/img/tmpl@zfs-vm:d:3"},
+				[]string{"zfs", "release", "zfs-vm-base:b:tank/backup", "tank/img/tmpl@zfs-vm:d:1"},
+				[]string{"zfs", "release", "zfs-vm-base:b", "tank/img/tmpl@zfs-vm:d:1"}),
+		}
+		for name, line := range accepted {
+			if _, err := policy.Parse(line); err != nil {
+				t.Errorf("sudo=%v %s: refused %q: %v", sudo, name, line, err)
+			}
+		}
+	}
+}
+
+// Everything else is refused, with a reason.
+func TestRefuses(t *testing.T) {
+	l := lines{zfs.Unconnected("zfs-vm@b", false)}
+	q := func(argv ...string) string { return l.one(argv...) }
+	cases := []struct{ name, line, why string }{
+		{"destroy", q("zfs", "destroy", "-r", "tank/img"), "zfs destroy is not allowed"},
+		{"set mountpoint", q("zfs", "set", "mountpoint=/etc", "tank/backup/x"), "zfs set is not allowed"},
+		{"program", q("zfs", "program", "tank", "/tmp/x.lua"), "zfs program is not allowed"},
+		{"shell", "sh -c id", "not a command zfs-vm runs"},
+		{"other command", q("cat", "/etc/shadow"), `"cat" is not a command zfs-vm runs`},
+		{"command substitution", "env PATH=/bin zfs list $(id)", "unexpected word"},
+		{"semicolon", q("zfs", "list") + "; id", "unexpected word"},
+		{"and", q("zfs", "holds", "-H", "tank/img@a") + " && id", "unexpected word"},
+		{"redirection", q("zfs", "holds", "-H", "tank/img@a") + " > /etc/passwd", "unexpected word"},
+		{"backquote", "zfs holds -H `id`", "unexpected word"},
+		{"double spaces", "zfs  list", "unexpected"},
+		{"newline", "zfs holds -H tank/img@a\nid", "unexpected word"},
+		{"unterminated quote", "zfs holds -H 'tank/img@a", "unterminated quote"},
+		{"double quotes", `zfs holds -H "tank/img@a"`, "unexpected word"},
+		{"empty", "", "empty command"},
+		{"other listing", q("zfs", "list", "-H", "-o", "name"), "zfs list with other options"},
+		{"send outside", q(must(zfs.NewFullSend("tank/secret@x")).ReportingArgv()...), "tank/secret@x is outside the allowed datasets"},
+		{"send of a look-alike", q(must(zfs.NewFullSend("tank/imgs@x")).ReportingArgv()...), "outside the allowed datasets"},
+		{"send without -P -v", q("zfs", "send", "tank/img@x"), "without zfs-vm's -P -v"},
+		{"send -R", q("zfs", "send", "-P", "-v", "-R", "tank/img@x"), "arguments zfs-vm does not use"},
+		{"send twice -c", q("zfs", "send", "-P", "-v", "-c", "-c", "tank/img@x"), "arguments zfs-vm does not use"},
+		{"incremental from outside", q(must(zfs.NewCloneSend("tank/secret@a", "tank/img/c@b")).ReportingArgv()...), "tank/secret@a is outside"},
+		{"resume of outside", q("zfs", "send", "-P", "-v", "-t", tokenSrc), ""},
+		{"bad token", q("zfs", "send", "-P", "-v", "-t", "1-2-3-zz"), "resume token"},
+		{"receive -F", q("zfs", "receive", "-F", "tank/backup/x"), "options other than zfs-vm's"},
+		{"receive outside", q(must(zfs.NewReceive("tank/img/x", "")).Argv()...), "tank/img/x is outside"},
+		{"receive the parent of the root", q("zfs", "receive", "-s", "-u", "tank"), "tank is outside"},
+		{"receive mountpoint", q("zfs", "receive", "-s", "-u", "-o", "mountpoint=/etc", "tank/backup/x"), "options other than zfs-vm's"},
+		{"clone of outside", q(must(zfs.NewReceive("tank/backup/c", "tank/img@a")).Argv()...), "tank/img@a is outside"},
+		{"abort outside", q("zfs", "receive", "-A", "tank/img/x"), "outside"},
+		{"rollback", q("zfs", "rollback", "-r", "tank/backup/x@a"), "not allowed (serve --allow-rollback)"},
+		{"hold other tag", q("zfs", "hold", "keep", "tank/backup/x@a"), "not zfs-vm's"},
+		{"release the tagging hold", q("zfs", "release", "zfs-vm", "tank/img@a"), "not zfs-vm's"},
+		{"hold -r", q("zfs", "hold", "-r", "zfs-vm-base:x", "tank/img@a"), "not zfs-vm's"},
+		{"release outside", q("zfs", "release", "zfs-vm-base:x", "tank/secret@a"), "outside"},
+		{"holds -r", q("zfs", "holds", "-r", "tank/img@a"), "other options"},
+		{"zstd to a file", q("zstd", "-q", "-d", "-c", "-o", "/etc/passwd"), "zstd with arguments"},
+		{"zstd alone", q("zstd", "-q", "-d", "-c"), "zstd outside a stream"},
+		{"pipe into sh", l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zfs.Stage{Argv: []string{"sh"}}), "not a command zfs-vm runs"},
+		{"receive into send", l.pipe(zfs.Stage{Argv: []string{"zfs", "holds", "-H", "tank/img@a"}}, zstdD), "a pipeline zfs-vm does not make"},
+		{"sequence with a receive", l.h.SequenceLine([]string{"zfs", "receive", "-A", "tank/backup/x"}), "other commands than zfs hold and release"},
+		{"sequence without exit", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?;", "not a command sequence"},
+		{"sequence with more", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s; id", "unexpected word"},
+		{"sudo another user", q("sudo", "-u", "bob", "zfs", "list"), "not a command zfs-vm runs"},
+	}
+	for _, c := range cases {
+		_, err := policy.Parse(c.line)
+		if c.name == "resume of outside" {
+			_, err = Policy{Send: []string{"tank/img"}}.Parse(c.line)
+			c.why = "tk/src@b is outside"
+		}
+		if err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s: %q: got %v, want refusal with %q", c.name, c.line, err, c.why)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: refusal is not one line: %q", c.name, err)
+		}
+	}
+}
+
+// Direction: a send-only key cannot receive, a receive-only key cannot send.
+func TestDirections(t *testing.T) {
+	l := lines{zfs.Unconnected("b", false)}
+	send := l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/backup/x@a")).ReportingArgv()})
+	recv := l.pipe(zfs.Stage{Argv: must(zfs.NewReceive("tank/img/x", "")).Argv()})
+	if _, err := (Policy{Receive: []string{"tank/backup"}}).Parse(send); err == nil || !strings.Contains(err.Error(), "may not send") {
+		t.Errorf("receive-only key sent: %v", err)
+	}
+	if _, err := (Policy{Send: []string{"tank/img"}}).Parse(recv); err == nil || !strings.Contains(err.Error(), "may not receive") {
+		t.Errorf("send-only key received: %v", err)
+	}
+	if _, err := (Policy{Receive: []string{"tank/backup"}, Rollback: true}).Parse(l.one("zfs", "rollback", "-r", "tank/backup/x@a")); err != nil {
+		t.Errorf("--allow-rollback: %v", err)
+	}
+}
+
+// Names with spaces, quotes and shell characters arrive as the words they were.
+func TestQuotedNames(t *testing.T) {
+	l := lines{zfs.Unconnected("b", false)}
+	snap := "tank/img/it's a $(name) `x`; y@zfs-vm:d:1"
+	// ZFS itself refuses such names; the parser must still read them back exactly.
+	toks, err := tokenize(l.one("zfs", "holds", "-H", snap, "it's"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toks[len(toks)-2].text; got != snap || toks[len(toks)-1].text != "it's" {
+		t.Errorf("read back %q", got)
+	}
+	if _, err := policy.Parse(l.one("zfs", "holds", "-H", "tank/img/a b@zfs-vm:d:1")); err != nil {
+		t.Errorf("a name with a space: %v", err)
+	}
+}
+
+func FuzzServeParse(f *testing.F) {
+	f.Add("env PATH=/bin zfs holds -H tank/img@a")
+	f.Add("s=0; zfs hold zfs-vm-base:x 'tank/img/a b@c' || s=$?; exit $s")
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := policy.Parse(line)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line refusal %q", err)
+			}
+			return
+		}
+		for _, c := range r.cmds {
+			if c.argv[0] != "zfs" && c.argv[0] != "zstd" {
+				t.Fatalf("accepted %q to run %q", line, c.argv)
+			}
+		}
+	})
+}

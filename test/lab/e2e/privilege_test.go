@@ -1,0 +1,144 @@
+//go:build lab
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// addLabUser creates the unprivileged user zv on v (if missing), with its own key pair, and
+// removes what it owns in /run when the test ends.
+func addLabUser(t *testing.T, v *vm) {
+	t.Helper()
+	v.must(t, `id zv >/dev/null 2>&1 || useradd -m -s /bin/bash zv
+install -d -o zv -g zv -m 700 ~zv/.ssh
+[ -e ~zv/.ssh/id_ed25519 ] || su zv -c "ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519"`)
+}
+
+// letIn lets from's user zv log in to to as zv, with an ssh config on from naming to by its
+// VM name (the lab's root config has the address and port).
+func letIn(t *testing.T, from, to *vm) {
+	t.Helper()
+	pub := from.must(t, "cat ~zv/.ssh/id_ed25519.pub")
+	if out, err := to.run("cat >> ~zv/.ssh/authorized_keys && chown zv:zv ~zv/.ssh/authorized_keys && chmod 600 ~zv/.ssh/authorized_keys", pub); err != nil {
+		t.Fatalf("authorized_keys on %s: %v %s", to.name, err, out)
+	}
+	from.must(t, `sed -e 's/^  User root/  User zv/' -e 's|^  IdentityFile .*|  IdentityFile ~/.ssh/id_ed25519|' /root/.ssh/config > ~zv/.ssh/config
+chown zv:zv ~zv/.ssh/config && chmod 600 ~zv/.ssh/config`)
+}
+
+// TestNonRootDelegatedPush: a user without root on both ends, with only the `zfs allow`
+// permissions packaging/zfs-allow.md lists, pushes a template and a clone (received as a
+// clone). Without /run/zfs-vm and without XDG_RUNTIME_DIR it says what to set; with
+// XDG_RUNTIME_DIR its lock and ssh control socket go there.
+func TestNonRootDelegatedPush(t *testing.T) {
+	vmA.pool(t, "npa")
+	vmB.pool(t, "npb")
+	addLabUser(t, vmA)
+	addLabUser(t, vmB)
+	letIn(t, vmA, vmB)
+	vmA.must(t, `zfs create npa/tmpl && echo v1 > /npa/tmpl/f && zfs-vm tag -n np:1 npa/tmpl
+zfs clone npa/tmpl@zfs-vm:np:1 npa/c1 && echo c > /npa/c1/g && zfs-vm tag npa/c1
+zfs allow -u zv send,snapshot,hold,release npa`)
+	vmB.must(t, "zfs create npb/bk && zfs allow -u zv receive,create,mount,hold,release npb/bk")
+
+	// /run/zfs-vm may exist from root's runs; it is root's and not writable for zv.
+	out := vmA.fails(t, "mkdir -p /run/zfs-vm && cd /tmp && su zv -c 'unset XDG_RUNTIME_DIR; zfs-vm push -d npb/bk b'")
+	if !strings.Contains(out, "XDG_RUNTIME_DIR is not set (set ZFS_VM_RUNTIME_DIR)") {
+		t.Errorf("without a runtime directory: %s", out)
+	}
+	out = vmA.must(t, "cd /tmp && su zv -c 'install -d -m 700 /tmp/zv-run && XDG_RUNTIME_DIR=/tmp/zv-run zfs-vm push -d npb/bk b && ls /tmp/zv-run/zfs-vm'")
+	if streamsReceived(t, out) != 2 || !strings.Contains(out, ".lock") {
+		t.Errorf("push as zv:\n%s", out)
+	}
+	if o := prop(t, vmB, "origin", "npb/bk/c1"); o != "npb/bk/tmpl@zfs-vm:np:1" {
+		t.Errorf("npb/bk/c1 origin %q, want the received template's version", o)
+	}
+	holds := vmB.must(t, "zfs holds -H npb/bk/c1@zfs-vm:np:2")
+	if !strings.Contains(holds, "zfs-vm-base:") {
+		t.Errorf("no base hold as zv on the receiver: %q", holds)
+	}
+}
+
+// TestForcedCommandPushPull: b lets a new key of a's root in only through
+// `zfs-vm serve` (receive below svb/in, send below svb/src). A push of a template and its
+// clone (zstd on the wire) and a pull run through it unchanged; a command zfs-vm does not
+// send is refused with one line, logged in b's journal, and changes nothing.
+func TestForcedCommandPushPull(t *testing.T) {
+	vmA.pool(t, "sva")
+	vmB.pool(t, "svb")
+	vmA.must(t, `[ -e /root/.ssh/serve_key ] || ssh-keygen -q -t ed25519 -N '' -C zfs-vm-serve-lab -f /root/.ssh/serve_key
+cp /root/.ssh/config /root/.ssh/config.before-serve
+sed -e 's/^Host b$/Host bserve/' -e 's|^  IdentityFile .*|  IdentityFile /root/.ssh/serve_key\n  IdentitiesOnly yes|' /root/.ssh/config.before-serve > /tmp/bserve.conf
+cat /tmp/bserve.conf >> /root/.ssh/config`)
+	t.Cleanup(func() {
+		vmA.run("mv /root/.ssh/config.before-serve /root/.ssh/config")
+		vmB.run("sed -i '/zfs-vm-serve-lab/d' /root/.ssh/authorized_keys")
+	})
+	pub := strings.TrimSpace(vmA.must(t, "cat /root/.ssh/serve_key.pub"))
+	line := `command="/usr/bin/zfs-vm serve --allow-receive svb/in --allow-send svb/src",restrict ` + pub + "\n"
+	if out, err := vmB.run("cat >> /root/.ssh/authorized_keys", line); err != nil {
+		t.Fatalf("authorized_keys: %v %s", err, out)
+	}
+	vmA.must(t, `zfs create sva/tmpl && echo v1 > /sva/tmpl/f && zfs-vm tag -n sv:1 sva/tmpl
+zfs clone sva/tmpl@zfs-vm:sv:1 sva/c1 && echo c > /sva/c1/g && zfs-vm tag sva/c1
+zfs create sva/back`)
+	vmB.must(t, "zfs create svb/in && zfs create -p svb/src/t && echo p > /svb/src/t/f && zfs-vm tag -n pl:1 svb/src/t")
+
+	out := vmA.must(t, "zfs-vm push --compress zstd -d svb/in bserve")
+	if streamsReceived(t, out) != 2 {
+		t.Errorf("push through the forced command:\n%s", out)
+	}
+	if o := prop(t, vmB, "origin", "svb/in/c1"); o != "svb/in/tmpl@zfs-vm:sv:1" {
+		t.Errorf("svb/in/c1 origin %q", o)
+	}
+	if h := vmB.must(t, "zfs holds -H svb/in/c1@zfs-vm:sv:2"); !strings.Contains(h, "zfs-vm-base:") {
+		t.Errorf("no base hold moved through the forced command: %q", h)
+	}
+	out = vmA.must(t, "zfs-vm pull -n pl -d sva/back bserve")
+	if streamsReceived(t, out) != 1 {
+		t.Errorf("pull through the forced command:\n%s", out)
+	}
+	vmA.must(t, "zfs list sva/back/t@zfs-vm:pl:1")
+
+	out = vmA.fails(t, "ssh bserve zfs destroy -r svb/in")
+	if !strings.Contains(out, "zfs-vm serve: refused: zfs destroy is not allowed") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("destroy through the forced command: %q", out)
+	}
+	vmB.must(t, "zfs list svb/in/tmpl && journalctl -t zfs-vm --no-pager -n 20 | grep -q 'refused: zfs destroy is not allowed'")
+}
+
+// TestHoldsPerPeerOnOneHost: two peers on one host (two pools) hold the sender's base each
+// under its own tag, so moving one peer on does not release the other's base; a legacy
+// host-named hold on the receiver is taken over on the next run.
+func TestHoldsPerPeerOnOneHost(t *testing.T) {
+	vmA.pool(t, "hpa")
+	vmB.pool(t, "hpx")
+	vmB.pool(t, "hpy")
+	vmA.must(t, "zfs create hpa/t && echo 1 > /hpa/t/f && zfs-vm tag -n hp:1 hpa/t")
+	vmB.must(t, "zfs create hpx/bk && zfs create hpy/bk")
+	config := "[[peer]]\nname = \"px\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpx/bk\"\n" +
+		"[[peer]]\nname = \"py\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpy/bk\"\n"
+	vmA.must(t, "cat > /tmp/hp.toml <<'END'\n"+config+"END\nzfs-vm --config /tmp/hp.toml sync")
+	me := strings.TrimSpace(vmA.must(t, "hostname"))
+	// What an older zfs-vm would have left: holds named after the other host.
+	vmB.must(t, "zfs hold zfs-vm-base:"+me+" hpx/bk/t@zfs-vm:hp:1")
+	vmA.must(t, "zfs hold zfs-vm-base:b hpa/t@zfs-vm:hp:1")
+	vmA.must(t, "zfs-vm --config /tmp/hp.toml sync --peer px")
+	if h := vmB.must(t, "zfs holds -H hpx/bk/t@zfs-vm:hp:1"); strings.Contains(h, "zfs-vm-base:"+me+"\t") || !strings.Contains(h, "zfs-vm-base:"+me+":px:hpx/bk") {
+		t.Errorf("receiver holds after the first run of this version:\n%s", h)
+	}
+
+	vmA.must(t, "echo 2 > /hpa/t/f && zfs-vm tag hpa/t && zfs-vm --config /tmp/hp.toml sync --peer px")
+	h := vmA.must(t, "zfs holds -H hpa/t@zfs-vm:hp:1")
+	if !strings.Contains(h, "zfs-vm-base:py:hpy/bk") {
+		t.Errorf("moving peer px on released peer py's base:\n%s", h)
+	}
+	if strings.Contains(h, "zfs-vm-base:px:") || strings.Contains(h, "zfs-vm-base:b\t") {
+		t.Errorf("px's old base still held by px or the legacy tag:\n%s", h)
+	}
+	if h := vmA.must(t, "zfs holds -H hpa/t@zfs-vm:hp:2"); !strings.Contains(h, "zfs-vm-base:px:hpx/bk") {
+		t.Errorf("px's new base not held:\n%s", h)
+	}
+}
