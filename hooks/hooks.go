@@ -115,7 +115,9 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 	if ev.Skip != "" {
 		return fmt.Sprintf("%s %s: nothing to do: %s", ev.Manager, ev.ID, ev.Skip), nil
 	}
-	inv, err := r.Host.List(ctx)
+	// Datasets, then the snapshots of the container's lineage; every version's name only
+	// if a new one is made (tagging.Apply): a stop never waits on the whole pool's listing.
+	inv, err := r.Host.ListDatasets(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -126,6 +128,9 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 	}
 	ds, err := vzmap.ContainerDataset(inv, ct)
 	if err != nil {
+		return "", err
+	}
+	if err := r.Host.ListLineage(ctx, inv, ds); err != nil {
 		return "", err
 	}
 	ok, why := Selected(r.Config, ct, ds.LineageTag())
