@@ -161,15 +161,20 @@ func (h *Host) ListDatasets(ctx context.Context) (*Inventory, error) {
 	return inv, nil
 }
 
-// ListLineage reads in full the snapshots of d and of the datasets up its origin chain into
-// an inventory from ListDatasets, with one `zfs list`. Datasets already in full are skipped.
-func (h *Host) ListLineage(ctx context.Context, inv *Inventory, d *Dataset) error {
+// ListLineage reads in full the snapshots of each of ds and of the datasets up their origin
+// chains into an inventory from ListDatasets, with one `zfs list`. Datasets already in full
+// are skipped.
+func (h *Host) ListLineage(ctx context.Context, inv *Inventory, ds ...*Dataset) error {
 	var want []*Dataset
 	var names []string
-	for _, x := range inv.OriginChain(d) {
-		if x.Partial {
-			want = append(want, x)
-			names = append(names, x.Name)
+	seen := map[*Dataset]bool{}
+	for _, d := range ds {
+		for _, x := range inv.OriginChain(d) {
+			if x.Partial && !seen[x] {
+				seen[x] = true
+				want = append(want, x)
+				names = append(names, x.Name)
+			}
 		}
 	}
 	if len(want) == 0 {
@@ -199,4 +204,21 @@ func (h *Host) ListTagNames(ctx context.Context, inv *Inventory) error {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil
+}
+
+// NoteCreated adds the zfs-vm snapshot full, just created, to the inventory as its
+// dataset's newest, so that a later decision in the same run sees its version.
+func (inv *Inventory) NoteCreated(full string) {
+	ds, snap, _ := SplitSnapshotName(full)
+	d := inv.byName[ds]
+	tag, ok := ParseTag(snap)
+	if d == nil || !ok {
+		return
+	}
+	var txg uint64
+	if n := d.Newest(); n != nil && !d.Partial {
+		txg = n.CreateTXG + 1
+	}
+	d.Snapshots = append(d.Snapshots, &Snapshot{Name: snap, Tag: tag, Tagged: true, CreateTXG: txg})
+	inv.relink()
 }

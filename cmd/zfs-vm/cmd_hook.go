@@ -19,21 +19,28 @@ func hookCommand() *cli.Command {
 		Description: "zfs-vm hook vzctl             (vzctl action script: VEID in the environment)\n" +
 			"zfs-vm hook lxc NAME lxc post-stop   (lxc.hook.post-stop; LXC_TARGET=reboot does nothing)\n" +
 			"zfs-vm hook jail NAME          (exec.poststop)\n" +
-			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n\n" +
+			"zfs-vm hook pve VMID PHASE     (Proxmox hookscript; tags on post-stop)\n" +
+			"zfs-vm hook templates          (zfs-vm-tag-templates.timer: tags each of [hooks]\n" +
+			"                               templates written since its newest version)\n\n" +
 			"The [hooks] section of the configuration selects what is tagged. The scripts in\n" +
 			"/usr/libexec/zfs-vm/ call this. Whatever happens, the exit status is 0 so that the\n" +
-			"container manager never fails because of zfs-vm; outcomes go to the journal.",
-		ArgsUsage:       "vzctl|lxc|jail|pve [ARGS...]",
+			"container manager never fails because of zfs-vm; outcomes go to the journal.\n" +
+			"`hook templates` is the exception, run by a timer rather than a container manager:\n" +
+			"it exits 1 when a template could not be checked or tagged.",
+		ArgsUsage:       "vzctl|lxc|jail|pve|templates [ARGS...]",
 		SkipFlagParsing: true,
 		Action:          runHook,
 	}
 }
 
 func runHook(c *cli.Context) error {
-	enableJournal(true)
 	args := c.Args().Slice()
+	if len(args) > 0 && args[0] == "templates" {
+		return runHookTemplates(c, args[1:]) // a timer's service: logs as every command does
+	}
+	enableJournal(true)
 	if len(args) == 0 {
-		log.Error("hook: want vzctl, lxc, jail or pve")
+		log.Error("hook: want vzctl, lxc, jail, pve or templates")
 		return nil
 	}
 	var ev hooks.Event
@@ -48,7 +55,7 @@ func runHook(c *cli.Context) error {
 	case "pve":
 		ev, err = hooks.FromPVE(args[1:])
 	default:
-		err = fmt.Errorf("hook: unknown manager %q (want vzctl, lxc, jail or pve)", args[0])
+		err = fmt.Errorf("hook: unknown manager %q (want vzctl, lxc, jail, pve or templates)", args[0])
 	}
 	if err != nil {
 		log.Error(err)
@@ -66,5 +73,25 @@ func runHook(c *cli.Context) error {
 		return nil
 	}
 	log.WithField("container", ev.ID).Info(msg)
+	return nil
+}
+
+// runHookTemplates tags the templates of [hooks] templates that changed (hooks.Templates).
+func runHookTemplates(c *cli.Context, args []string) error {
+	if len(args) != 0 {
+		return usageError("hook templates: takes no arguments")
+	}
+	cfg, err := config.Load(c.String("config"), true)
+	if err != nil {
+		return fmt.Errorf("hook templates: %v", err)
+	}
+	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log}
+	lines, err := r.Templates(ctx(c))
+	for _, l := range lines {
+		log.Info(l)
+	}
+	if err != nil {
+		return fmt.Errorf("hook templates: %v", err)
+	}
 	return nil
 }

@@ -14,9 +14,12 @@ const (
 	namesListing   = "zfs list -H -t snapshot -o name -s name"
 )
 
+// listColumns are zfs.ListArgs' columns.
+const listColumns = "name,type,guid,createtxg,origin,used,referenced,written,mountpoint,userrefs,creation,receive_resume_token"
+
 // lineageListing is the full listing of the snapshots of datasets, as tag runs it.
 func lineageListing(datasets ...string) string {
-	return "-t snapshot -d 1 -o name,type,guid,createtxg,origin,used,referenced,written,mountpoint,userrefs,creation,receive_resume_token " + strings.Join(datasets, " ") + "\n"
+	return "-t snapshot -d 1 -o " + listColumns + " " + strings.Join(datasets, " ") + "\n"
 }
 
 // withExtraRows makes the fake zfs answer from testdata/list.txt plus rows.

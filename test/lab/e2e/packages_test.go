@@ -51,6 +51,7 @@ func TestRPMContents(t *testing.T) {
 	}
 	for _, f := range []string{"/usr/bin/zfs-vm", "/usr/libexec/zfs-vm/vzctl-umount", "/usr/libexec/zfs-vm/lxc-hook",
 		"/usr/lib/systemd/system/zfs-vm-sync@.service", "/usr/lib/systemd/system/zfs-vm-sync@.timer",
+		"/usr/lib/systemd/system/zfs-vm-tag-templates.service", "/usr/lib/systemd/system/zfs-vm-tag-templates.timer",
 		"/etc/zfs-vm/zfs-vm.toml", "/usr/share/man/man1/zfs-vm.1.gz", "/usr/share/bash-completion/completions/zfs-vm",
 		"/usr/share/lxc/config/common.conf.d/zfs-vm.conf", "/usr/share/doc/zfs-vm/examples/sudoers"} {
 		if !strings.Contains(string(list), f+"\n") {
