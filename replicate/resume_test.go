@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
-	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
 // A real token (OpenZFS 2.1.11): an incremental from guid 0x6c30c1371bb72b8f to
@@ -15,14 +14,16 @@ const labToken = "1-dafd370be-e0-789c636064000310a501c49c50360710a715e5e7a69766a
 
 func withToken(t *testing.T, rows []string, dataset, token string) *zfs.Inventory {
 	t.Helper()
-	inv := zfstest.Inventory(t, rows...)
+	inv := inventory(t, rows...)
 	inv.Dataset(dataset).ResumeToken = token
 	return inv
 }
 
 func TestFindResumes(t *testing.T) {
 	from, to := uint64(0x6c30c1371bb72b8f), uint64(0x1ea0e7e9389f430)
-	src := []string{"tk", "tk/src", fmt.Sprintf("tk/src@a #%d", from), fmt.Sprintf("tk/src@b #%d", to)}
+	// The token's snapshots, by guid, as the versions zfs-vm sends (names do not matter to
+	// FindResumes; the token's tk/src@b names the dataset only).
+	src := []string{"tk", "tk/src", fmt.Sprintf("tk/src@zfs-vm:t:1 #%d", from), fmt.Sprintf("tk/src@zfs-vm:t:2 #%d", to)}
 	cases := []struct {
 		name  string
 		src   []string
@@ -37,7 +38,7 @@ func TestFindResumes(t *testing.T) {
 		{"unreadable token: leave it", src, []string{"bk", "bk/src"}, Options{DestParent: "bk"}, "note", "1-garbage"},
 	}
 	for _, c := range cases {
-		resumes, notes := FindResumes(zfstest.Inventory(t, c.src...), withToken(t, c.dst, "bk/src", c.token), c.opt)
+		resumes, notes := FindResumes(inventory(t, c.src...), withToken(t, c.dst, "bk/src", c.token), c.opt)
 		got := "note"
 		if len(resumes) == 1 {
 			got = "resume " + resumes[0].Target
@@ -50,7 +51,7 @@ func TestFindResumes(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: got %s, want %s (notes %v)", c.name, got, c.want, notes)
 		}
-		if got == "resume bk/src" && (resumes[0].From == nil || resumes[0].From.Name != "a") {
+		if got == "resume bk/src" && (resumes[0].From == nil || resumes[0].From.Name != "zfs-vm:t:1") {
 			t.Errorf("%s: base not found", c.name)
 		}
 		if got == "note" && !strings.Contains(strings.Join(notes, ""), "leaving it") {

@@ -165,17 +165,10 @@ func (h *Host) ListDatasets(ctx context.Context) (*Inventory, error) {
 // chains into an inventory from ListDatasets, with one `zfs list`. Datasets already in full
 // are skipped.
 func (h *Host) ListLineage(ctx context.Context, inv *Inventory, ds ...*Dataset) error {
-	var want []*Dataset
-	var names []string
-	seen := map[*Dataset]bool{}
-	for _, d := range ds {
-		for _, x := range inv.OriginChain(d) {
-			if x.Partial && !seen[x] {
-				seen[x] = true
-				want = append(want, x)
-				names = append(names, x.Name)
-			}
-		}
+	want := inv.partialLineage(ds...)
+	names := make([]string, len(want))
+	for i, d := range want {
+		names[i] = d.Name
 	}
 	if len(want) == 0 {
 		return nil
@@ -204,6 +197,21 @@ func (h *Host) ListTagNames(ctx context.Context, inv *Inventory) error {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil
+}
+
+// partialLineage returns the Partial datasets among ds and up their origin chains, each once.
+func (inv *Inventory) partialLineage(ds ...*Dataset) []*Dataset {
+	var want []*Dataset
+	seen := map[*Dataset]bool{}
+	for _, d := range ds {
+		for _, x := range inv.OriginChain(d) {
+			if x.Partial && !seen[x] {
+				seen[x] = true
+				want = append(want, x)
+			}
+		}
+	}
+	return want
 }
 
 // NoteCreated adds the zfs-vm snapshot full, just created, to the inventory as its

@@ -151,3 +151,31 @@ func TestPartialInventoryHasNoStubsByGUID(t *testing.T) {
 		t.Errorf("name-only snapshots indexed by guid 0: %d", len(got))
 	}
 }
+
+func TestChunkDatasetsBoundsEachCommandLine(t *testing.T) {
+	var ds []*Dataset
+	for _, n := range []string{"tank/aaaa", "tank/bbbb", "tank/cccc", "tank/a-very-long-name"} {
+		ds = append(ds, &Dataset{Name: n})
+	}
+	var got []string
+	for _, c := range chunkDatasets(ds, 20) {
+		var names []string
+		for _, d := range c {
+			names = append(names, d.Name)
+		}
+		got = append(got, strings.Join(names, " "))
+	}
+	// Two short names fit in 20 bytes with their separators; a longer one goes alone.
+	if want := "tank/aaaa tank/bbbb|tank/cccc|tank/a-very-long-name"; strings.Join(got, "|") != want {
+		t.Errorf("chunks %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
+func TestReadVersionsRejectsBadNames(t *testing.T) {
+	none := func([]string) ([]byte, error) { return nil, nil }
+	_, err := ReadVersions(strings.NewReader("tank\tfilesystem\t1\t1\t-\t0\t0\t0\t/tank\t-\t1\t-\n"),
+		strings.NewReader("tank@zfs-vm:x:1\ttab\n"), none)
+	if err == nil || !strings.Contains(err.Error(), "unexpected zfs list output at line 1") {
+		t.Errorf("got %v", err)
+	}
+}

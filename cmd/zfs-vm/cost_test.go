@@ -115,3 +115,37 @@ func TestHookReadsOnlyItsLineage(t *testing.T) {
 		checkListings(t, zfsLog, lineageListing("pool/ct", "pool/tmpl"), true)
 	}
 }
+
+// A no-op push to a host that has every version lists on each side the datasets, every
+// snapshot's name, and the snapshots of the datasets that hold versions (and their origin
+// chains) only: never every snapshot with every column.
+func TestPushAndListReadOnlyZfsVMsDatasets(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, filepath.Join(abs, "fakebin")+":/usr/bin:/bin")
+	withExtraRows(t, otherTreeRows...)
+	// pool/ct (a clone of pool/tmpl) and pool/lxc (of pool/tmpl@copy) hold no version: not read.
+	snapshotsOf := lineageListing("pool/bk", "pool/img/data", "pool/img/disk", "pool/img", "pool/tmpl")
+	for _, args := range [][]string{{"push", "--lock-dir", t.TempDir(), "b"}, {"list", "b"}, {"list"}} {
+		t.Setenv("FAKE_ZFS_LOG", filepath.Join(t.TempDir(), "log"))
+		out, zfsLog, status := runKeepPath(t, args...)
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", args, status, out)
+		}
+		sides := 1
+		if args[0] == "push" {
+			sides = 2
+			if !strings.Contains(out, "0 stream(s) received") || !strings.Contains(out, "0 refused") {
+				t.Errorf("push output %q", out)
+			}
+		}
+		if strings.Contains(zfsLog, fullListing) {
+			t.Errorf("%s listed every snapshot with every column:\n%s", args, zfsLog)
+		}
+		for _, want := range []string{datasetListing, namesListing, snapshotsOf} {
+			if got := strings.Count(zfsLog, want); got != sides {
+				t.Errorf("%s: %q ran %d times, want %d:\n%s", args, want, got, sides, zfsLog)
+			}
+		}
+	}
+}
