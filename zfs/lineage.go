@@ -215,7 +215,8 @@ func (inv *Inventory) partialLineage(ds ...*Dataset) []*Dataset {
 }
 
 // NoteCreated adds the zfs-vm snapshot full, just created, to the inventory as its
-// dataset's newest, so that a later decision in the same run sees its version.
+// dataset's newest (nothing written since), so that a later decision in the same run sees
+// its version.
 func (inv *Inventory) NoteCreated(full string) {
 	ds, snap, _ := SplitSnapshotName(full)
 	d := inv.byName[ds]
@@ -228,5 +229,6 @@ func (inv *Inventory) NoteCreated(full string) {
 		txg = n.CreateTXG + 1
 	}
 	d.Snapshots = append(d.Snapshots, &Snapshot{Name: snap, Tag: tag, Tagged: true, CreateTXG: txg})
+	d.Written = 0
 	inv.relink()
 }
