@@ -26,8 +26,11 @@ import (
 // returns one line per template done; the error names those that failed, the others are
 // still tagged.
 func (r *Runner) Templates(ctx context.Context) ([]string, error) {
+	if r.Config.HookMode() == "off" {
+		return []string{"nothing to do: hooks.tag is off"}, nil
+	}
 	if len(r.Config.Hooks.Templates) == 0 {
-		return []string{"no templates in [hooks] templates"}, nil
+		return []string{"nothing to do: no templates in [hooks] templates"}, nil
 	}
 	if err := r.Host.Run(ctx, "zpool", "sync"); err != nil {
 		return nil, err

@@ -99,3 +99,11 @@ func TestHookTemplates(t *testing.T) {
 		})
 	}
 }
+
+func TestHookTemplatesOff(t *testing.T) {
+	cfg := writeConfig(t, "[hooks]\ntag = \"off\"\ntemplates = [\"pool/tmpl\"]\n")
+	out, zfsLog, status := run(t, "4096", "--config", cfg, "hook", "templates")
+	if status != 0 || !strings.Contains(out, "nothing to do: hooks.tag is off") || zfsLog != "" {
+		t.Errorf("status %d, output %q, zfs %q", status, out, zfsLog)
+	}
+}
