@@ -28,9 +28,9 @@ import (
 //     ZFS has no index of snapshots by name across datasets, so this is a listing of every
 //     snapshot's name, filtered here to zfs-vm's; `zfs list -t snapshot -o name -s name` is
 //     OpenZFS's fast path (ZFS_ITER_SIMPLE: names come from the iteration itself, no
-//     per-snapshot statistics), about 4× cheaper than the full listing on 2.1. The same
-//     columns are the fast path on 2.1.11 and on 2.2 and later (which also accept guid and
-//     createtxg there, but 2.1 does not), so one command serves both.
+//     per-snapshot statistics), about 4× cheaper than the full listing on 2.1. OpenZFS 2.2
+//     and later keep guid and createtxg on the fast path too, 2.1 only the name (with
+//     -s name); names alone are enough here, so one command serves 2.1.11 and 2.3.x.
 //
 // A no-op (nothing written since the dataset's newest version) therefore never lists the
 // pool's snapshots at all.

@@ -16,8 +16,8 @@ import (
 // ones too) around them in their datasets and up their origin chains, to find bases, keep
 // `zfs send -I` from carrying foreign snapshots and walk past lxc-copy's, and, on the
 // receiver, every snapshot of each replica, since a foreign snapshot there is divergence.
-// Snapshots of datasets that hold no zfs-vm snapshot and are no one's origin are of no use
-// to it. ListVersions therefore reads, on each host:
+// Snapshots of datasets that hold no zfs-vm snapshot and are not up the origin chain of one
+// that does are of no use to it. ListVersions therefore reads, on each host:
 //
 //  1. every filesystem and volume, all columns (as for tagging, see ListDatasets), and at
 //     the same time every snapshot's name through OpenZFS's fast path (TagNamesArgs);
