@@ -12,7 +12,8 @@
 #   LAT_RUNS     runs of each latency case of sections 5, 6 and 7 (default 5)
 #   SCALE        foreign snapshots for the cost-by-pool sections 6 and 7 (default "10000 100000")
 #   VERSIONS     zfs-vm snapshots on each side for the no-op push of section 7 (default 100)
-#   BASE_REF     git ref whose zfs-vm section 7 times as "before" (default main; empty skips)
+#   BASE_REF     git ref whose zfs-vm section 7 times as "before" (default: the commit before
+#                issue 16's listings, which read every snapshot in full; empty skips)
 #   FANOUT       peer targets for section 8 (default "1 4 16"); FANOUT_JOBS (default "1 4")
 #   FANOUT_MIB   data in each new template version of section 8 (default 16)
 #   SMALL        datasets of the syncoid comparison, section 9 (default 21: a template, 20 clones)
@@ -23,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export ZFS_VM_LAB_RUN=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-bench}
 LOCAL_MIB=${LOCAL_MIB:-2048} SSH_MIB=${SSH_MIB:-1024} COMPRESS_MIB=${COMPRESS_MIB:-256} RUNS=${RUNS:-3}
 STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-5}
-SCALE=${SCALE:-10000 100000} VERSIONS=${VERSIONS:-100} BASE_REF=${BASE_REF-main}
+SCALE=${SCALE:-10000 100000} VERSIONS=${VERSIONS:-100} BASE_REF=${BASE_REF-957920dfd635}
 FANOUT=${FANOUT:-1 4 16} FANOUT_JOBS=${FANOUT_JOBS:-1 4} FANOUT_MIB=${FANOUT_MIB:-16} SMALL=${SMALL:-21}
 SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8 9}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
@@ -34,10 +35,10 @@ trap '[ -n "${ZFS_VM_LAB_KEEP:-}" ] || { "$vm" stop a; "$vm" stop b; }; rm -f "$
 (cd "$here/../.." && CGO_ENABLED=0 go build -o "$bin" ./cmd/zfs-vm)
 # The "before" of section 7: zfs-vm as BASE_REF has it, built from a clean export of that ref.
 if [ -n "$BASE_REF" ] && want 7; then
-  src=$(mktemp -d)
-  (cd "$here/../.." && git archive "$BASE_REF" | tar -x -C "$src")
-  (cd "$src" && CGO_ENABLED=0 go build -o "$base" ./cmd/zfs-vm)
-  rm -rf "$src"
+  export_dir=$(mktemp -d)
+  (cd "$here/../.." && git archive "$BASE_REF" | tar -x -C "$export_dir")
+  (cd "$export_dir" && CGO_ENABLED=0 go build -o "$base" ./cmd/zfs-vm)
+  rm -rf "$export_dir"
 fi
 "$here/build-image.sh" >/dev/null
 "$vm" start a >/dev/null & "$vm" start b >/dev/null & wait
