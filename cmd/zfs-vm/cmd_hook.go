@@ -15,7 +15,7 @@ import (
 func hookCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "hook",
-		Usage: "tag a container that stopped; called by a container manager's hook (always exits 0)",
+		Usage: "tag a container that stopped, for a container manager's hook (always exits 0); or changed templates",
 		Description: "zfs-vm hook vzctl             (vzctl action script: VEID in the environment)\n" +
 			"zfs-vm hook lxc NAME lxc post-stop   (lxc.hook.post-stop; LXC_TARGET=reboot does nothing)\n" +
 			"zfs-vm hook jail NAME          (exec.poststop)\n" +
