@@ -141,7 +141,9 @@ type Hooks struct {
 	Containers []string `toml:"containers"`
 	// Streamlines: containers of these streamlines are tagged when they changed.
 	Streamlines []string `toml:"streamlines"`
-	// Templates are container IDs or names of templates: tagged whenever they changed.
+	// Templates are container IDs or names of templates: tagged whenever they changed, when
+	// they stop and, with zfs-vm-tag-templates.timer, when written in place (where an entry
+	// may also be a dataset or a mountpoint).
 	Templates []string `toml:"templates"`
 	// Recursive are container IDs, names or streamlines whose images are dataset trees:
 	// tagged with zfs snapshot -r (the container's dataset and all descendants).

@@ -125,7 +125,9 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 		}
 		defer l.Release()
 	}
-	inv, err := r.Host.List(ctx)
+	// Datasets, then the snapshots of the container's lineage; every version's name only
+	// if a new one is made (tagging.Apply): a stop never waits on the whole pool's listing.
+	inv, err := r.Host.ListDatasets(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -138,14 +140,14 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := r.Host.ListLineage(ctx, inv, ds); err != nil {
+		return "", err
+	}
 	ok, why := Selected(r.Config, ct, ds.LineageTag())
 	if !ok {
 		return fmt.Sprintf("%s %s (%s): not tagged: %s", ev.Manager, ev.ID, ds.Name, why), nil
 	}
-	lineage := ds.LineageTag()
-	recursive := slices.Contains(r.Config.Hooks.Recursive, ct.ID) ||
-		ct.Name != "" && slices.Contains(r.Config.Hooks.Recursive, ct.Name) ||
-		lineage != nil && slices.Contains(r.Config.Hooks.Recursive, lineage.Tag.Streamline)
+	recursive := r.recursive(ds.LineageTag(), ct.ID, ct.Name)
 	res, err := tagging.Apply(ctx, r.Host, inv, ds, tagging.Request{Recursive: recursive})
 	if err != nil {
 		return "", fmt.Errorf("%s %s (%s): %w", ev.Manager, ev.ID, ds.Name, err)
@@ -154,4 +156,15 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 		return fmt.Sprintf("%s %s (%s): unchanged since %s", ev.Manager, ev.ID, ds.Name, res.Since.FullName()), nil
 	}
 	return fmt.Sprintf("%s %s: tagged %s (%s)", ev.Manager, ev.ID, res.Snapshot, why), nil
+}
+
+// recursive tells whether [hooks] recursive names the container (by any of names) or the
+// streamline of lineage.
+func (r *Runner) recursive(lineage *zfs.Snapshot, names ...string) bool {
+	for _, n := range names {
+		if n != "" && slices.Contains(r.Config.Hooks.Recursive, n) {
+			return true
+		}
+	}
+	return lineage != nil && slices.Contains(r.Config.Hooks.Recursive, lineage.Tag.Streamline)
 }

@@ -51,9 +51,9 @@ func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		dst, dstErr = j.Receiver.List(ctx)
+		dst, dstErr = j.Receiver.ListVersions(ctx)
 	}()
-	src, err = j.Sender.List(ctx)
+	src, err = j.Sender.ListVersions(ctx)
 	<-done
 	if err != nil {
 		return nil, nil, err
@@ -136,7 +136,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		var errs []error
 		done, bytes, errs, kept = ex.Resume(ctx, resumes)
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
-		if dst, err = j.Receiver.List(ctx); err != nil {
+		if dst, err = j.Receiver.ListVersions(ctx); err != nil {
 			return nil, stopped(ctx, err)
 		}
 	}

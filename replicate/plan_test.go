@@ -122,6 +122,18 @@ func TestPlanStreams(t *testing.T) {
 			want: []string{"clone pool/t@zfs-vm:d:1>pool/c1@zfs-vm:d:2 @pool/c1 origin=pool/t@zfs-vm:d:1"},
 		},
 		{
+			// The clone between holds no version: only its origin chain leads to one.
+			name: "clone of an untagged clone of a version",
+			src: []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/x < pool/t@zfs-vm:d:1", "pool/x@copy #2",
+				"pool/c < pool/x@copy", "pool/c@zfs-vm:d:2 #3"},
+			dst: []string{"tank"},
+			opt: Options{DestParent: "tank"},
+			want: []string{
+				"full ->pool/t@zfs-vm:d:1 @tank/t",
+				"clone pool/t@zfs-vm:d:1>pool/c@zfs-vm:d:2 @tank/c origin=tank/t@zfs-vm:d:1",
+			},
+		},
+		{
 			name: "clone of a clone",
 			src: append(append([]string{}, tree...),
 				"pool/cc < pool/c1@zfs-vm:d:4", "pool/cc@zfs-vm:d:6 #6"),
@@ -177,7 +189,7 @@ func TestPlanStreams(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Compute(zfstest.Inventory(t, c.src...), zfstest.Inventory(t, c.dst...), c.opt)
+			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
 			if len(p.Refused) > 0 {
 				t.Fatalf("unexpected refusals: %v", p.Errors())
 			}
@@ -259,7 +271,7 @@ func TestPlanRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Compute(zfstest.Inventory(t, c.src...), zfstest.Inventory(t, c.dst...), c.opt)
+			p := Compute(inventory(t, c.src...), inventory(t, c.dst...), c.opt)
 			var found error
 			for _, err := range p.Errors() {
 				target := c.wantErr
@@ -281,7 +293,7 @@ func TestPlanRefusals(t *testing.T) {
 }
 
 func TestPlanStreamsValidate(t *testing.T) {
-	p := Compute(zfstest.Inventory(t, tree...), zfstest.Inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	p := Compute(inventory(t, tree...), inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
 	for _, s := range p.Streams {
 		send, err := s.SendArgs()
 		if err != nil {
@@ -303,7 +315,7 @@ func TestPlanStreamsValidate(t *testing.T) {
 func TestPlanRollback(t *testing.T) {
 	src := []string{"pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@zfs-vm:d:2 #2"}
 	diverged := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "pool/a@local #50"}
-	p := Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, diverged...), Options{Rollback: true})
+	p := Compute(inventory(t, src...), inventory(t, diverged...), Options{Rollback: true})
 	if len(p.Refused) > 0 || len(p.Streams) != 1 {
 		t.Fatalf("streams %v refused %v", describe(p), p.Errors())
 	}
@@ -312,13 +324,13 @@ func TestPlanRollback(t *testing.T) {
 		t.Errorf("rollback %+v", rb)
 	}
 	// Without --rollback the message names the flag.
-	p = Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, diverged...), Options{})
+	p = Compute(inventory(t, src...), inventory(t, diverged...), Options{})
 	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "--rollback would roll it back to pool/a@zfs-vm:d:1") {
 		t.Errorf("refusal %v", errs)
 	}
 	// A rollback that would destroy a clone is refused even with --rollback.
 	withClone := append(append([]string{}, diverged...), "pool/c < pool/a@local")
-	p = Compute(zfstest.Inventory(t, src...), zfstest.Inventory(t, withClone...), Options{Rollback: true})
+	p = Compute(inventory(t, src...), inventory(t, withClone...), Options{Rollback: true})
 	var rc *RollbackClonesError
 	if errs := p.Errors(); len(errs) != 1 || !errors.As(errs[0], &rc) || !strings.Contains(errs[0].Error(), "destroy the clones pool/c") {
 		t.Errorf("clone-destroying rollback not refused: %v", errs)
@@ -337,13 +349,13 @@ var recursive = []string{
 
 func TestPlanRecursiveImage(t *testing.T) {
 	// The members of one recursive snapshot share a txg: give them one, as zfs snapshot -r does.
-	src := zfstest.Inventory(t, recursive...)
+	src := inventory(t, recursive...)
 	for _, d := range src.Datasets {
 		for _, s := range d.Snapshots {
 			s.CreateTXG = 1000 * s.Tag.Version
 		}
 	}
-	p := Compute(src, zfstest.Inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
+	p := Compute(src, inventory(t, "tank", "tank/vm"), Options{DestParent: "tank/vm"})
 	if len(p.Refused) > 0 {
 		t.Fatal(p.Errors())
 	}
@@ -361,7 +373,7 @@ func TestPlanRecursiveImage(t *testing.T) {
 
 	// An interrupted run left t:2 on some members only: only what is missing is sent, and the
 	// members sharing the name t:2 are no conflict.
-	partial := zfstest.Inventory(t, "tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl/data", "tank/vm/tmpl/disk",
+	partial := inventory(t, "tank", "tank/vm", "tank/vm/tmpl", "tank/vm/tmpl/data", "tank/vm/tmpl/disk",
 		"tank/vm/tmpl@zfs-vm:t:1 #1", "tank/vm/tmpl/data@zfs-vm:t:1 #2", "tank/vm/tmpl/disk@zfs-vm:t:1 #3",
 		"tank/vm/tmpl@zfs-vm:t:2 #4")
 	p = Compute(src, partial, Options{DestParent: "tank/vm", Streamlines: []string{"t"}})
@@ -374,8 +386,8 @@ func TestPlanRecursiveImage(t *testing.T) {
 }
 
 func TestPlanNoticesGoneMember(t *testing.T) {
-	src := zfstest.Inventory(t, "pool/tmpl", "pool/tmpl@zfs-vm:t:1 #1")
-	dst := zfstest.Inventory(t, "tank", "tank/tmpl", "tank/tmpl@zfs-vm:t:1 #1", "tank/tmpl/old", "tank/tmpl/old@zfs-vm:t:1 #2")
+	src := inventory(t, "pool/tmpl", "pool/tmpl@zfs-vm:t:1 #1")
+	dst := inventory(t, "tank", "tank/tmpl", "tank/tmpl@zfs-vm:t:1 #1", "tank/tmpl/old", "tank/tmpl/old@zfs-vm:t:1 #2")
 	p := Compute(src, dst, Options{DestParent: "tank"})
 	if len(p.Notices) != 1 || !strings.Contains(p.Notices[0], "tank/tmpl/old is a member of an image the sender no longer has") {
 		t.Errorf("notices %v", p.Notices)
@@ -389,8 +401,8 @@ func TestSubsetForSameHost(t *testing.T) {
 	// One host with the image in pool and a backup pool: the sender side is everything but
 	// the backup pool, the receiver side the backup pool only.
 	rows := []string{"pool", "pool/a", "pool/a@zfs-vm:d:1 #1", "backup", "backup/vm"}
-	src := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, "backup") })
-	dst := zfstest.Inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
+	src := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, "backup") })
+	dst := inventory(t, rows...).Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, "backup") })
 	p := Compute(src, dst, Options{DestParent: "backup/vm"})
 	equal(t, describe(p), []string{"full ->pool/a@zfs-vm:d:1 @backup/vm/a"})
 }

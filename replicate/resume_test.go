@@ -19,7 +19,7 @@ const labToken = "1-dafd370be-e0-789c636064000310a501c49c50360710a715e5e7a69766a
 
 func withToken(t *testing.T, rows []string, dataset, token string) *zfs.Inventory {
 	t.Helper()
-	inv := zfstest.Inventory(t, rows...)
+	inv := inventory(t, rows...)
 	inv.Dataset(dataset).ResumeToken = token
 	return inv
 }

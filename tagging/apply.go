@@ -21,7 +21,8 @@ type Result struct {
 }
 
 // Apply decides the tag for dataset d (see Decide) and creates it on host: `zfs snapshot`,
-// then `zfs hold`. Before calling a dataset unchanged it syncs the pool, because `written`
+// then `zfs hold`. inv is a full listing, or one read for tagging d (zfs.Host.ListDatasets
+// and ListLineage of d); Apply then reads the host's version names only when it makes one. Before calling a dataset unchanged it syncs the pool, because `written`
 // counts only committed data and a container that just stopped may have writes in flight.
 func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset, req Request) (Result, error) {
 	written, err := writtenSinceNewestTag(ctx, host, d)
@@ -34,6 +35,14 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 		}
 	}
 	dec, err := Decide(inv, d, req, written)
+	if err == nil && !dec.Unchanged && !inv.AllTags() {
+		// Only a new version needs every version on the host (see zfs.ListTagNames); an
+		// error or a no-op on the partial inventory stands, as it is one on the whole.
+		if err := host.ListTagNames(ctx, inv); err != nil {
+			return Result{}, err
+		}
+		dec, err = Decide(inv, d, req, written)
+	}
 	if err != nil {
 		return Result{}, err
 	}

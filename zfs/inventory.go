@@ -24,6 +24,11 @@ type Dataset struct {
 	ResumeToken string // receive_resume_token; "" when none
 	// Snapshots in creation order (ascending createtxg).
 	Snapshots []*Snapshot
+	// Partial is set in an inventory read for tagging (see ListDatasets) on a dataset whose
+	// snapshots were not listed in full: Snapshots then holds at most its zfs-vm snapshots,
+	// by name only (no guid, createtxg or order).
+	Partial bool
+	line    int // of the listing, for errors
 }
 
 // Snapshot is one snapshot of a dataset.
@@ -129,7 +134,14 @@ type Inventory struct {
 	byGUID   map[uint64][]*Snapshot
 	byTag    map[Tag][]*Snapshot
 	err      error // an origin cycle found while linking (see linkLineages)
+	// allTags is set when every zfs-vm snapshot of the host is in the inventory (at least by
+	// name): always for ParseList, after AddTagNames for an inventory read for tagging.
+	allTags bool
 }
+
+// AllTags reports whether every zfs-vm snapshot of the host is in the inventory, so that
+// MaxVersion and ByTag speak for the whole host.
+func (inv *Inventory) AllTags() bool { return inv.allTags }
 
 // Dataset returns the named filesystem or volume, or nil.
 func (inv *Inventory) Dataset(name string) *Dataset { return inv.byName[name] }
@@ -252,7 +264,9 @@ func newInventory(datasets []*Dataset) *Inventory {
 		for i, s := range d.Snapshots {
 			s.index = i
 			s.Dataset = d
-			inv.byGUID[s.GUID] = append(inv.byGUID[s.GUID], s)
+			if !d.Partial {
+				inv.byGUID[s.GUID] = append(inv.byGUID[s.GUID], s)
+			}
 			if s.Tagged {
 				inv.byTag[s.Tag] = append(inv.byTag[s.Tag], s)
 			}
@@ -338,7 +352,8 @@ func (inv *Inventory) check() error {
 		return inv.err
 	}
 	for _, d := range inv.Datasets {
-		if d.OriginName != "" && d.Origin == nil {
+		// A dataset read without its snapshots (Partial) has its origin unlinked by design.
+		if d.OriginName != "" && d.Origin == nil && !d.Partial {
 			return &OriginError{Dataset: d.Name, Origin: d.OriginName, Reason: "is not in the listing"}
 		}
 	}
@@ -353,7 +368,9 @@ func NewInventory(datasets []*Dataset) *Inventory {
 			s.Tag, s.Tagged = ParseTag(s.Name)
 		}
 	}
-	return newInventory(datasets)
+	inv := newInventory(datasets)
+	inv.allTags = true
+	return inv
 }
 
 // Subset returns an inventory of the datasets keep accepts; origins outside it are unlinked.
@@ -366,7 +383,9 @@ func (inv *Inventory) Subset(keep func(*Dataset) bool) *Inventory {
 			ds = append(ds, d)
 		}
 	}
-	return newInventory(ds)
+	sub := newInventory(ds)
+	sub.allTags = inv.allTags
+	return sub
 }
 
 // InPool reports whether dataset name is in pool.

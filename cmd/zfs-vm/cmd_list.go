@@ -111,7 +111,7 @@ func runList(c *cli.Context) error {
 		return err
 	}
 	defer host.Close()
-	inv, err := host.List(ctx(c))
+	inv, err := host.ListVersions(ctx(c))
 	if err != nil {
 		return err
 	}

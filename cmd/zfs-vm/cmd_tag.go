@@ -59,7 +59,9 @@ func runTag(c *cli.Context) error {
 	}
 	defer l.Release()
 	host := zfs.Local(log)
-	inv, err := host.List(ctx(c))
+	// Datasets first, then the snapshots of this one's lineage: never every snapshot of the
+	// host unless a new version is made (see zfs.ListDatasets).
+	inv, err := host.ListDatasets(ctx(c))
 	if err != nil {
 		return err
 	}
@@ -70,6 +72,9 @@ func runTag(c *cli.Context) error {
 	}
 	if why := vzmap.ManagedElsewhere(ds); why != "" {
 		return fmt.Errorf("tag: %s", why)
+	}
+	if err := host.ListLineage(ctx(c), inv, ds); err != nil {
+		return err
 	}
 	res, err := tagging.Apply(ctx(c), host, inv, ds, req)
 	if err != nil {

@@ -84,7 +84,11 @@ func TestPushPullJSONSummary(t *testing.T) {
 func TestSyncJSONSummary(t *testing.T) {
 	withFakeRemote(t)
 	lockDir := t.TempDir()
-	held, err := lock.TryAcquire(lockDir, lock.Name("peer", "c"))
+	name, err := peerLockName("root@c", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := lock.TryAcquire(lockDir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,26 +9,45 @@
 #   STREAMLINES  streamlines for the round-trip count (default 50)
 #   CLONES       containers cloned from the template for the space benchmark (default 20)
 #   SNAPSHOTS    snapshots on the host for the hook latency (default 10000)
-#   LAT_RUNS     runs of each hook-latency case (default 5; each lists every snapshot)
-#   SECTIONS     which sections to run (default "1 2 3 4 5")
+#   LAT_RUNS     runs of each latency case of sections 5, 6 and 7 (default 5)
+#   SCALE        foreign snapshots for the cost-by-pool sections 6 and 7 (default "10000 100000")
+#   VERSIONS     zfs-vm snapshots on each side for the no-op push of section 7 (default 100)
+#   BASE_REF     git ref whose zfs-vm section 7 times as "before" (default: the commit before
+#                issue 16's listings, which read every snapshot in full; empty skips)
+#   FANOUT       peer targets for section 8 (default "1 4 16"); FANOUT_JOBS (default "1 4")
+#   FANOUT_MIB   data in each new template version of section 8 (default 16)
+#   SMALL        datasets of the syncoid comparison, section 9 (default 21: a template, 20 clones)
+#   SECTIONS     which sections to run (default "1 2 3 4 5 6 7 8 9")
 # Pools live on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export ZFS_VM_LAB_RUN=${ZFS_VM_LAB_RUN:-/tmp/zfs-vm-bench}
 LOCAL_MIB=${LOCAL_MIB:-2048} SSH_MIB=${SSH_MIB:-1024} COMPRESS_MIB=${COMPRESS_MIB:-256} RUNS=${RUNS:-3}
 STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-5}
-SECTIONS=${SECTIONS:-1 2 3 4 5}
+SCALE=${SCALE:-10000 100000} VERSIONS=${VERSIONS:-100} BASE_REF=${BASE_REF-957920dfd635}
+FANOUT=${FANOUT:-1 4 16} FANOUT_JOBS=${FANOUT_JOBS:-1 4} FANOUT_MIB=${FANOUT_MIB:-16} SMALL=${SMALL:-21}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8 9}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 vm="$here/vm.sh"
-bin=$(mktemp)
-trap '[ -n "${ZFS_VM_LAB_KEEP:-}" ] || { "$vm" stop a; "$vm" stop b; }; rm -f "$bin"' EXIT
+bin=$(mktemp) base=$(mktemp)
+trap '[ -n "${ZFS_VM_LAB_KEEP:-}" ] || { "$vm" stop a; "$vm" stop b; }; rm -f "$bin" "$base"' EXIT
 
 (cd "$here/../.." && CGO_ENABLED=0 go build -o "$bin" ./cmd/zfs-vm)
+# The "before" of section 7: zfs-vm as BASE_REF has it, built from a clean export of that ref.
+if [ -n "$BASE_REF" ] && want 7; then
+  export_dir=$(mktemp -d)
+  (cd "$here/../.." && git archive "$BASE_REF" | tar -x -C "$export_dir")
+  (cd "$export_dir" && CGO_ENABLED=0 go build -o "$base" ./cmd/zfs-vm)
+  rm -rf "$export_dir"
+fi
 "$here/build-image.sh" >/dev/null
 "$vm" start a >/dev/null & "$vm" start b >/dev/null & wait
 "$vm" install a "$bin" b
 "$vm" install b "$bin" a
 on() { local h=$1; shift; "$vm" ssh "$h" "$@"; }
+if [ -s "$base" ]; then
+  on a 'cat > /usr/local/bin/zfs-vm-base && chmod 755 /usr/local/bin/zfs-vm-base' < "$base"
+fi
 # unhold releases every hold in a pool, so that the runs can destroy what they received.
 unhold='unhold() { for s in $(zfs list -H -t snapshot -o name -r "$1"); do zfs holds -H "$s" | cut -f2 | while read -r tag; do zfs release "$tag" "$s"; done; done; }'
 # now prints seconds since the epoch with nanoseconds; elapsed subtracts.
@@ -135,7 +154,7 @@ echo "## 2. Round trips for a sync of $STREAMLINES streamlines (counted at B's s
 count "nothing to do:"
 on a "for i in \$(seq 1 $STREAMLINES); do echo x > /rt/img/s\$i/f; zfs-vm tag rt/img/s\$i >/dev/null; done"
 count "one new version each:"
-echo "(remote commands: 1 listing + 1 per stream + 1 that moves the base holds)"
+echo "(remote commands: the listings (datasets, snapshot names, then the snapshots of zfs-vm's datasets) + 1 per stream + 1 that moves the base holds)"
 on b "rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; $free"
 on a "$free"
 fi
@@ -184,6 +203,184 @@ echo "bare zfs list -t snapshot -o name -s name (fast path): $(ms zfs list -H -t
 lat "changed (tags a version):" 'echo $RANDOM >> /var/lib/vz/private/1007/log'
 lat "unchanged (no-op):" 'true'
 on a "$free; rm -rf /etc/vz /var/lib/vz"
+fi
+
+# --- Helpers of sections 6 to 9 ------------------------------------------------------------
+# ms (in the guest) prints how long a command took, in milliseconds.
+ms='ms() { s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $(( ($(date +%s%N) - s) / 1000000 )); }'
+p50() { sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.5+0.5)]}'; }
+# grow HOST POOL FROM TO: foreign snapshots FROM+1..TO of each of POOL/many/d1..d100, as
+# hourlies of unrelated filesystems would be; 100 per `zfs snapshot`.
+grow() {
+  [ "$4" -gt "$3" ] || return 0
+  on "$1" "for s in \$(seq $(( $3 + 1 )) $4); do zfs snapshot \$(for d in \$(seq 1 100); do printf '$2/many/d%d@s%d ' \$d \$s; done); done"
+}
+many() { # HOST POOL: the 100 datasets that carry the foreign snapshots
+  on "$1" "zfs create $2/many && for d in \$(seq 1 100); do zfs create $2/many/d\$d; done"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0 && a != "-") printf "%.2f", a/b; else printf "-"}'; }
+
+# --- 6. tag and hook cost against the pool's snapshots -----------------------------------
+# At each level of SCALE foreign snapshots: OpenZFS's names-only listing of the pool (what
+# looking at every snapshot costs at the least), and the p50 of `zfs-vm tag 1007` and of the
+# vzctl hook, on a changed container (tags a version) and an unchanged one (no-op), each as a
+# ratio against that listing. Goals (issue 16): <= 0.1 at 10k, and at 100k <= 1.2x the same
+# command's 10k figure (the last line).
+if want 6; then
+on a "$img; zpool create -f sc \$(img sc 4G) && zfs create sc/private
+zfs create sc/tmpl && zfs-vm tag -n deb:1 sc/tmpl >/dev/null
+zfs clone -o mountpoint=/var/lib/vz/private/1007 sc/tmpl@zfs-vm:deb:1 sc/private/1007
+mkdir -p /etc/vz/conf && echo 'VE_PRIVATE=/var/lib/vz/private/\$VEID' > /etc/vz/vz.conf && : > /etc/vz/conf/1007.conf"
+many a sc
+hook='env -i VEID=1007 VE_CONFFILE=/etc/vz/conf/1007.conf PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /usr/libexec/zfs-vm/vzctl-umount'
+write='echo $RANDOM >> /var/lib/vz/private/1007/log'
+versions='zfs list -H -t snapshot -o name -d 1 sc/private/1007 | wc -l'
+lat6() { # $1: command, $2: run before each; prints the p50 in ms
+  for _ in $(seq 1 "$LAT_RUNS"); do on a "$ms; $2; ms $1 </dev/null"; done | p50
+}
+echo
+echo "## 6. tag and hook latency against the names-only listing (p50 of $LAT_RUNS runs, ms, and the ratio)"
+printf '%-8s %9s %9s  %-16s %-16s %-16s %-16s\n' foreign names full "tag changed" "tag no-op" "hook changed" "hook no-op"
+have=0 first=() last=()
+for n in $SCALE; do
+  grow a sc "$have" $(( n / 100 )); have=$(( n / 100 ))
+  names=$(on a "$ms; ms zfs list -H -t snapshot -o name -s name")
+  full=- # today's 12-column listing, at the first level only (at 100k it takes many minutes)
+  [ ${#first[@]} -gt 0 ] || full=$(on a "$ms; ms zfs list -H -p -t filesystem,volume,snapshot -o name,type,guid,createtxg,origin,used,referenced,written,mountpoint,userrefs,creation,receive_resume_token")
+  before=$(on a "$versions")
+  tc=$(lat6 "zfs-vm tag 1007" "$write"); tn=$(lat6 "zfs-vm tag 1007" true)
+  hc=$(lat6 "$hook" "$write"); hn=$(lat6 "$hook" true)
+  made=$(( $(on a "$versions") - before ))
+  [ "$made" -eq $(( 2 * LAT_RUNS )) ] || echo "WARNING: $made versions made, want $(( 2 * LAT_RUNS )) (a changed run did not tag?)"
+  last=("$tc" "$tn" "$hc" "$hn")
+  [ ${#first[@]} -gt 0 ] || first=("${last[@]}")
+  printf '%-8s %9s %9s' "$n" "$names" "$full"
+  for v in "${last[@]}"; do printf '  %-16s' "$v ($(ratio "$v" "$names"))"; done
+  echo
+done
+printf '%-28s' "last level / first level:"
+for i in 0 1 2 3; do printf '  %-16s' "$(ratio "${last[$i]}" "${first[$i]}")x"; done
+echo
+on a "$free; rm -rf /etc/vz /var/lib/vz"
+fi
+
+# --- 7. A no-op push against the pool's snapshots ----------------------------------------
+# VERSIONS zfs-vm snapshots (10 streamlines) on A, all already on B; at each level of SCALE
+# foreign snapshots on each side, the p50 of a push that has nothing to do, by this zfs-vm
+# and by BASE_REF's. Goals (issue 16): <= 0.3x BASE_REF's at 10k, and <= 1.5x its own 10k
+# figure at 100k.
+if want 7; then
+on a "$img; zpool create -f np \$(img np 4G) && zfs create np/img
+for k in \$(seq 1 10); do zfs create np/img/s\$k
+  for v in \$(seq 1 $(( VERSIONS / 10 ))); do echo \$v > /np/img/s\$k/f; zfs snapshot np/img/s\$k@zfs-vm:s\$k:\$v; done
+done"
+on b "$img; zpool create -f np \$(img np 4G) && zfs create np/vm"
+on a 'zfs-vm push -d np/vm b >/dev/null 2>&1'
+many a np; many b np
+lat7() { # $1: binary; prints the p50 in ms of a no-op push
+  for _ in $(seq 1 "$LAT_RUNS"); do on a "$ms; ms $1 push -d np/vm b"; done | p50
+}
+echo
+echo "## 7. No-op push with $VERSIONS zfs-vm snapshots on each side (p50 of $LAT_RUNS runs, ms)"
+printf '%-8s %9s %12s %12s %8s\n' foreign names "zfs-vm" "$BASE_REF" ratio
+have=0 first=""
+for n in $SCALE; do
+  grow a np "$have" $(( n / 100 )); grow b np "$have" $(( n / 100 )); have=$(( n / 100 ))
+  names=$(on a "$ms; ms zfs list -H -t snapshot -o name -s name")
+  now=$(lat7 zfs-vm) before=-
+  if [ -s "$base" ]; then before=$(lat7 zfs-vm-base); fi
+  first=${first:-$now}
+  printf '%-8s %9s %12s %12s %8s\n' "$n" "$names" "$now" "$before" "$(ratio "$now" "$before")"
+done
+echo "last level / first level (zfs-vm): $(ratio "$now" "$first")x"
+on a "$free"; on b "$free"
+fi
+
+# --- 8. Fan-out: one new template version to N peers --------------------------------------
+# N peer entries on A, each pushing to its own dataset on B (fo/p1..), run with --jobs J.
+# Each measured sync sends one new version (FANOUT_MIB of new data) to N targets; an
+# unmeasured sync to every target brings them level again before the next. Wall time, and
+# the sender's CPU (the whole VM's user+system time from /proc/stat, both vCPUs) per peer.
+if want 8; then
+maxn=$(printf '%s\n' $FANOUT | sort -n | tail -n1)
+cfg() { # N: a configuration of peers p1..pN
+  for i in $(seq 1 "$1"); do printf '[[peer]]\nname = "p%d"\nhost = "b"\ndirection = "push"\ndest = "fo/p%d"\n\n' "$i" "$i"; done
+}
+on a "$img; zpool create -f -O compression=off fo \$(img fo 4G) && zfs create fo/tmpl
+dd if=/dev/urandom of=/fo/tmpl/data bs=1M count=$FANOUT_MIB status=none && zfs-vm tag -n fo:1 fo/tmpl >/dev/null"
+on b "$img; zpool create -f -O compression=off fo \$(img fo 8G) && for i in \$(seq 1 $maxn); do zfs create fo/p\$i; done"
+for n in $FANOUT $maxn; do cfg "$n" | on a "cat > /tmp/fo-$n.toml"; done
+on a "zfs-vm --config /tmp/fo-$maxn.toml sync --jobs 4 >/dev/null 2>&1"
+cpu='cpu() { awk -v t=$(getconf CLK_TCK) "/^cpu / {printf \"%.2f\n\", (\$2+\$3+\$4+\$7+\$8)/t}" /proc/stat; }'
+echo
+echo "## 8. Fan-out: one new $FANOUT_MIB MiB template version to N peers"
+printf '%-4s %-6s %10s %10s %14s\n' N jobs "wall s" "cpu s" "cpu s / peer"
+for n in $FANOUT; do
+  for j in $FANOUT_JOBS; do
+    on a "dd if=/dev/urandom of=/fo/tmpl/data bs=1M count=$FANOUT_MIB conv=notrunc status=none && zfs-vm tag fo/tmpl >/dev/null"
+    read -r wall used < <(on a "$timing; $cpu; c=\$(cpu); s=\$(now); zfs-vm --config /tmp/fo-$n.toml sync --jobs $j >/tmp/fo.log 2>&1 || cat /tmp/fo.log >&2
+      echo \$(elapsed \$s) \$(awk -v a=\$c -v b=\$(cpu) 'BEGIN {printf \"%.2f\", b-a}')")
+    printf '%-4s %-6s %10s %10s %14s\n' "$n" "$j" "$wall" "$used" "$(ratio "$used" "$n")"
+    on a "zfs-vm --config /tmp/fo-$maxn.toml sync --jobs 4 >/dev/null 2>&1"
+  done
+done
+on a "$free; rm -f /tmp/fo-*.toml /tmp/fo.log"; on b "$free"
+fi
+
+# --- 9. Against syncoid, and against the floor ---------------------------------------------
+# SMALL small datasets (a template and its clones, each with a version of its own) replicated
+# A -> B by syncoid (Debian's sanoid package: `syncoid -r --no-sync-snap`, which sends the
+# snapshots that exist and makes none of its own) and by `zfs-vm push`: the first sync and a
+# no-op rerun (median of RUNS), with the ssh logins and remote commands counted at B's sshd.
+# The floor, measured alike: one ssh login to B listing B's copies while A lists its own.
+# Goals (issue 16): no-op <= 1.3x the floor, >= 20x syncoid where the floor allows, first
+# sync >= 5x syncoid.
+if want 9; then
+if ! on a 'command -v syncoid >/dev/null'; then
+  echo
+  echo "## 9. skipped: syncoid is not in the lab image (add Debian's sanoid to test/lab/build-image.sh)"
+else
+on b 'echo "LogLevel VERBOSE" > /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh'
+on a "$img; zpool create -f sy \$(img sy 2G) && zfs create -p sy/src/ct
+zfs create sy/src/tmpl && dd if=/dev/urandom of=/sy/src/tmpl/f bs=1M count=1 status=none && zfs-vm tag -n sy:1 sy/src/tmpl >/dev/null
+zfs snapshot sy/src@base && zfs snapshot sy/src/ct@base
+for i in \$(seq 1 $(( SMALL - 1 ))); do zfs clone sy/src/tmpl@zfs-vm:sy:1 sy/src/ct/\$i && echo \$i > /sy/src/ct/\$i/own && zfs-vm tag sy/src/ct/\$i >/dev/null; done"
+on b "$img; zpool create -f sy \$(img sy 2G) && zfs create sy/zv"
+# counted LABEL SCRIPT: runs SCRIPT on A, prints its seconds, ssh logins and remote commands at B.
+counted() {
+  on b 'logger zfs-vm-bench-mark-start'
+  local t log
+  t=$(on a "$timing; s=\$(now); { $2; } >/tmp/counted.log 2>&1 || echo \"$1 exit \$?: \$(tail -n1 /tmp/counted.log)\" >&2; elapsed \$s")
+  on b 'logger zfs-vm-bench-mark-end'
+  log=$(on b "journalctl --no-pager -o cat -n 20000" | awk '/zfs-vm-bench-mark-start/ {buf = ""; on = 1; next}
+    /zfs-vm-bench-mark-end/ {on = 0} on {buf = buf $0 "\n"} END {printf "%s", buf}')
+  # The end marker came in over ssh too: one login, one command.
+  printf '%-34s %8.2f s  ssh logins: %4d  remote commands: %4d\n' "$1" "$t" \
+    $(( $(grep -c 'Accepted publickey' <<<"$log" || true) - 1 )) $(( $(grep -c 'Starting session: command' <<<"$log" || true) - 1 ))
+  echo "$t" > /tmp/zfs-vm-bench-last
+}
+zv='zfs-vm push -d sy/zv b' so='syncoid -r --no-sync-snap sy/src b:sy/so'
+echo
+echo "## 9. $SMALL small datasets A -> B: syncoid against zfs-vm, and the floor"
+counted "first sync, zfs-vm:" "$zv"; zv1=$(cat /tmp/zfs-vm-bench-last)
+counted "first sync, syncoid:" "$so"; so1=$(cat /tmp/zfs-vm-bench-last)
+zvn=() son=() fl=()
+for _ in $(seq 1 "$RUNS"); do
+  counted "no-op, zfs-vm:" "$zv"; zvn+=("$(cat /tmp/zfs-vm-bench-last)")
+  counted "no-op, syncoid:" "$so"; son+=("$(cat /tmp/zfs-vm-bench-last)")
+  counted "floor (1 login + both listings):" "zfs list -H -t all -o name -r sy/src & ssh b zfs list -H -t all -o name -r sy/zv; wait"
+  fl+=("$(cat /tmp/zfs-vm-bench-last)")
+done
+med9() { printf '%s\n' "$@" | median; }
+zvm=$(med9 "${zvn[@]}") som=$(med9 "${son[@]}") flm=$(med9 "${fl[@]}")
+echo "medians: no-op zfs-vm $zvm s, syncoid $som s, floor $flm s"
+echo "no-op zfs-vm / floor = $(ratio "$zvm" "$flm")   no-op syncoid / zfs-vm = $(ratio "$som" "$zvm")   first sync syncoid / zfs-vm = $(ratio "$so1" "$zv1")"
+echo "clones kept as clones on B: syncoid $(on b "zfs list -H -o origin -r sy/so | grep -vc '^-\$'" || true)," \
+  "zfs-vm $(on b "zfs list -H -o origin -r sy/zv | grep -vc '^-\$'" || true) (of $(( SMALL - 1 )))"
+rm -f /tmp/zfs-vm-bench-last
+on b "rm -f /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh; $free"
+on a "$free"
+fi
 fi
 
 # --- 3. Planning scale (Go benchmark, no VM) ---------------------------------------------

@@ -22,6 +22,49 @@ import (
 // Rows get increasing createtxg in order.
 func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
 	t.Helper()
+	inv, err := zfs.ParseList(strings.NewReader(Listing(t, rows...)))
+	if err != nil {
+		t.Fatalf("zfstest: %v", err)
+	}
+	return inv
+}
+
+// Versions builds the same inventory as Inventory, read the way zfs.Host.ListVersions reads
+// a host (datasets, snapshot names, then the snapshots of the datasets that matter), so
+// that a test can check that this gives the same answers as the full listing.
+func Versions(t testing.TB, rows ...string) *zfs.Inventory {
+	t.Helper()
+	var datasets, names strings.Builder
+	snaps := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(Listing(t, rows...), "\n"), "\n") {
+		f := strings.Split(l, "\t")
+		if f[1] != "snapshot" {
+			datasets.WriteString(l + "\n")
+			continue
+		}
+		names.WriteString(f[0] + "\n")
+		ds, _, _ := zfs.SplitSnapshotName(f[0])
+		snaps[ds] = append(snaps[ds], l)
+	}
+	snapshots := func(ds []string) ([]byte, error) {
+		var b strings.Builder
+		for _, d := range ds {
+			for _, l := range snaps[d] {
+				b.WriteString(l + "\n")
+			}
+		}
+		return []byte(b.String()), nil
+	}
+	inv, err := zfs.ReadVersions(strings.NewReader(datasets.String()), strings.NewReader(names.String()), snapshots)
+	if err != nil {
+		t.Fatalf("zfstest: %v", err)
+	}
+	return inv
+}
+
+// Listing returns the rows as `zfs list` prints them in zfs.ListArgs' columns.
+func Listing(t testing.TB, rows ...string) string {
+	t.Helper()
 	var b strings.Builder
 	for i, r := range rows {
 		txg := 101 + i
@@ -51,9 +94,5 @@ func Inventory(t testing.TB, rows ...string) *zfs.Inventory {
 		}
 		fmt.Fprintf(&b, "%s\t%s\t%s\t%d\t%s\t0\t0\t%s\t%s\t-\t0\t-\n", name, typ, guid, txg, origin, written, mountpoint)
 	}
-	inv, err := zfs.ParseList(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatalf("zfstest: %v", err)
-	}
-	return inv
+	return b.String()
 }

@@ -51,6 +51,7 @@ func TestRPMContents(t *testing.T) {
 	}
 	for _, f := range []string{"/usr/bin/zfs-vm", "/usr/libexec/zfs-vm/vzctl-umount", "/usr/libexec/zfs-vm/lxc-hook",
 		"/usr/lib/systemd/system/zfs-vm-sync@.service", "/usr/lib/systemd/system/zfs-vm-sync@.timer",
+		"/usr/lib/systemd/system/zfs-vm-tag-templates.service", "/usr/lib/systemd/system/zfs-vm-tag-templates.timer",
 		"/etc/zfs-vm/zfs-vm.toml", "/usr/share/man/man8/zfs-vm.8.gz", "/usr/share/man/man5/zfs-vm.toml.5.gz",
 		"/usr/share/bash-completion/completions/zfs-vm", "/usr/share/zsh/site-functions/_zfs-vm",
 		"/usr/share/fish/vendor_completions.d/zfs-vm.fish", "/usr/share/zfs-vm/lxc/zfs-vm.conf",

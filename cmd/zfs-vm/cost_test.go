@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The listings tag and the hooks may run (see zfs.ListDatasets), as the fake zfs logs them.
+const (
+	fullListing    = "-t filesystem,volume,snapshot"
+	datasetListing = "zfs list -H -p -t filesystem,volume -o "
+	namesListing   = "zfs list -H -t snapshot -o name -s name"
+)
+
+// listColumns are zfs.ListArgs' columns.
+const listColumns = "name,type,guid,createtxg,origin,used,referenced,written,mountpoint,userrefs,creation,receive_resume_token"
+
+// lineageListing is the full listing of the snapshots of datasets, as tag runs it.
+func lineageListing(datasets ...string) string {
+	return "-t snapshot -d 1 -o " + listColumns + " " + strings.Join(datasets, " ") + "\n"
+}
+
+// withExtraRows makes the fake zfs answer from testdata/list.txt plus rows.
+func withExtraRows(t *testing.T, rows ...string) {
+	b, err := os.ReadFile("testdata/list.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(p, append(b, []byte(strings.Join(rows, "\n")+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_ZFS_LIST", p)
+}
+
+// A host with another tree carrying the streamline (a backup of the template, whose newest
+// version is 7), an lxc-copy clone whose origin is a foreign snapshot, and foreign hourlies.
+var otherTreeRows = []string{
+	"pool/bk\tfilesystem\t30\t30\t-\t0\t0\t0\t/pool/bk\t-\t1\t-",
+	"pool/bk@zfs-vm:debian:7\tsnapshot\t31\t31\t-\t0\t0\t-\t-\t0\t1\t-",
+	"pool/bk@hourly-1\tsnapshot\t32\t32\t-\t0\t0\t-\t-\t0\t1\t-",
+	"pool/tmpl@copy\tsnapshot\t33\t33\t-\t0\t0\t-\t-\t0\t1\t-",
+	"pool/tmpl@hourly-1\tsnapshot\t34\t34\t-\t0\t0\t-\t-\t0\t1\t-",
+	"pool/lxc\tfilesystem\t35\t35\tpool/tmpl@copy\t0\t0\t0\t/var/lib/lxc/c1/rootfs\t-\t1\t-",
+}
+
+func TestTagReadsOnlyItsLineage(t *testing.T) {
+	cases := []struct {
+		name    string
+		written string
+		args    []string
+		rows    []string
+		out     string
+		lineage string // the lineage listing that must run
+		names   bool   // whether the names listing must run
+	}{
+		{"unchanged: no snapshot listing beyond its own", "0", []string{"tag", "pool/tmpl"}, nil,
+			"unchanged since pool/tmpl@zfs-vm:debian:2", lineageListing("pool/tmpl"), false},
+		{"changed: version names read", "4096", []string{"tag", "pool/tmpl"}, nil,
+			"pool/tmpl@zfs-vm:debian:3", lineageListing("pool/tmpl"), true},
+		{"clone: its origin's snapshots read", "0", []string{"tag", "1007"}, nil,
+			"pool/ct@zfs-vm:debian:3", lineageListing("pool/ct", "pool/tmpl"), true},
+		{"the highest version is in another tree", "0", []string{"tag", "1007"}, otherTreeRows,
+			"pool/ct@zfs-vm:debian:8", lineageListing("pool/ct", "pool/tmpl"), true},
+		{"lxc-copy clone walks past the foreign origin", "0", []string{"tag", "pool/lxc"}, otherTreeRows,
+			"pool/lxc@zfs-vm:debian:8", lineageListing("pool/lxc", "pool/tmpl"), true},
+		{"a version in another tree exists", "0", []string{"tag", "-n", "7", "pool/ct"}, otherTreeRows,
+			"version debian:7 already exists: pool/bk@zfs-vm:debian:7 (the next free one is 8)", lineageListing("pool/ct", "pool/tmpl"), true},
+		{"unchanged with foreign snapshots after the version", "0", []string{"tag", "pool/bk"}, otherTreeRows,
+			"unchanged since pool/bk@zfs-vm:debian:7", lineageListing("pool/bk"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setupFakeZFS(t, c.written)
+			if c.rows != nil {
+				withExtraRows(t, c.rows...)
+			}
+			out, zfsLog, _ := runKeepPath(t, c.args...)
+			if !strings.Contains(out, c.out) {
+				t.Errorf("output %q; want %q", out, c.out)
+			}
+			checkListings(t, zfsLog, c.lineage, c.names)
+		})
+	}
+}
+
+// checkListings checks that zfsLog has the dataset listing first, then the lineage one, the
+// names listing only if names, and never the full listing.
+func checkListings(t *testing.T, zfsLog, lineage string, names bool) {
+	t.Helper()
+	if strings.Contains(zfsLog, fullListing) {
+		t.Errorf("listed every snapshot with every column:\n%s", zfsLog)
+	}
+	if !strings.HasPrefix(zfsLog, datasetListing) || strings.Count(zfsLog, datasetListing) != 1 {
+		t.Errorf("want one dataset listing first:\n%s", zfsLog)
+	}
+	if !strings.Contains(zfsLog, lineage) || strings.Count(zfsLog, "-t snapshot -d 1") != 1 {
+		t.Errorf("want one lineage listing %q:\n%s", lineage, zfsLog)
+	}
+	if got := strings.Count(zfsLog, namesListing); got != map[bool]int{true: 1}[names] {
+		t.Errorf("names listing ran %d times, want it: %v:\n%s", got, names, zfsLog)
+	}
+}
+
+func TestHookReadsOnlyItsLineage(t *testing.T) {
+	for _, written := range []string{"0", "4096"} {
+		setupFakeZFS(t, written)
+		t.Setenv("VEID", "1007")
+		out, zfsLog, _ := runKeepPath(t, "--config", filepath.Join(t.TempDir(), "none.toml"), "hook", "vzctl")
+		if !strings.Contains(out, "tagged pool/ct@zfs-vm:debian:3") {
+			t.Errorf("written %s: hook output %q", written, out)
+		}
+		checkListings(t, zfsLog, lineageListing("pool/ct", "pool/tmpl"), true)
+	}
+}
+
+// A no-op push to a host that has every version lists on each side the datasets, every
+// snapshot's name, and the snapshots of the datasets that hold versions (and their origin
+// chains) only: never every snapshot with every column.
+func TestPushAndListReadOnlyZfsVMsDatasets(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, filepath.Join(abs, "fakebin")+":/usr/bin:/bin")
+	withExtraRows(t, otherTreeRows...)
+	// pool/ct (a clone of pool/tmpl) and pool/lxc (of pool/tmpl@copy) hold no version: not read.
+	snapshotsOf := lineageListing("pool/bk", "pool/img/data", "pool/img/disk", "pool/img", "pool/tmpl")
+	for _, args := range [][]string{{"push", "--lock-dir", t.TempDir(), "b"}, {"list", "b"}, {"list"}} {
+		t.Setenv("FAKE_ZFS_LOG", filepath.Join(t.TempDir(), "log"))
+		out, zfsLog, status := runKeepPath(t, args...)
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", args, status, out)
+		}
+		sides := 1
+		if args[0] == "push" {
+			sides = 2
+			if !strings.Contains(out, "0 stream(s) received") || !strings.Contains(out, "0 refused") {
+				t.Errorf("push output %q", out)
+			}
+		}
+		if strings.Contains(zfsLog, fullListing) {
+			t.Errorf("%s listed every snapshot with every column:\n%s", args, zfsLog)
+		}
+		for _, want := range []string{datasetListing, namesListing, snapshotsOf} {
+			if got := strings.Count(zfsLog, want); got != sides {
+				t.Errorf("%s: %q ran %d times, want %d:\n%s", args, want, got, sides, zfsLog)
+			}
+		}
+	}
+}
