@@ -75,7 +75,7 @@ fuzz:
 	done
 
 test-lab: deps
-	$(GO) test -tags lab -count=1 -v -timeout 40m ./$(LAB)/e2e
+	$(GO) test -tags lab -count=1 -v -timeout 100m ./$(LAB)/e2e
 
 # The go line of go.mod claims the oldest Go that builds and tests zfs-vm: lint holds it to that
 # by building and testing with exactly that toolchain (fetched once through the module proxy).
