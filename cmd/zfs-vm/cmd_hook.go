@@ -81,9 +81,10 @@ func runHook(c *cli.Context) error {
 		return nil
 	}
 	asHookWorker()
-	lockDir := os.Getenv("ZFS_VM_LOCK_DIR")
-	if lockDir == "" {
-		lockDir = lock.DefaultDir
+	lockDir, err := hookLockDir()
+	if err != nil {
+		log.WithField("container", ev.ID).Errorf("hook %s: %v", args[0], err)
+		return nil
 	}
 	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log, LockDir: lockDir}
 	msg, err := r.Run(ctx(c), ev)
@@ -100,11 +101,15 @@ func runHookTemplates(c *cli.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError("hook templates: takes no arguments")
 	}
-	cfg, err := config.Load(c.String("config"), true)
+	cfg, err := config.Load(configPath(c), true)
 	if err != nil {
 		return fmt.Errorf("hook templates: %v", err)
 	}
-	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log}
+	lockDir, err := hookLockDir()
+	if err != nil {
+		return fmt.Errorf("hook templates: %v", err)
+	}
+	r := &hooks.Runner{Host: zfs.Local(log), Config: cfg, Managers: vzmap.Managers(configRoot()), Log: log, LockDir: lockDir}
 	lines, err := r.Templates(ctx(c))
 	for _, l := range lines {
 		log.Info(l)
@@ -113,4 +118,14 @@ func runHookTemplates(c *cli.Context, args []string) error {
 		return fmt.Errorf("hook templates: %v", err)
 	}
 	return nil
+}
+
+// hookLockDir is where hooks take the tag lock: the hook command parses no options (container
+// managers pass their own arguments), so an operator's choice comes from the environment.
+func hookLockDir() (string, error) {
+	dir := os.Getenv("ZFS_VM_RUNTIME_DIR")
+	if dir == "" {
+		dir = os.Getenv("ZFS_VM_LOCK_DIR")
+	}
+	return lock.RuntimeDir(dir)
 }

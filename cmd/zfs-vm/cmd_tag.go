@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/tagging"
 	"github.com/zfs-vm/zfs-vm/vzmap"
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -53,7 +54,11 @@ func runTag(c *cli.Context) error {
 	req.Force = c.Bool("force")
 	req.Recursive = c.Bool("recursive")
 	// Tags on this host take turns from listing to snapshot, so that none reuses a version.
-	l, err := tagging.Lock(ctx(c), c.String("lock-dir"), c.Duration("wait"))
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return fmt.Errorf("tag: %v", err)
+	}
+	l, err := tagging.Lock(ctx(c), dir, c.Duration("wait"))
 	if err != nil {
 		return fmt.Errorf("tag: %v", err)
 	}
