@@ -262,6 +262,10 @@ func (p Policy) Parse(line string) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	toks, wrapped, err := unwrapSh(toks)
+	if err != nil {
+		return nil, err
+	}
 	sh, argvs, err := structure(toks)
 	if err != nil {
 		return nil, err
@@ -274,15 +278,22 @@ func (p Policy) Parse(line string) (*Request, error) {
 		}
 		r.cmds = append(r.cmds, c)
 	}
-	return r, r.checkShape()
+	return r, r.checkShape(wrapped)
 }
 
 // checkShape accepts the joins zfs-vm makes: a send into a compressor, a decompressor into a
-// receive, a sequence of holds and releases; anything else runs alone.
-func (r *Request) checkShape() error {
+// receive, a sequence of holds and releases, each the script of `sh -c`; anything else runs
+// alone, outside sh -c.
+func (r *Request) checkShape(wrapped bool) error {
 	kinds := make([]kind, len(r.cmds))
 	for i, c := range r.cmds {
 		kinds[i] = c.kind
+	}
+	switch {
+	case r.shape == single && wrapped:
+		return fmt.Errorf("sh -c of a single command")
+	case r.shape != single && !wrapped:
+		return fmt.Errorf("a pipeline or sequence outside sh -c")
 	}
 	switch r.shape {
 	case pipeline:

@@ -81,6 +81,8 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 func TestRefuses(t *testing.T) {
 	l := lines{zfs.Unconnected("zfs-vm@b", false)}
 	q := func(argv ...string) string { return l.one(argv...) }
+	shc := func(script string) string { return zfs.QuoteCommand([]string{"sh", "-c", script}) }
+	sendPipe := l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zstdC)
 	cases := []struct{ name, line, why string }{
 		{"destroy", q("zfs", "destroy", "-r", "tank/img"), "zfs destroy is not allowed"},
 		{"set mountpoint", q("zfs", "set", "mountpoint=/etc", "tank/backup/x"), "zfs set is not allowed"},
@@ -123,8 +125,16 @@ func TestRefuses(t *testing.T) {
 		{"pipe into sh", l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zfs.Stage{Argv: []string{"sh"}}), "not a command zfs-vm runs"},
 		{"receive into send", l.pipe(zfs.Stage{Argv: []string{"zfs", "holds", "-H", "tank/img@a"}}, zstdD), "a pipeline zfs-vm does not make"},
 		{"sequence with a receive", l.h.SequenceLine([]string{"zfs", "receive", "-A", "tank/backup/x"}), "other commands than zfs hold and release"},
-		{"sequence without exit", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?;", "not a command sequence"},
-		{"sequence with more", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s; id", "unexpected word"},
+		{"sequence without exit", shc("s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?;"), "not a command sequence"},
+		{"sequence with more", shc("s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s; id"), "unexpected word"},
+		{"sh -c with more words", sendPipe + " x", "sh with other arguments than -c and one script"},
+		{"sh -c before more words", "sh -c x " + sendPipe, "sh with other arguments than -c and one script"},
+		{"sh without -c", "sh " + strings.TrimPrefix(sendPipe, "sh -c "), "sh with other arguments than -c and one script"},
+		{"bash -c", "ba" + sendPipe, `"bash" is not a command zfs-vm runs`},
+		{"sh -c in sh -c", shc(sendPipe), `"sh" is not a command zfs-vm runs`},
+		{"sh -c of one command", shc(q("zfs", "holds", "-H", "tank/img@a")), "sh -c of a single command"},
+		{"pipeline outside sh -c", "zfs send -P -v tank/img@a | zstd -q -c -T0", "a pipeline or sequence outside sh -c"},
+		{"sequence outside sh -c", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s", "a pipeline or sequence outside sh -c"},
 		{"sudo another user", q("sudo", "-u", "bob", "zfs", "list"), "not a command zfs-vm runs"},
 	}
 	for _, c := range cases {
@@ -177,7 +187,7 @@ func TestQuotedNames(t *testing.T) {
 
 func FuzzServeParse(f *testing.F) {
 	f.Add("env PATH=/bin zfs holds -H tank/img@a")
-	f.Add("s=0; zfs hold zfs-vm-base:x 'tank/img/a b@c' || s=$?; exit $s")
+	f.Add(`sh -c 's=0; zfs hold zfs-vm-base:x '"'"'tank/img/a b@c'"'"' || s=$?; exit $s'`)
 	f.Fuzz(func(t *testing.T, line string) {
 		r, err := policy.Parse(line)
 		if err != nil {
