@@ -206,33 +206,61 @@ func (p Policy) checkSend(args []string) (kind, error) {
 	return 0, fmt.Errorf("zfs send with arguments zfs-vm does not use")
 }
 
-// checkReceive accepts zfs receive -s -u [-o origin=SNAP] TARGET and zfs receive -A TARGET,
-// below the receive roots.
+// fsExcluded are the -x options of every receive of a filesystem: the receiver, not the
+// sender's stream, decides where and whether it mounts and shares.
+var fsExcluded = []string{"-x", "mountpoint", "-x", "sharenfs", "-x", "sharesmb"}
+
+// receiveProps are the property options of zfs-vm's receives (zfs.ReceiveProps), each exactly
+// as zfs-vm writes it: a new volume's volmode, a filesystem's excluded properties with a new
+// one unmountable or canmount excluded too; an existing volume has none. Anything else could
+// set a property of the received dataset (a mountpoint over /etc, a share): a takeover.
+var receiveProps = [][]string{
+	{"-o", "volmode=default"},
+	append(slices.Clone(fsExcluded), "-o", "canmount=noauto"),
+	append(slices.Clone(fsExcluded), "-x", "canmount"),
+}
+
+// checkReceive accepts zfs receive -s -u [PROPS] [-o origin=SNAP] TARGET, with PROPS one of
+// receiveProps (and not empty for a clone), and zfs receive -A TARGET, below the receive
+// roots.
 func (p Policy) checkReceive(args []string) (kind, error) {
 	if len(p.Receive) == 0 {
 		return 0, fmt.Errorf("zfs receive: this key may not receive")
 	}
-	target := func(ds string) error {
-		if err := zfs.ValidateDatasetName(ds); err != nil {
-			return err
-		}
-		if !within(ds, p.Receive) {
-			return fmt.Errorf("%s is outside the allowed datasets", ds)
-		}
-		return nil
-	}
 	switch {
 	case len(args) == 2 && args[0] == "-A":
-		return kAbort, target(args[1])
-	case len(args) == 3 && args[0] == "-s" && args[1] == "-u":
-		return kReceive, target(args[2])
-	case len(args) == 5 && args[0] == "-s" && args[1] == "-u" && args[2] == "-o" && strings.HasPrefix(args[3], "origin="):
-		if err := p.snapshots([]string{strings.TrimPrefix(args[3], "origin=")}, p.Receive); err != nil {
+		return kAbort, p.receiveTarget(args[1])
+	case len(args) < 3 || args[0] != "-s" || args[1] != "-u":
+		return 0, fmt.Errorf("zfs receive with options other than zfs-vm's -s -u or -A")
+	}
+	opts, target := args[2:len(args)-1], args[len(args)-1]
+	origin := ""
+	if n := len(opts); n >= 2 && opts[n-2] == "-o" && strings.HasPrefix(opts[n-1], "origin=") {
+		origin, opts = strings.TrimPrefix(opts[n-1], "origin="), opts[:n-2]
+	}
+	switch {
+	case len(opts) == 0 && origin != "":
+		return 0, fmt.Errorf("zfs receive -o origin= without the property options of a new dataset")
+	case len(opts) > 0 && !slices.ContainsFunc(receiveProps, func(a []string) bool { return slices.Equal(a, opts) }):
+		return 0, fmt.Errorf("zfs receive with property options other than zfs-vm's: %s", short(strings.Join(opts, " ")))
+	}
+	if origin != "" {
+		if err := p.snapshots([]string{origin}, p.Receive); err != nil {
 			return 0, err
 		}
-		return kReceive, target(args[4])
 	}
-	return 0, fmt.Errorf("zfs receive with options other than zfs-vm's -s -u [-o origin=]")
+	return kReceive, p.receiveTarget(target)
+}
+
+// receiveTarget checks that ds is a dataset below the receive roots.
+func (p Policy) receiveTarget(ds string) error {
+	if err := zfs.ValidateDatasetName(ds); err != nil {
+		return err
+	}
+	if !within(ds, p.Receive) {
+		return fmt.Errorf("%s is outside the allowed datasets", ds)
+	}
+	return nil
 }
 
 // checkRollback accepts zfs rollback [-r] SNAP below the receive roots, if allowed at all.

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,6 +71,12 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 				[]string{"zfs", "release", "zfs-vm-base:b:tank/backup", "tank/img/tmpl@zfs-vm:d:1"},
 				[]string{"zfs", "release", "zfs-vm-base:b", "tank/img/tmpl@zfs-vm:d:1"}),
 		}
+		for _, props := range allReceiveProps() {
+			accepted[fmt.Sprintf("receive %+v", props)] = l.pipe(zfs.Stage{Argv: recv.WithProps(props).Argv()})
+			if props.New {
+				accepted[fmt.Sprintf("receive a clone %+v", props)] = l.pipe(zstdD, zfs.Stage{Argv: recvClone.WithProps(props).Argv()})
+			}
+		}
 		for name, line := range accepted {
 			if _, err := policy.Parse(line); err != nil {
 				t.Errorf("sudo=%v %s: refused %q: %v", sudo, name, line, err)
@@ -77,12 +85,26 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 	}
 }
 
+// allReceiveProps are every property handling a receive can have.
+func allReceiveProps() []zfs.ReceiveProps {
+	var all []zfs.ReceiveProps
+	for i := 0; i < 8; i++ {
+		all = append(all, zfs.ReceiveProps{Volume: i&1 != 0, New: i&2 != 0, Mountable: i&4 != 0})
+	}
+	return all
+}
+
 // Everything else is refused, with a reason.
 func TestRefuses(t *testing.T) {
 	l := lines{zfs.Unconnected("zfs-vm@b", false)}
 	q := func(argv ...string) string { return l.one(argv...) }
 	shc := func(script string) string { return zfs.QuoteCommand([]string{"sh", "-c", script}) }
 	sendPipe := l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zstdC)
+	xfs := []string{"-x", "mountpoint", "-x", "sharenfs", "-x", "sharesmb"}
+	recvArgs := func(opts []string, more ...string) []string {
+		argv := append([]string{"zfs", "receive", "-s", "-u"}, opts...)
+		return append(append(argv, more...), "tank/backup/x")
+	}
 	cases := []struct{ name, line, why string }{
 		{"destroy", q("zfs", "destroy", "-r", "tank/img"), "zfs destroy is not allowed"},
 		{"set mountpoint", q("zfs", "set", "mountpoint=/etc", "tank/backup/x"), "zfs set is not allowed"},
@@ -111,7 +133,20 @@ func TestRefuses(t *testing.T) {
 		{"receive -F", q("zfs", "receive", "-F", "tank/backup/x"), "options other than zfs-vm's"},
 		{"receive outside", q(must(zfs.NewReceive("tank/img/x", "")).Argv()...), "tank/img/x is outside"},
 		{"receive the parent of the root", q("zfs", "receive", "-s", "-u", "tank"), "tank is outside"},
-		{"receive mountpoint", q("zfs", "receive", "-s", "-u", "-o", "mountpoint=/etc", "tank/backup/x"), "options other than zfs-vm's"},
+		{"receive mountpoint", q("zfs", "receive", "-s", "-u", "-o", "mountpoint=/etc", "tank/backup/x"), "property options other than zfs-vm's: -o mountpoint=/etc"},
+		{"receive mountpoint too", q(recvArgs(xfs, "-o", "canmount=noauto", "-o", "mountpoint=/etc")...), "property options other than zfs-vm's"},
+		{"receive canmount=on", q(recvArgs(xfs, "-o", "canmount=on")...), "property options other than zfs-vm's"},
+		{"receive -x twice", q(recvArgs(xfs, "-x", "canmount", "-x", "canmount")...), "property options other than zfs-vm's"},
+		{"receive -x mountpoint twice", q(recvArgs([]string{"-x", "mountpoint", "-x", "mountpoint", "-x", "sharesmb", "-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive without -x sharenfs", q(recvArgs([]string{"-x", "mountpoint", "-x", "sharesmb", "-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive -x readonly", q(recvArgs(xfs, "-x", "canmount", "-x", "readonly")...), "property options other than zfs-vm's"},
+		{"receive volmode=dev", q(recvArgs(nil, "-o", "volmode=dev")...), "property options other than zfs-vm's"},
+		{"receive both canmounts", q(recvArgs(xfs, "-o", "canmount=noauto", "-x", "canmount")...), "property options other than zfs-vm's"},
+		{"receive origin first", q(recvArgs(nil, "-o", "origin=tank/backup/t@a", "-o", "volmode=default")...), "property options other than zfs-vm's"},
+		{"receive origin twice", q(recvArgs(nil, "-o", "volmode=default", "-o", "origin=tank/backup/t@a", "-o", "origin=tank/backup/t@a")...), "property options other than zfs-vm's"},
+		{"receive a clone without options", q(recvArgs(nil, "-o", "origin=tank/backup/t@a")...), "-o origin= without the property options of a new dataset"},
+		{"receive without a target", q(slices.Concat([]string{"zfs", "receive", "-s", "-u"}, xfs, []string{"-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive an option as the target", q("zfs", "receive", "-s", "-u", "-o", "volmode=default", "-x"), `dataset "-x": a pool name starts with a letter`},
 		{"clone of outside", q(must(zfs.NewReceive("tank/backup/c", "tank/img@a")).Argv()...), "tank/img@a is outside"},
 		{"abort outside", q("zfs", "receive", "-A", "tank/img/x"), "outside"},
 		{"rollback", q("zfs", "rollback", "-r", "tank/backup/x@a"), "not allowed (serve --allow-rollback)"},
