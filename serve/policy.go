@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -277,14 +278,55 @@ func (p Policy) checkRollback(args []string) (kind, error) {
 	return kRollback, p.snapshots(args, p.Receive)
 }
 
+// bareReceive returns the target of a receive without property options, which zfs-vm sends
+// only into an existing volume. Into a filesystem, or creating a dataset, such a receive
+// would take the stream's properties (a mountpoint of /etc, mounted at the next boot), and
+// the line cannot tell the two apart: Accept asks zfs.
+func bareReceive(c command) string {
+	if c.kind == kReceive && len(c.argv) == len([]string{"zfs", "receive", "-s", "-u", "TARGET"}) {
+		return c.argv[4]
+	}
+	return ""
+}
+
+// Accept is Parse, and then the check that the line alone cannot make: a receive without
+// property options must go into an existing volume. zfs runs with this process's rights.
+func (p Policy) Accept(ctx context.Context, line string) (*Request, error) {
+	r, err := p.Parse(line)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range r.cmds {
+		if ds := bareReceive(c); ds != "" {
+			if err := existingVolume(ctx, ds); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// existingVolume checks that ds exists and is a volume.
+func existingVolume(ctx context.Context, ds string) error {
+	out, err := zfs.Local(nil).Output(ctx, "zfs", "get", "-H", "-p", "-o", "value", "type", ds)
+	if err != nil {
+		return fmt.Errorf("zfs receive without property options into %s, which is not an existing volume (%v)", ds, err)
+	}
+	if t := strings.TrimSpace(string(out)); t != "volume" {
+		return fmt.Errorf("zfs receive without property options into %s, which is a %s, not a volume", ds, short(t))
+	}
+	return nil
+}
+
 // Request is an accepted line: its commands and how they are joined.
 type Request struct {
 	shape shape
 	cmds  []command
 }
 
-// Parse reads a line zfs-vm sent and checks it against the policy. The error, one line, says
-// why the line is refused.
+// Parse reads a line zfs-vm sent and checks it against the policy, without running anything;
+// a forced command calls Accept, which adds the one check that needs zfs. The error, one
+// line, says why the line is refused.
 func (p Policy) Parse(line string) (*Request, error) {
 	toks, err := tokenize(line)
 	if err != nil {
