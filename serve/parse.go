@@ -103,6 +103,21 @@ func unquote(raw string) (token, error) {
 	return token{text: b.String()}, nil
 }
 
+// unwrapSh reads the tokens of a line `sh -c SCRIPT`, the one way zfs-vm sends a pipeline or
+// a sequence (so that a csh login shell runs it too), as the tokens of SCRIPT: read with the
+// same rules, never given to a shell, and never unwrapped again. Any other line is returned
+// as it is; wrapped says which.
+func unwrapSh(toks []token) (inner []token, wrapped bool, err error) {
+	if toks[0].op || toks[0].text != "sh" {
+		return toks, false, nil
+	}
+	if len(toks) != 3 || toks[1].op || toks[1].text != "-c" || toks[2].op {
+		return nil, false, fmt.Errorf("sh with other arguments than -c and one script")
+	}
+	inner, err = tokenize(toks[2].text)
+	return inner, true, err
+}
+
 // shape is how the commands of a line are joined.
 type shape int
 

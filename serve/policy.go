@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,10 +126,7 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "list":
-		if slices.Equal(args, zfs.ListArgs()[1:]) {
-			return kList, nil
-		}
-		return 0, fmt.Errorf("zfs list with other options than zfs-vm's listing")
+		return p.checkList(args)
 	case "send":
 		return p.checkSend(rest)
 	case "receive":
@@ -153,6 +151,30 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 		return kHolds, p.snapshots(rest[1:], p.roots())
 	}
 	return 0, fmt.Errorf("zfs %s is not allowed", short(sub))
+}
+
+// checkList accepts zfs-vm's listings (whose output runOne filters to the allowed
+// datasets): the whole listing, the datasets alone, every snapshot's name, and the snapshots
+// of named datasets, each of which must be allowed.
+func (p Policy) checkList(args []string) (kind, error) {
+	for _, l := range [][]string{zfs.ListArgs(), zfs.DatasetListArgs(), zfs.TagNamesArgs()} {
+		if slices.Equal(args, l[1:]) {
+			return kList, nil
+		}
+	}
+	prefix := zfs.SnapshotListArgs()[1:]
+	if len(args) > len(prefix) && slices.Equal(args[:len(prefix)], prefix) {
+		for _, ds := range args[len(prefix):] {
+			if err := zfs.ValidateDatasetName(ds); err != nil {
+				return 0, err
+			}
+			if !p.Listed(ds) {
+				return 0, fmt.Errorf("%s is outside the allowed datasets", ds)
+			}
+		}
+		return kList, nil
+	}
+	return 0, fmt.Errorf("zfs list with other options than zfs-vm's listings")
 }
 
 // roots are all the datasets the policy names.
@@ -206,33 +228,61 @@ func (p Policy) checkSend(args []string) (kind, error) {
 	return 0, fmt.Errorf("zfs send with arguments zfs-vm does not use")
 }
 
-// checkReceive accepts zfs receive -s -u [-o origin=SNAP] TARGET and zfs receive -A TARGET,
-// below the receive roots.
+// fsExcluded are the -x options of every receive of a filesystem: the receiver, not the
+// sender's stream, decides where and whether it mounts and shares.
+var fsExcluded = []string{"-x", "mountpoint", "-x", "sharenfs", "-x", "sharesmb"}
+
+// receiveProps are the property options of zfs-vm's receives (zfs.ReceiveProps), each exactly
+// as zfs-vm writes it: a new volume's volmode, a filesystem's excluded properties with a new
+// one unmountable or canmount excluded too; an existing volume has none. Anything else could
+// set a property of the received dataset (a mountpoint over /etc, a share): a takeover.
+var receiveProps = [][]string{
+	{"-o", "volmode=default"},
+	append(slices.Clone(fsExcluded), "-o", "canmount=noauto"),
+	append(slices.Clone(fsExcluded), "-x", "canmount"),
+}
+
+// checkReceive accepts zfs receive -s -u [PROPS] [-o origin=SNAP] TARGET, with PROPS one of
+// receiveProps (and not empty for a clone), and zfs receive -A TARGET, below the receive
+// roots.
 func (p Policy) checkReceive(args []string) (kind, error) {
 	if len(p.Receive) == 0 {
 		return 0, fmt.Errorf("zfs receive: this key may not receive")
 	}
-	target := func(ds string) error {
-		if err := zfs.ValidateDatasetName(ds); err != nil {
-			return err
-		}
-		if !within(ds, p.Receive) {
-			return fmt.Errorf("%s is outside the allowed datasets", ds)
-		}
-		return nil
-	}
 	switch {
 	case len(args) == 2 && args[0] == "-A":
-		return kAbort, target(args[1])
-	case len(args) == 3 && args[0] == "-s" && args[1] == "-u":
-		return kReceive, target(args[2])
-	case len(args) == 5 && args[0] == "-s" && args[1] == "-u" && args[2] == "-o" && strings.HasPrefix(args[3], "origin="):
-		if err := p.snapshots([]string{strings.TrimPrefix(args[3], "origin=")}, p.Receive); err != nil {
+		return kAbort, p.receiveTarget(args[1])
+	case len(args) < 3 || args[0] != "-s" || args[1] != "-u":
+		return 0, fmt.Errorf("zfs receive with options other than zfs-vm's -s -u or -A")
+	}
+	opts, target := args[2:len(args)-1], args[len(args)-1]
+	origin := ""
+	if n := len(opts); n >= 2 && opts[n-2] == "-o" && strings.HasPrefix(opts[n-1], "origin=") {
+		origin, opts = strings.TrimPrefix(opts[n-1], "origin="), opts[:n-2]
+	}
+	switch {
+	case len(opts) == 0 && origin != "":
+		return 0, fmt.Errorf("zfs receive -o origin= without the property options of a new dataset")
+	case len(opts) > 0 && !slices.ContainsFunc(receiveProps, func(a []string) bool { return slices.Equal(a, opts) }):
+		return 0, fmt.Errorf("zfs receive with property options other than zfs-vm's: %s", short(strings.Join(opts, " ")))
+	}
+	if origin != "" {
+		if err := p.snapshots([]string{origin}, p.Receive); err != nil {
 			return 0, err
 		}
-		return kReceive, target(args[4])
 	}
-	return 0, fmt.Errorf("zfs receive with options other than zfs-vm's -s -u [-o origin=]")
+	return kReceive, p.receiveTarget(target)
+}
+
+// receiveTarget checks that ds is a dataset below the receive roots.
+func (p Policy) receiveTarget(ds string) error {
+	if err := zfs.ValidateDatasetName(ds); err != nil {
+		return err
+	}
+	if !within(ds, p.Receive) {
+		return fmt.Errorf("%s is outside the allowed datasets", ds)
+	}
+	return nil
 }
 
 // checkRollback accepts zfs rollback [-r] SNAP below the receive roots, if allowed at all.
@@ -249,16 +299,61 @@ func (p Policy) checkRollback(args []string) (kind, error) {
 	return kRollback, p.snapshots(args, p.Receive)
 }
 
+// bareReceive returns the target of a receive without property options, which zfs-vm sends
+// only into an existing volume. Into a filesystem, or creating a dataset, such a receive
+// would take the stream's properties (a mountpoint of /etc, mounted at the next boot), and
+// the line cannot tell the two apart: Accept asks zfs.
+func bareReceive(c command) string {
+	if c.kind == kReceive && len(c.argv) == len([]string{"zfs", "receive", "-s", "-u", "TARGET"}) {
+		return c.argv[4]
+	}
+	return ""
+}
+
+// Accept is Parse, and then the check that the line alone cannot make: a receive without
+// property options must go into an existing volume. zfs runs with this process's rights.
+func (p Policy) Accept(ctx context.Context, line string) (*Request, error) {
+	r, err := p.Parse(line)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range r.cmds {
+		if ds := bareReceive(c); ds != "" {
+			if err := existingVolume(ctx, ds); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// existingVolume checks that ds exists and is a volume.
+func existingVolume(ctx context.Context, ds string) error {
+	out, err := zfs.Local(nil).Output(ctx, "zfs", "get", "-H", "-p", "-o", "value", "type", ds)
+	if err != nil {
+		return fmt.Errorf("zfs receive without property options into %s, which is not an existing volume (%v)", ds, err)
+	}
+	if t := strings.TrimSpace(string(out)); t != "volume" {
+		return fmt.Errorf("zfs receive without property options into %s, which is a %s, not a volume", ds, short(t))
+	}
+	return nil
+}
+
 // Request is an accepted line: its commands and how they are joined.
 type Request struct {
 	shape shape
 	cmds  []command
 }
 
-// Parse reads a line zfs-vm sent and checks it against the policy. The error, one line, says
-// why the line is refused.
+// Parse reads a line zfs-vm sent and checks it against the policy, without running anything;
+// a forced command calls Accept, which adds the one check that needs zfs. The error, one
+// line, says why the line is refused.
 func (p Policy) Parse(line string) (*Request, error) {
 	toks, err := tokenize(line)
+	if err != nil {
+		return nil, err
+	}
+	toks, wrapped, err := unwrapSh(toks)
 	if err != nil {
 		return nil, err
 	}
@@ -274,15 +369,22 @@ func (p Policy) Parse(line string) (*Request, error) {
 		}
 		r.cmds = append(r.cmds, c)
 	}
-	return r, r.checkShape()
+	return r, r.checkShape(wrapped)
 }
 
 // checkShape accepts the joins zfs-vm makes: a send into a compressor, a decompressor into a
-// receive, a sequence of holds and releases; anything else runs alone.
-func (r *Request) checkShape() error {
+// receive, a sequence of holds and releases, each the script of `sh -c`; anything else runs
+// alone, outside sh -c.
+func (r *Request) checkShape(wrapped bool) error {
 	kinds := make([]kind, len(r.cmds))
 	for i, c := range r.cmds {
 		kinds[i] = c.kind
+	}
+	switch {
+	case r.shape == single && wrapped:
+		return fmt.Errorf("sh -c of a single command")
+	case r.shape != single && !wrapped:
+		return fmt.Errorf("a pipeline or sequence outside sh -c")
 	}
 	switch r.shape {
 	case pipeline:

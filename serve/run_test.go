@@ -78,3 +78,35 @@ func TestFilterListing(t *testing.T) {
 		t.Errorf("listing shown:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// A receive without property options is accepted into an existing volume only: zfs-vm sends
+// it for nothing else, and into anything else it would take the stream's mountpoint.
+func TestAcceptBareReceive(t *testing.T) {
+	logFile, _ := fakeZFS(t)
+	t.Setenv("FAKE_VOLUMES", "tank/backup/vol")
+	t.Setenv("FAKE_FILESYSTEMS", "tank/backup/fs")
+	l := lines{zfs.Unconnected("b", false)}
+	bare := func(ds string) string {
+		return l.pipe(zstdD, zfs.Stage{Argv: must(zfs.NewReceive(ds, "")).WithProps(zfs.ReceiveProps{Volume: true}).Argv()})
+	}
+	ctx := context.Background()
+	if _, err := policy.Accept(ctx, bare("tank/backup/vol")); err != nil {
+		t.Errorf("into a volume: %v", err)
+	}
+	for ds, why := range map[string]string{
+		"tank/backup/fs":  "zfs receive without property options into tank/backup/fs, which is a filesystem, not a volume",
+		"tank/backup/new": "zfs receive without property options into tank/backup/new, which is not an existing volume (zfs get",
+	} {
+		if _, err := policy.Accept(ctx, bare(ds)); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("into %s: got %v, want refusal with %q", ds, err, why)
+		}
+	}
+	os.Remove(logFile)
+	withProps := l.one(must(zfs.NewReceive("tank/backup/new", "")).WithProps(zfs.ReceiveProps{New: true}).Argv()...)
+	if _, err := policy.Accept(ctx, withProps); err != nil {
+		t.Errorf("a new filesystem: %v", err)
+	}
+	if b, _ := os.ReadFile(logFile); len(b) != 0 {
+		t.Errorf("asked zfs about a receive with property options: %s", b)
+	}
+}

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,6 +55,9 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 		l := lines{zfs.Unconnected("zfs-vm@b", sudo)}
 		accepted := map[string]string{
 			"listing":            l.one(zfs.ListArgs()...),
+			"dataset listing":    l.one(zfs.DatasetListArgs()...),
+			"version names":      l.one(zfs.TagNamesArgs()...),
+			"snapshot listing":   l.one(zfs.SnapshotListArgs("tank/img/tmpl", "tank/backup/my clone")...),
 			"full send":          l.pipe(zfs.Stage{Argv: full.ReportingArgv()}),
 			"incremental -I":     l.pipe(zfs.Stage{Argv: incr.ReportingArgv()}, zstdC),
 			"clone send":         l.pipe(zfs.Stage{Argv: clone.ReportingArgv()}),
@@ -69,6 +74,12 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 				[]string{"zfs", "release", "zfs-vm-base:b:tank/backup", "tank/img/tmpl@zfs-vm:d:1"},
 				[]string{"zfs", "release", "zfs-vm-base:b", "tank/img/tmpl@zfs-vm:d:1"}),
 		}
+		for _, props := range allReceiveProps() {
+			accepted[fmt.Sprintf("receive %+v", props)] = l.pipe(zfs.Stage{Argv: recv.WithProps(props).Argv()})
+			if props.New {
+				accepted[fmt.Sprintf("receive a clone %+v", props)] = l.pipe(zstdD, zfs.Stage{Argv: recvClone.WithProps(props).Argv()})
+			}
+		}
 		for name, line := range accepted {
 			if _, err := policy.Parse(line); err != nil {
 				t.Errorf("sudo=%v %s: refused %q: %v", sudo, name, line, err)
@@ -77,10 +88,26 @@ func TestAcceptsWhatZFSVMSends(t *testing.T) {
 	}
 }
 
+// allReceiveProps are every property handling a receive can have.
+func allReceiveProps() []zfs.ReceiveProps {
+	var all []zfs.ReceiveProps
+	for i := 0; i < 8; i++ {
+		all = append(all, zfs.ReceiveProps{Volume: i&1 != 0, New: i&2 != 0, Mountable: i&4 != 0})
+	}
+	return all
+}
+
 // Everything else is refused, with a reason.
 func TestRefuses(t *testing.T) {
 	l := lines{zfs.Unconnected("zfs-vm@b", false)}
 	q := func(argv ...string) string { return l.one(argv...) }
+	shc := func(script string) string { return zfs.QuoteCommand([]string{"sh", "-c", script}) }
+	sendPipe := l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zstdC)
+	xfs := []string{"-x", "mountpoint", "-x", "sharenfs", "-x", "sharesmb"}
+	recvArgs := func(opts []string, more ...string) []string {
+		argv := append([]string{"zfs", "receive", "-s", "-u"}, opts...)
+		return append(append(argv, more...), "tank/backup/x")
+	}
 	cases := []struct{ name, line, why string }{
 		{"destroy", q("zfs", "destroy", "-r", "tank/img"), "zfs destroy is not allowed"},
 		{"set mountpoint", q("zfs", "set", "mountpoint=/etc", "tank/backup/x"), "zfs set is not allowed"},
@@ -98,6 +125,9 @@ func TestRefuses(t *testing.T) {
 		{"double quotes", `zfs holds -H "tank/img@a"`, "unexpected word"},
 		{"empty", "", "empty command"},
 		{"other listing", q("zfs", "list", "-H", "-o", "name"), "zfs list with other options"},
+		{"snapshots of no dataset", q(zfs.SnapshotListArgs()...), "zfs list with other options"},
+		{"snapshots outside", q(zfs.SnapshotListArgs("tank/img/t", "rpool/secret")...), "rpool/secret is outside"},
+		{"snapshots of an option", q(zfs.SnapshotListArgs("-r")...), ""},
 		{"send outside", q(must(zfs.NewFullSend("tank/secret@x")).ReportingArgv()...), "tank/secret@x is outside the allowed datasets"},
 		{"send of a look-alike", q(must(zfs.NewFullSend("tank/imgs@x")).ReportingArgv()...), "outside the allowed datasets"},
 		{"send without -P -v", q("zfs", "send", "tank/img@x"), "without zfs-vm's -P -v"},
@@ -109,7 +139,20 @@ func TestRefuses(t *testing.T) {
 		{"receive -F", q("zfs", "receive", "-F", "tank/backup/x"), "options other than zfs-vm's"},
 		{"receive outside", q(must(zfs.NewReceive("tank/img/x", "")).Argv()...), "tank/img/x is outside"},
 		{"receive the parent of the root", q("zfs", "receive", "-s", "-u", "tank"), "tank is outside"},
-		{"receive mountpoint", q("zfs", "receive", "-s", "-u", "-o", "mountpoint=/etc", "tank/backup/x"), "options other than zfs-vm's"},
+		{"receive mountpoint", q("zfs", "receive", "-s", "-u", "-o", "mountpoint=/etc", "tank/backup/x"), "property options other than zfs-vm's: -o mountpoint=/etc"},
+		{"receive mountpoint too", q(recvArgs(xfs, "-o", "canmount=noauto", "-o", "mountpoint=/etc")...), "property options other than zfs-vm's"},
+		{"receive canmount=on", q(recvArgs(xfs, "-o", "canmount=on")...), "property options other than zfs-vm's"},
+		{"receive -x twice", q(recvArgs(xfs, "-x", "canmount", "-x", "canmount")...), "property options other than zfs-vm's"},
+		{"receive -x mountpoint twice", q(recvArgs([]string{"-x", "mountpoint", "-x", "mountpoint", "-x", "sharesmb", "-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive without -x sharenfs", q(recvArgs([]string{"-x", "mountpoint", "-x", "sharesmb", "-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive -x readonly", q(recvArgs(xfs, "-x", "canmount", "-x", "readonly")...), "property options other than zfs-vm's"},
+		{"receive volmode=dev", q(recvArgs(nil, "-o", "volmode=dev")...), "property options other than zfs-vm's"},
+		{"receive both canmounts", q(recvArgs(xfs, "-o", "canmount=noauto", "-x", "canmount")...), "property options other than zfs-vm's"},
+		{"receive origin first", q(recvArgs(nil, "-o", "origin=tank/backup/t@a", "-o", "volmode=default")...), "property options other than zfs-vm's"},
+		{"receive origin twice", q(recvArgs(nil, "-o", "volmode=default", "-o", "origin=tank/backup/t@a", "-o", "origin=tank/backup/t@a")...), "property options other than zfs-vm's"},
+		{"receive a clone without options", q(recvArgs(nil, "-o", "origin=tank/backup/t@a")...), "-o origin= without the property options of a new dataset"},
+		{"receive without a target", q(slices.Concat([]string{"zfs", "receive", "-s", "-u"}, xfs, []string{"-x", "canmount"})...), "property options other than zfs-vm's"},
+		{"receive an option as the target", q("zfs", "receive", "-s", "-u", "-o", "volmode=default", "-x"), `dataset "-x": a pool name starts with a letter`},
 		{"clone of outside", q(must(zfs.NewReceive("tank/backup/c", "tank/img@a")).Argv()...), "tank/img@a is outside"},
 		{"abort outside", q("zfs", "receive", "-A", "tank/img/x"), "outside"},
 		{"rollback", q("zfs", "rollback", "-r", "tank/backup/x@a"), "not allowed (serve --allow-rollback)"},
@@ -123,8 +166,16 @@ func TestRefuses(t *testing.T) {
 		{"pipe into sh", l.pipe(zfs.Stage{Argv: must(zfs.NewFullSend("tank/img@a")).ReportingArgv()}, zfs.Stage{Argv: []string{"sh"}}), "not a command zfs-vm runs"},
 		{"receive into send", l.pipe(zfs.Stage{Argv: []string{"zfs", "holds", "-H", "tank/img@a"}}, zstdD), "a pipeline zfs-vm does not make"},
 		{"sequence with a receive", l.h.SequenceLine([]string{"zfs", "receive", "-A", "tank/backup/x"}), "other commands than zfs hold and release"},
-		{"sequence without exit", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?;", "not a command sequence"},
-		{"sequence with more", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s; id", "unexpected word"},
+		{"sequence without exit", shc("s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?;"), "not a command sequence"},
+		{"sequence with more", shc("s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s; id"), "unexpected word"},
+		{"sh -c with more words", sendPipe + " x", "sh with other arguments than -c and one script"},
+		{"sh -c before more words", "sh -c x " + sendPipe, "sh with other arguments than -c and one script"},
+		{"sh without -c", "sh " + strings.TrimPrefix(sendPipe, "sh -c "), "sh with other arguments than -c and one script"},
+		{"bash -c", "ba" + sendPipe, `"bash" is not a command zfs-vm runs`},
+		{"sh -c in sh -c", shc(sendPipe), `"sh" is not a command zfs-vm runs`},
+		{"sh -c of one command", shc(q("zfs", "holds", "-H", "tank/img@a")), "sh -c of a single command"},
+		{"pipeline outside sh -c", "zfs send -P -v tank/img@a | zstd -q -c -T0", "a pipeline or sequence outside sh -c"},
+		{"sequence outside sh -c", "s=0; zfs hold zfs-vm-base:x tank/img@a || s=$?; exit $s", "a pipeline or sequence outside sh -c"},
 		{"sudo another user", q("sudo", "-u", "bob", "zfs", "list"), "not a command zfs-vm runs"},
 	}
 	for _, c := range cases {
@@ -177,7 +228,7 @@ func TestQuotedNames(t *testing.T) {
 
 func FuzzServeParse(f *testing.F) {
 	f.Add("env PATH=/bin zfs holds -H tank/img@a")
-	f.Add("s=0; zfs hold zfs-vm-base:x 'tank/img/a b@c' || s=$?; exit $s")
+	f.Add(`sh -c 's=0; zfs hold zfs-vm-base:x '"'"'tank/img/a b@c'"'"' || s=$?; exit $s'`)
 	f.Fuzz(func(t *testing.T, line string) {
 		r, err := policy.Parse(line)
 		if err != nil {

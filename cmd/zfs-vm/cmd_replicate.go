@@ -30,15 +30,19 @@ func replicateFlags(destUsage string) []cli.Flag {
 		outputFlag,
 		waitFlag,
 		timeoutFlag,
-		lockDirFlag,
+		runtimeDirFlag(),
 	}
 }
 
-var (
-	waitFlag    = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30s, 10m) for another run with the same peer to finish (else exit 75)"}
-	lockDirFlag = &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR", "ZFS_VM_LOCK_DIR"},
+var waitFlag = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30s, 10m) for another run with the same peer to finish (else exit 75)"}
+
+// runtimeDirFlag is made afresh for each command: urfave/cli stores a value read from the
+// environment in the flag itself, which a shared flag would then show as every command's
+// default.
+func runtimeDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR", "ZFS_VM_LOCK_DIR"},
 		Usage: "`DIR` for per-peer lock files and ssh control sockets (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
-)
+}
 
 // replicateDescription is push's and pull's: what is sent, and what is refused.
 const replicateDescription = "The versions the receiver lacks are sent, identified by guid, not by name: one full\n" +

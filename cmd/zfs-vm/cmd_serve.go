@@ -16,12 +16,15 @@ func serveCommand() *cli.Command {
 		Usage: "run as an ssh forced command: only the zfs commands zfs-vm sends, on the allowed datasets",
 		Description: "For ~/.ssh/authorized_keys on a host that peers push to or pull from:\n\n" +
 			"  command=\"zfs-vm serve --allow-receive tank/backup\",restrict ssh-ed25519 AAAA... build1\n\n" +
-			"The command line the peer sent (SSH_ORIGINAL_COMMAND) is read as zfs-vm quotes it and\n" +
-			"run without a shell if every command in it is one zfs-vm sends: the listing (shown only\n" +
-			"for the allowed datasets), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below\n" +
-			"--allow-send, zfs receive -s -u [-o origin=] and -A below --allow-receive, zfs hold,\n" +
-			"release and holds -H with zfs-vm's tags, and zstd on the wire. Anything else is refused\n" +
-			"with one line, on stderr and in the journal, and exit status 1.",
+			"The command line the peer sent (SSH_ORIGINAL_COMMAND) is read as zfs-vm quotes it (a\n" +
+			"pipeline or a sequence as the one script of sh -c, unwrapped once) and run without a\n" +
+			"shell if every command in it is one zfs-vm sends: the listing (shown only for the allowed\n" +
+			"datasets), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below --allow-send,\n" +
+			"zfs receive -s -u and -A below --allow-receive, the receive with zfs-vm's property\n" +
+			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
+			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
+			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. Anything else\n" +
+			"is refused with one line, on stderr and in the journal, and exit status 1.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-receive", Usage: "the peer may receive (push) below `DATASET` (repeatable)"},
@@ -41,7 +44,7 @@ func runServe(c *cli.Context) error {
 	if !ok {
 		return refuse("", fmt.Errorf("no SSH_ORIGINAL_COMMAND: this key runs only zfs-vm's commands"))
 	}
-	req, err := p.Parse(line)
+	req, err := p.Accept(ctx(c), line)
 	if err != nil {
 		return refuse(line, err)
 	}

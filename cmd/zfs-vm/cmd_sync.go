@@ -44,7 +44,7 @@ func syncCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics here after the run (default: metrics_file of the config)"},
 			waitFlag,
 			timeoutFlag,
-			lockDirFlag,
+			runtimeDirFlag(),
 		},
 		Action:       runSync,
 		BashComplete: completePeers(false),

@@ -33,7 +33,7 @@ func tagCommand() *cli.Command {
 			&cli.StringFlag{Name: "type", Usage: "container manager of the argument: openvz, lxc, pve or jail"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "tag the dataset and all its descendants as one image (atomic zfs snapshot -r)"},
 			&cli.DurationFlag{Name: "wait", Value: tagging.LockWait, Usage: "wait up to this long for another tag on this host to finish"},
-			lockDirFlag,
+			runtimeDirFlag(),
 		},
 		Action: runTag,
 	}

@@ -43,6 +43,18 @@ func TestServe(t *testing.T) {
 		t.Errorf("ran zfs for a refused line: %s", zfsLog)
 	}
 
+	// A receive without property options goes only into an existing volume: serve asks zfs
+	// (whose fake answers the type with "0").
+	setupFakeZFS(t, "0")
+	t.Setenv("SSH_ORIGINAL_COMMAND", remoteLine("zfs", "receive", "-s", "-u", "pool/in/x"))
+	out, zfsLog, status = runKeepPath(t, "serve", "--allow-receive", "pool/in")
+	if status != exitFailure || !strings.Contains(out, "refused: zfs receive without property options into pool/in/x, which is a 0, not a volume") {
+		t.Errorf("receive without options: status %d output %q", status, out)
+	}
+	if strings.Contains(zfsLog, "receive") {
+		t.Errorf("received without options into a dataset that is not a volume: %s", zfsLog)
+	}
+
 	_, _, status = runKeepPath(t, "serve")
 	if status != exitUsage {
 		t.Errorf("serve allowing nothing: status %d, want %d", status, exitUsage)

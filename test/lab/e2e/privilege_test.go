@@ -64,7 +64,9 @@ zfs allow -u zv send,snapshot,hold,release npa`)
 // TestForcedCommandPushPull: b lets a new key of a's root in only through
 // `zfs-vm serve` (receive below svb/in, send below svb/src). A push of a template and its
 // clone (zstd on the wire) and a pull run through it unchanged; a command zfs-vm does not
-// send is refused with one line, logged in b's journal, and changes nothing.
+// send is refused with one line, logged in b's journal, and changes nothing. A volume's
+// incremental (a receive without property options) goes through; the same receive of a
+// filesystem stream (with -p: its mountpoint) is refused.
 func TestForcedCommandPushPull(t *testing.T) {
 	vmA.pool(t, "sva")
 	vmB.pool(t, "svb")
@@ -107,6 +109,23 @@ zfs create sva/back`)
 		t.Errorf("destroy through the forced command: %q", out)
 	}
 	vmB.must(t, "zfs list svb/in/tmpl && journalctl -t zfs-vm --no-pager -n 20 | grep -q 'refused: zfs destroy is not allowed'")
+
+	// A volume's incremental is zfs-vm's one receive without property options: serve lets it
+	// into an existing volume, and nowhere else (a filesystem would take the stream's
+	// mountpoint).
+	vmA.must(t, "zfs create -s -V 4M sva/vol && zfs-vm tag -n svv:1 sva/vol && zfs-vm push -n svv -d svb/in bserve")
+	vmA.must(t, "udevadm settle && dd if=/dev/urandom of=/dev/zvol/sva/vol bs=64k count=1 conv=fsync status=none && zfs-vm tag sva/vol")
+	if out := vmA.must(t, "zfs-vm push -n svv -d svb/in bserve"); streamsReceived(t, out) != 1 {
+		t.Errorf("a volume's incremental through the forced command:\n%s", out)
+	}
+	vmA.must(t, "zfs create -o mountpoint=/srv/serve-victim sva/evil && zfs snapshot sva/evil@x")
+	for ds, why := range map[string]string{"svb/in/evil": "which is not an existing volume", "svb/in/tmpl": "which is a filesystem, not a volume"} {
+		out = vmA.fails(t, "zfs send -p sva/evil@x | ssh bserve zfs receive -s -u "+ds)
+		if !strings.Contains(out, "zfs-vm serve: refused: zfs receive without property options into "+ds+", "+why) {
+			t.Errorf("a receive without property options into %s: %q", ds, out)
+		}
+	}
+	vmB.fails(t, "zfs list svb/in/evil")
 }
 
 // TestHoldsPerPeerOnOneHost: two peers on one host (two pools) hold the sender's base each
