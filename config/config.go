@@ -293,6 +293,10 @@ func (c *Config) validate(path string, text []byte) error {
 				return fail("peer.dest", "peer %s: %v", p.Name, err)
 			}
 		}
+		if p.Mountable != nil && *p.Mountable && p.Dest == "" {
+			// Without dest the sender names the received datasets, and so what they inherit.
+			return fail("peer.mountable", "peer %s: mountable needs dest: without it the sender chooses the names, and so the mountpoints", p.Name)
+		}
 		if _, err := zfs.SendOptions(p.SendOptions); err != nil {
 			return fail("peer.send_options", "peer %s: %v", p.Name, err)
 		}

@@ -83,6 +83,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad compressor", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\ncompress = \"gzip\"\n", "z.toml:5: peer.compress: peer a: compressor \"gzip\": use zstd or none"},
 		{"bad bwlimit", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nbwlimit = \"fast\"\n", "z.toml:5: peer.bwlimit: peer a: bandwidth limit \"fast\""},
 		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
+		{"mountable without dest", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"pull\"\nmountable = true\n", "z.toml:5: peer.mountable: peer a: mountable needs dest"},
+		{"mountable without dest by default", "[defaults]\nmountable = true\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"pull\"\n", "peer.mountable: peer a: mountable needs dest"},
 		{"bad hook timeout", "[hooks]\ntimeout = \"soon\"\n", "z.toml:2: hooks.timeout: \"soon\": use a duration"},
 		{"zero hook timeout", "[hooks]\ntimeout = \"0s\"\n", "z.toml:2: hooks.timeout"},
 		{"age not a duration", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nwarn_age = \"1d\"\n", `z.toml:5: peer.warn_age: peer a: warn_age "1d": want a duration such as 90m or 36h`},

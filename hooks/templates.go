@@ -32,6 +32,15 @@ func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if len(r.Config.Hooks.Templates) == 0 {
 		return []string{"nothing to do: no templates in [hooks] templates"}, nil
 	}
+	if r.LockDir != "" {
+		// The timer's tags take turns with the hooks' and tag's (see Run), or two could
+		// pick the same version.
+		l, err := tagging.Lock(ctx, r.LockDir, tagging.LockWait)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Release()
+	}
 	if err := r.Host.Run(ctx, "zpool", "sync"); err != nil {
 		return nil, err
 	}

@@ -148,6 +148,10 @@ func replicateOptions(c *cli.Context) (replicate.Options, replicate.Transport, e
 		return opt, transport, usageError("%s: %v", c.Command.Name, err)
 	}
 	opt = replicate.Options{DestParent: dest, Rollback: c.Bool("rollback"), SendFlags: flags, Mountable: c.Bool("mountable")}
+	if opt.Mountable && dest == "" {
+		// Without -d the sender names the received datasets, and so what they inherit.
+		return opt, transport, usageError("%s: --mountable needs -d: without it the sender chooses the names, and so the mountpoints", c.Command.Name)
+	}
 	if transport.Compress, err = replicate.ParseCompress(c.String("compress")); err != nil {
 		return opt, transport, usageError("%s: --compress: %v", c.Command.Name, err)
 	}

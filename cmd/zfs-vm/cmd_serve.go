@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 	"github.com/zfs-vm/zfs-vm/serve"
 )
 
@@ -59,9 +60,8 @@ func runServe(c *cli.Context) error {
 // fails with status 1.
 func refuse(line string, err error) error {
 	client, _, _ := strings.Cut(os.Getenv("SSH_CLIENT"), " ")
-	if len(line) > 200 {
-		line = line[:200] + "..."
-	}
+	// The line is the client's: cut and escaped before it reaches the journal or syslog.
+	line = untrusted.Printable(untrusted.Line(line, 200))
 	log.WithField("client", client).WithField("command", line).Errorf("zfs-vm serve: refused: %v", err)
 	return cli.Exit("", exitFailure)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 )
 
 // withList makes the fake zfs answer from testdata/list.txt with the replacements old→new
@@ -105,5 +107,21 @@ func TestHookTemplatesOff(t *testing.T) {
 	out, zfsLog, status := run(t, "4096", "--config", cfg, "hook", "templates")
 	if status != 0 || !strings.Contains(out, "nothing to do: hooks.tag is off") || zfsLog != "" {
 		t.Errorf("status %d, output %q, zfs %q", status, out, zfsLog)
+	}
+}
+
+// The template timer's tags take the host's tag lock, as hooks and `zfs-vm tag` do: its lock
+// file appears in the runtime directory.
+func TestHookTemplatesTakeTheTagLock(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ZFS_VM_RUNTIME_DIR", dir)
+	withList(t, []string{tmplRow, tmplWritten})
+	cfg := templatesConfig(t, "pool/tmpl")
+	out, _, status := run(t, "0", "--config", cfg, "hook", "templates")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lock.Name("tag", "host")+".lock")); err != nil {
+		t.Errorf("no tag lock taken in %s: %v", dir, err)
 	}
 }
