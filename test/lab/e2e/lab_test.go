@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 
 func setup(m *testing.M) (int, error) {
 	t0 := time.Now()
-	bin := filepath.Join(os.TempDir(), "zfs-vm-lab-bin")
+	bin := labBinary()
 	build := exec.Command("go", "build", "-o", bin, "./cmd/zfs-vm")
 	build.Dir = filepath.Join(labDir, "..", "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -116,6 +116,10 @@ func labZFSSeries() string {
 	}
 	return "2.1"
 }
+
+// labBinary is the zfs-vm the suite builds and installs in the VMs, one per series so that
+// runs of both series can go on at once.
+func labBinary() string { return filepath.Join(os.TempDir(), "zfs-vm-lab-bin-"+labZFSSeries()) }
 
 // labRunDir is where vm.sh keeps the VMs' state; the same default as vm.sh's.
 func labRunDir() string {

@@ -98,7 +98,7 @@ func TestDebTimerSyncsAndPurge(t *testing.T) {
 	t.Cleanup(func() {
 		// Put back what the other tests use (vm.sh install).
 		vmA.run("dpkg -P zfs-vm >/dev/null 2>&1 || true")
-		exec.Command(filepath.Join(labDir, "vm.sh"), "install", "a", filepath.Join(os.TempDir(), "zfs-vm-lab-bin"), "b").Run()
+		exec.Command(filepath.Join(labDir, "vm.sh"), "install", "a", labBinary(), "b").Run()
 	})
 	f, err := os.Open(deb)
 	if err != nil {
@@ -217,7 +217,7 @@ func TestDebUpgradeKeepsTimers(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		vmA.run("systemctl disable --now zfs-vm-sync@up.timer; dpkg -P zfs-vm >/dev/null 2>&1 || true")
-		exec.Command(filepath.Join(labDir, "vm.sh"), "install", "a", filepath.Join(os.TempDir(), "zfs-vm-lab-bin"), "b").Run()
+		exec.Command(filepath.Join(labDir, "vm.sh"), "install", "a", labBinary(), "b").Run()
 	})
 	copyToVM(t, vmA, deb, "/tmp/zfs-vm.deb")
 	copyToVM(t, vmA, newer, "/tmp/zfs-vm-upgrade.deb")
