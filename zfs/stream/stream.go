@@ -35,10 +35,12 @@ const (
 const (
 	backupMagic = 0x2F5bacbac // DMU_BACKUP_MAGIC
 	drrBegin    = 0
+)
 
-	// Header types (DMU_GET_STREAM_HDRTYPE).
-	substream      = 1 // DMU_SUBSTREAM: one dataset's stream, written by the kernel
-	compoundStream = 2 // DMU_COMPOUNDSTREAM: libzfs's package of streams and properties
+// Header types (DMU_GET_STREAM_HDRTYPE), in Header.HeaderType.
+const (
+	Substream      = 1 // DMU_SUBSTREAM: one dataset's stream, written by the kernel
+	CompoundStream = 2 // DMU_COMPOUNDSTREAM: libzfs's package of streams and properties
 )
 
 // Feature flags (DMU_GET_FEATUREFLAGS) that explain a payload after a substream's first
@@ -89,7 +91,7 @@ type Header struct {
 
 // Compound reports whether the stream is a package of several streams with properties
 // (zfs send -R, -p, -h or -b) rather than one dataset's stream.
-func (h *Header) Compound() bool { return h.HeaderType == compoundStream }
+func (h *Header) Compound() bool { return h.HeaderType == CompoundStream }
 
 // Clone reports whether the stream is received as a clone of its incremental source.
 func (h *Header) Clone() bool { return h.Flags&FlagClone != 0 }
@@ -138,6 +140,27 @@ func Parse(rec []byte) (*Header, error) {
 	}, nil
 }
 
+// Record encodes h as a stream's first record, in h.Order (little-endian when nil): the
+// inverse of Parse, for tests and fakes of zfs send.
+func (h *Header) Record() []byte {
+	o := h.Order
+	if o == nil {
+		o = binary.LittleEndian
+	}
+	b := make([]byte, RecordSize)
+	o.PutUint32(b[offType:], drrBegin)
+	o.PutUint32(b[offPayloadLen:], h.PayloadLen)
+	o.PutUint64(b[offMagic:], backupMagic)
+	o.PutUint64(b[offVersionInfo:], h.HeaderType&3|(h.Features&(1<<30-1))<<2)
+	o.PutUint64(b[offCreationTime:], h.CreationTime)
+	o.PutUint32(b[offObjsetType:], uint32(h.Type))
+	o.PutUint32(b[offFlags:], h.Flags)
+	o.PutUint64(b[offToGUID:], h.ToGUID)
+	o.PutUint64(b[offFromGUID:], h.FromGUID)
+	copy(b[offToName:RecordSize-1], h.ToName)
+	return b
+}
+
 // Expect is what a receiver expects of a stream, as its receive options decided.
 type Expect struct {
 	Type  ObjsetType // the dataset type the receive options were chosen for
@@ -153,7 +176,7 @@ func (h *Header) Check(want Expect) error {
 	switch {
 	case h.Compound():
 		return fmt.Errorf("a compound stream (zfs send -R, -p, -h or -b: several datasets or properties) where one dataset's stream was expected")
-	case h.HeaderType != substream:
+	case h.HeaderType != Substream:
 		return fmt.Errorf("a send stream of unknown header type %d", h.HeaderType)
 	case h.PayloadLen > 0 && h.Features&(FeatureResuming|FeatureRaw) == 0:
 		return fmt.Errorf("a stream whose first record carries a %d-byte payload that neither a resumed nor a raw send explains", h.PayloadLen)

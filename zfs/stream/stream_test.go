@@ -38,7 +38,7 @@ func (r rec) bytes() []byte {
 }
 
 func good(o binary.ByteOrder) rec {
-	return rec{order: o, hdrType: substream, objset: Filesystem, name: "tank/img/t@zfs-vm:d:1"}
+	return rec{order: o, hdrType: Substream, objset: Filesystem, name: "tank/img/t@zfs-vm:d:1"}
 }
 
 var orders = []binary.ByteOrder{binary.LittleEndian, binary.BigEndian}
@@ -68,8 +68,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"a filesystem's stream", func(*rec) {}, fs, ""},
 		{"a volume's stream", func(r *rec) { r.objset = Volume }, Expect{Type: Volume}, ""},
-		{"zfs send -R -p", func(r *rec) { r.hdrType, r.payloadLen, r.objset = compoundStream, 1234, 0 }, fs, "a compound stream"},
-		{"zfs send -p of one dataset (compound too)", func(r *rec) { r.hdrType, r.payloadLen = compoundStream, 200 }, fs, "a compound stream"},
+		{"zfs send -R -p", func(r *rec) { r.hdrType, r.payloadLen, r.objset = CompoundStream, 1234, 0 }, fs, "a compound stream"},
+		{"zfs send -p of one dataset (compound too)", func(r *rec) { r.hdrType, r.payloadLen = CompoundStream, 200 }, fs, "a compound stream"},
 		{"an unknown header type", func(r *rec) { r.hdrType = 3 }, fs, "unknown header type 3"},
 		{"a payload nothing explains", func(r *rec) { r.payloadLen = 64 }, fs, "64-byte payload"},
 		{"a resumed send's payload", func(r *rec) { r.payloadLen, r.features = 64, FeatureResuming }, fs, ""},
@@ -122,7 +122,7 @@ func TestCopy(t *testing.T) {
 		t.Fatalf("copied %d of %d bytes, equal %v, err %v", n, len(in), bytes.Equal(out.Bytes(), in), err)
 	}
 	r := good(binary.LittleEndian)
-	r.hdrType, r.payloadLen = compoundStream, 100
+	r.hdrType, r.payloadLen = CompoundStream, 100
 	out.Reset()
 	_, err = Copy(&out, bytes.NewReader(append(r.bytes(), body...)), Expect{Type: Filesystem})
 	var refused *RefusedError
@@ -136,5 +136,19 @@ func TestCopy(t *testing.T) {
 	}
 	if _, err := Copy(io.Discard, bytes.NewReader(nil), Expect{Type: Filesystem}); err != ErrEmpty {
 		t.Errorf("an empty stream: %v", err)
+	}
+}
+
+func TestRecordIsTheInverseOfParse(t *testing.T) {
+	for _, o := range orders {
+		r := good(o)
+		r.objset, r.flags, r.features, r.payloadLen = Volume, FlagClone, FeatureResuming, 48
+		h, err := Parse(r.bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(h.Record(), r.bytes()) {
+			t.Errorf("%v: Record differs from the record parsed", o)
+		}
 	}
 }
