@@ -23,7 +23,9 @@ import (
 
 // Executor runs a plan's streams, each as `zfs send` on the sender piped into `zfs receive`
 // on the receiver. The stream flows through an OS pipe between the two processes (or the ssh
-// processes that carry them); it never passes through a buffer of ours.
+// processes that carry them), except where a copy of ours takes the place of a pipe: the rate
+// limit, and, when this host receives from a peer, the check of the stream's first record
+// (see Executor.cuts).
 type Executor struct {
 	Sender   *zfs.Host
 	Receiver *zfs.Host

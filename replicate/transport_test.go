@@ -217,13 +217,21 @@ func TestPipeRateLimitedCopyKeepsTheStream(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i * 7919 >> 3)
 	}
-	l := newPipeLab(t, payload)
-	ex := &Executor{Sender: l.local, Receiver: l.remote(), Transport: Transport{Compress: "zstd", RateLimit: 64 << 20}}
-	if _, err := l.run(ex); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(l.received(), payload) {
-		t.Errorf("received %d bytes, not the %d sent", len(l.received()), len(payload))
+	// Pushed, and pulled (where the check of the stream shares the rate-limited copy).
+	for _, tr := range []Transport{{Compress: "zstd", RateLimit: 64 << 20}, {RateLimit: 64 << 20}} {
+		for _, push := range []bool{true, false} {
+			l := newPipeLab(t, payload)
+			ex := &Executor{Sender: l.local, Receiver: l.remote(), Transport: tr}
+			if !push {
+				ex.Sender, ex.Receiver = ex.Receiver, ex.Sender
+			}
+			if _, err := l.run(ex); err != nil {
+				t.Fatalf("%+v push=%v: %v", tr, push, err)
+			}
+			if !bytes.Equal(l.received(), payload) {
+				t.Errorf("%+v push=%v: the stream changed", tr, push)
+			}
+		}
 	}
 }
 
@@ -316,6 +324,7 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 		{"zfs send -R -p, rate-limited", compound.Record(), Transport{RateLimit: 8 << 20}, "a compound stream"},
 		{"a volume for a filesystem", sendHeader(stream.Volume, 0), Transport{}, "a volume stream where a filesystem stream was expected"},
 		{"a clone stream without an origin", sendHeader(stream.Filesystem, stream.FlagClone), Transport{}, "a clone stream where no origin was given"},
+		{"a filesystem for a volume", sendHeader(stream.Filesystem, 0), Transport{}, "a filesystem stream where a volume stream was expected"},
 		{"not a stream", []byte(strings.Repeat("#!/bin/sh\n", 40)), Transport{}, "not a zfs send stream"},
 	}
 	for _, c := range cases {
@@ -327,7 +336,13 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 			}
 			ex := &Executor{Sender: l.remote(), Receiver: l.local, Transport: c.transport}
 			start := time.Now()
-			_, err := l.run(ex)
+			ex.Log = l.log
+			send, _ := zfs.NewFullSend("tank/a@zfs-vm:a:1")
+			recv, _ := zfs.NewReceive("backup/a", "")
+			if strings.Contains(c.name, "for a volume") {
+				recv = recv.WithProps(zfs.ReceiveProps{Volume: true, New: true})
+			}
+			_, err := ex.pipe(t.Context(), send, recv, nil)
 			var refused *StreamRefusedError
 			if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "refused the stream from peer: "+c.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %v", err)

@@ -161,3 +161,16 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 		}
 	}
 }
+
+// serve expects of a receive line exactly what zfs-vm expects of the receive it built.
+func TestReceiveExpectMatchesTheReceive(t *testing.T) {
+	for _, origin := range []string{"", "tank/backup/t@zfs-vm:d:1"} {
+		recv := must(zfs.NewReceive("tank/backup/c", origin))
+		for _, p := range allReceiveProps() {
+			r := recv.WithProps(p)
+			if got, want := receiveExpect(r.Argv()), r.Expects(); got != want {
+				t.Errorf("%v: serve expects %+v, zfs-vm %+v", r.Argv(), got, want)
+			}
+		}
+	}
+}
