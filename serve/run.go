@@ -19,6 +19,9 @@ import (
 type Streams struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Refused, when set, reports a refused stream (on stderr and in the journal) in place of
+	// the line written to Stderr.
+	Refused func(error)
 }
 
 // Run runs the request and returns the exit status a shell would have returned for the line:
@@ -186,7 +189,11 @@ func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
 
 // refused reports a refused stream; zfs receive did not run.
 func refused(err error, s Streams) int {
-	fmt.Fprintf(s.Stderr, "zfs-vm serve: refused the stream: %v\n", err)
+	if s.Refused != nil {
+		s.Refused(err)
+	} else {
+		fmt.Fprintf(s.Stderr, "zfs-vm serve: refused the stream: %v\n", err)
+	}
 	return 1
 }
 

@@ -130,7 +130,7 @@ zfs create sva/back`)
 	// before zfs receive starts: libzfs would apply its mountpoint past those options.
 	fsNew := "-x mountpoint -x sharenfs -x sharesmb -o canmount=noauto svb/in/evil"
 	out = vmA.fails(t, "zfs send -R -p sva/evil@x | ssh bserve zfs receive -s -u "+fsNew)
-	if !strings.Contains(out, "zfs-vm serve: refused the stream: a compound stream") {
+	if !strings.Contains(out, "zfs-vm serve: refused: the stream: a compound stream") {
 		t.Errorf("a compound stream through the forced command: %q", out)
 	}
 	vmB.fails(t, "zfs list svb/in/evil")
