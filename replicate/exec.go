@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,11 +18,14 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
 
 // Executor runs a plan's streams, each as `zfs send` on the sender piped into `zfs receive`
 // on the receiver. The stream flows through an OS pipe between the two processes (or the ssh
-// processes that carry them); it never passes through a buffer of ours.
+// processes that carry them), except where a copy of ours takes the place of a pipe: the rate
+// limit, and, when this host receives from a peer, the check of the stream's first record
+// (see Executor.cuts).
 type Executor struct {
 	Sender   *zfs.Host
 	Receiver *zfs.Host
@@ -207,17 +211,82 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	recvCtx, stopRecv := receiverContext(ctx)
 	defer stopRecv()
 	p := e.newStreamPipe(ctx, recvCtx, send, recv, st)
-	if err := p.connect(e.Transport.RateLimit > 0); err != nil {
+	if err := p.connect(e.cuts(p, recv)); err != nil {
 		return 0, err
 	}
 	if err := p.start(); err != nil {
 		return 0, err
 	}
-	errs, copyErr := p.wait(ctx, e.Transport.RateLimit)
+	errs, copyErr := p.wait(ctx)
 	if err := e.pipeError(ctx, send, p, errs, copyErr); err != nil {
 		return 0, err
 	}
 	return p.report.total, nil
+}
+
+// cuts are the copies of ours a stream passes through: the rate limit, between the two
+// sides; and, when this host receives from a peer (a pull), the check of the stream's first
+// record (see checkedCopy), just before zfs receive, after any decompressor. Where both fall
+// on the same pipe, one copy does both.
+func (e *Executor) cuts(p *streamPipe, recv zfs.ReceiveArgs) []*cut {
+	var cuts []*cut
+	if rate := e.Transport.RateLimit; rate > 0 {
+		cuts = append(cuts, &cut{at: len(p.senders) - 1, copy: func(ctx context.Context, dst, src *os.File) error {
+			_, err := rateLimitedCopy(ctx, dst, src, rate)
+			return err
+		}})
+	}
+	if !e.Receiver.IsLocal() || e.Sender.IsLocal() {
+		return cuts
+	}
+	at, rest := len(p.all)-2, plainCopy
+	if len(cuts) > 0 && cuts[0].at == at {
+		at, rest, cuts = cuts[0].at, cuts[0].copy, nil
+	}
+	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, recv.Expects(), rest)})
+}
+
+// plainCopy passes a stream on; between two pipes, Linux may splice it.
+func plainCopy(_ context.Context, dst, src *os.File) error {
+	_, err := io.Copy(dst, src)
+	return err
+}
+
+// StreamRefusedError is a peer's stream refused before zfs receive got a byte of it: it is
+// not the one dataset's stream of the type the receive options were chosen for.
+type StreamRefusedError struct {
+	Peer string
+	Err  error
+}
+
+func (e *StreamRefusedError) Error() string {
+	return fmt.Sprintf("refused the stream from %s: %v", e.Peer, e.Err)
+}
+
+func (e *StreamRefusedError) Unwrap() error { return e.Err }
+
+// checkedCopy reads the stream's first record and checks it against want (see
+// stream.Check) before it passes the record, then the rest (with rest), to zfs receive. A
+// refused stream stops the sending side and ends zfs receive's input before its first
+// byte, so that nothing is received. An empty stream is passed on as it is: the sender's
+// failure explains it.
+func (p *streamPipe) checkedCopy(peer string, want stream.Expect, rest func(context.Context, *os.File, *os.File) error) func(context.Context, *os.File, *os.File) error {
+	return func(ctx context.Context, dst, src *os.File) error {
+		_, err := stream.Admit(dst, src, want)
+		var refused *stream.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			for _, c := range p.senders {
+				c.Process.Signal(syscall.SIGTERM) // as a stop does: ssh ends the session
+			}
+			return &StreamRefusedError{Peer: peer, Err: refused.Err}
+		case errors.Is(err, stream.ErrEmpty):
+			return nil
+		case err != nil:
+			return err
+		}
+		return rest(ctx, dst, src)
+	}
 }
 
 // streamPipe is one stream's processes: the sender's (zfs send, then a compressor) and the
@@ -229,8 +298,16 @@ type streamPipe struct {
 	report             *sendReport
 	// ours are pipe ends that only the children need once started.
 	ours []*os.File
-	// copyIn and copyOut are the rate-limited copy's ends, when there is one.
-	copyIn, copyOut *os.File
+	// cuts are the copies of ours that take the place of pipes (see Executor.cuts).
+	cuts []*cut
+}
+
+// cut is a copy of ours in the place of the pipe between all[at] and all[at+1]: it reads
+// in, writes out, and closes both when done, so that each side sees the other end.
+type cut struct {
+	at      int
+	in, out *os.File
+	copy    func(ctx context.Context, dst, src *os.File) error
 }
 
 // newStreamPipe builds the commands of both sides and captures their stderr: zfs send's
@@ -261,9 +338,10 @@ func (e *Executor) newStreamPipe(ctx, recvCtx context.Context, send zfs.SendArgs
 	return p
 }
 
-// connect joins each command's stdout to the next one's stdin with an OS pipe; with
-// rateLimited, the pipe between the two sides is cut in two for the rate-limited copy.
-func (p *streamPipe) connect(rateLimited bool) error {
+// connect joins each command's stdout to the next one's stdin with an OS pipe; a pipe
+// where one of cuts is goes through that copy instead.
+func (p *streamPipe) connect(cuts []*cut) error {
+	p.cuts = cuts
 	for i := 0; i+1 < len(p.all); i++ {
 		pr, pw, err := os.Pipe()
 		if err != nil {
@@ -272,16 +350,25 @@ func (p *streamPipe) connect(rateLimited bool) error {
 		}
 		p.all[i].Stdout = pw
 		p.ours = append(p.ours, pw)
-		if i == len(p.senders)-1 && rateLimited {
-			p.copyIn = pr
+		if c := p.cutAt(i); c != nil {
+			c.in = pr
 			if pr, pw, err = os.Pipe(); err != nil {
 				p.closeAll()
 				return err
 			}
-			p.copyOut = pw
+			c.out = pw
 		}
 		p.all[i+1].Stdin = pr
 		p.ours = append(p.ours, pr)
+	}
+	return nil
+}
+
+func (p *streamPipe) cutAt(i int) *cut {
+	for _, c := range p.cuts {
+		if c.at == i {
+			return c
+		}
 	}
 	return nil
 }
@@ -303,25 +390,30 @@ func (p *streamPipe) start() error {
 	return nil
 }
 
-// wait runs the rate-limited copy, if any, while the commands run, and returns each
-// command's exit error (in the order of all) and the copy's.
-func (p *streamPipe) wait(ctx context.Context, rate uint64) ([]error, error) {
-	copied := make(chan error, 1)
-	if p.copyIn != nil {
+// wait runs the cuts' copies while the commands run, and returns each command's exit error
+// (in the order of all) and the copies' error: a refusal first, else the first.
+func (p *streamPipe) wait(ctx context.Context) ([]error, error) {
+	copied := make(chan error, len(p.cuts))
+	for _, c := range p.cuts {
 		go func() {
-			_, err := rateLimitedCopy(ctx, p.copyOut, p.copyIn, rate)
-			p.copyOut.Close()
-			p.copyIn.Close()
+			err := c.copy(ctx, c.out, c.in)
+			c.out.Close()
+			c.in.Close()
 			copied <- err
 		}()
-	} else {
-		copied <- nil
 	}
 	errs := make([]error, len(p.all))
 	for i, c := range p.all {
 		errs[i] = c.Wait()
 	}
-	return errs, <-copied
+	var copyErr error
+	for range p.cuts {
+		err := <-copied
+		if copyErr == nil || errors.As(err, new(*StreamRefusedError)) {
+			copyErr = cmp.Or(err, copyErr)
+		}
+	}
+	return errs, copyErr
 }
 
 func (p *streamPipe) closeOurs() {
@@ -333,9 +425,11 @@ func (p *streamPipe) closeOurs() {
 // closeAll closes every pipe end we hold, the copy's too, after a failed setup.
 func (p *streamPipe) closeAll() {
 	p.closeOurs()
-	for _, f := range []*os.File{p.copyIn, p.copyOut} {
-		if f != nil {
-			f.Close()
+	for _, c := range p.cuts {
+		for _, f := range []*os.File{c.in, c.out} {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 }
@@ -350,6 +444,9 @@ func (e *Executor) pipeError(ctx context.Context, send zfs.SendArgs, p *streamPi
 	}
 	sendText, recvText := p.sendErr.String(), p.recvErr.String()
 	sendSaid := zfs.FirstLine(sendText, nil)
+	if refused := new(StreamRefusedError); errors.As(copyErr, &refused) {
+		return refused
+	}
 	if send.Resumes() && sErr != nil {
 		if why := tokenRejection(sendText); why != "" {
 			return &TokenRejectedError{Sender: e.Sender.Name, Msg: zfs.FirstLine(why, sErr)}
@@ -366,8 +463,10 @@ func (e *Executor) pipeError(ctx context.Context, send zfs.SendArgs, p *streamPi
 		return fmt.Errorf("receive on %s failed: %s", e.Receiver.Name, lostOr(e.Receiver, recvText, rErr))
 	case sErr != nil:
 		return fmt.Errorf("send on %s failed: %s", e.Sender.Name, lostOr(e.Sender, sendText, sErr))
-	case copyErr != nil:
+	case copyErr != nil && e.Transport.RateLimit > 0:
 		return fmt.Errorf("passing the stream on at %d bytes/s: %v", e.Transport.RateLimit, copyErr)
+	case copyErr != nil:
+		return fmt.Errorf("passing the stream on to zfs receive: %v", copyErr)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
 
 func TestParseRate(t *testing.T) {
@@ -72,6 +73,12 @@ func newPipeLab(t *testing.T, payload []byte) *pipeLab {
 	if err := os.WriteFile(l.data, payload, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// zfs send writes a filesystem's first record, which a pull checks, then the payload.
+	header := filepath.Join(dir, "header")
+	if err := os.WriteFile(header, sendHeader(stream.Filesystem, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_SEND_HEADER", header)
 	fakebin, _ := filepath.Abs("testdata/fakebin")
 	fakessh, _ := filepath.Abs("testdata/fakessh")
 	// The remote side's PATH: zfs, zstd and what the fake zfs runs; remoteNoZstd lacks zstd.
@@ -126,12 +133,25 @@ func (l *pipeLab) run(ex *Executor) (uint64, error) {
 	return ex.pipe(l.t.Context(), send, recv, nil)
 }
 
+// received returns what zfs receive got after the stream's first record, which must be the
+// one zfs send wrote.
 func (l *pipeLab) received() []byte {
+	l.t.Helper()
 	b, err := os.ReadFile(l.out)
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return b
+	header, _ := os.ReadFile(os.Getenv("FAKE_SEND_HEADER"))
+	if !bytes.HasPrefix(b, header) {
+		l.t.Fatalf("zfs receive got %d bytes, not starting with the stream's first record", len(b))
+	}
+	return b[len(header):]
+}
+
+// sendHeader is the first record of a stream of a dataset of type typ.
+func sendHeader(typ stream.ObjsetType, flags uint32) []byte {
+	h := stream.Header{HeaderType: stream.Substream, Type: typ, Flags: flags, ToGUID: 7, ToName: "tank/a@zfs-vm:a:1"}
+	return h.Record()
 }
 
 func (l *pipeLab) remoteLines() string {
@@ -197,13 +217,21 @@ func TestPipeRateLimitedCopyKeepsTheStream(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i * 7919 >> 3)
 	}
-	l := newPipeLab(t, payload)
-	ex := &Executor{Sender: l.local, Receiver: l.remote(), Transport: Transport{Compress: "zstd", RateLimit: 64 << 20}}
-	if _, err := l.run(ex); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(l.received(), payload) {
-		t.Errorf("received %d bytes, not the %d sent", len(l.received()), len(payload))
+	// Pushed, and pulled (where the check of the stream shares the rate-limited copy).
+	for _, tr := range []Transport{{Compress: "zstd", RateLimit: 64 << 20}, {RateLimit: 64 << 20}} {
+		for _, push := range []bool{true, false} {
+			l := newPipeLab(t, payload)
+			ex := &Executor{Sender: l.local, Receiver: l.remote(), Transport: tr}
+			if !push {
+				ex.Sender, ex.Receiver = ex.Receiver, ex.Sender
+			}
+			if _, err := l.run(ex); err != nil {
+				t.Fatalf("%+v push=%v: %v", tr, push, err)
+			}
+			if !bytes.Equal(l.received(), payload) {
+				t.Errorf("%+v push=%v: the stream changed", tr, push)
+			}
+		}
 	}
 }
 
@@ -278,5 +306,53 @@ func TestStoppedPipeLetsTheReceiverEnd(t *testing.T) {
 		if got := l.received(); !bytes.Equal(got, compressible(64<<10)) {
 			t.Errorf("remote %s: the receiver kept %d bytes, not the %d sent before the stop", remote, len(got), 64<<10)
 		}
+	}
+}
+
+// A pull refuses a stream that is not the one dataset's stream its receive options were
+// chosen for, before zfs receive gets a byte, and stops the sender (which would hang here).
+func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
+	compound := stream.Header{HeaderType: stream.CompoundStream, PayloadLen: 900, ToName: "tank/a@zfs-vm:a:1"}
+	cases := []struct {
+		name      string
+		header    []byte
+		transport Transport
+		want      string
+	}{
+		{"zfs send -R -p", compound.Record(), Transport{}, "a compound stream"},
+		{"zfs send -R -p, compressed and rate-limited", compound.Record(), Transport{Compress: "zstd", RateLimit: 8 << 20}, "a compound stream"},
+		{"zfs send -R -p, rate-limited", compound.Record(), Transport{RateLimit: 8 << 20}, "a compound stream"},
+		{"a volume for a filesystem", sendHeader(stream.Volume, 0), Transport{}, "a volume stream where a filesystem stream was expected"},
+		{"a clone stream without an origin", sendHeader(stream.Filesystem, stream.FlagClone), Transport{}, "a clone stream where no origin was given"},
+		{"a filesystem for a volume", sendHeader(stream.Filesystem, 0), Transport{}, "a filesystem stream where a volume stream was expected"},
+		{"not a stream", []byte(strings.Repeat("#!/bin/sh\n", 40)), Transport{}, "not a zfs send stream"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newPipeLab(t, compressible(64<<10))
+			os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), c.header, 0o644)
+			if c.transport.Compress == "" {
+				t.Setenv("FAKE_SEND_HANG", "1") // zstd would hold a hanging sender's bytes back
+			}
+			ex := &Executor{Sender: l.remote(), Receiver: l.local, Transport: c.transport}
+			start := time.Now()
+			ex.Log = l.log
+			send, _ := zfs.NewFullSend("tank/a@zfs-vm:a:1")
+			recv, _ := zfs.NewReceive("backup/a", "")
+			if strings.Contains(c.name, "for a volume") {
+				recv = recv.WithProps(zfs.ReceiveProps{Volume: true, New: true})
+			}
+			_, err := ex.pipe(t.Context(), send, recv, nil)
+			var refused *StreamRefusedError
+			if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "refused the stream from peer: "+c.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v", err)
+			}
+			if got, _ := os.ReadFile(l.out); len(got) != 0 {
+				t.Errorf("zfs receive got %d bytes", len(got))
+			}
+			if took := time.Since(start); took > zfs.StopDelay {
+				t.Errorf("took %v: the sender was not stopped", took)
+			}
+		})
 	}
 }

@@ -8,15 +8,20 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
 
 // Streams are the standard streams of the commands: the ssh channel.
 type Streams struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Refused, when set, reports a refused stream (on stderr and in the journal) in place of
+	// the line written to Stderr.
+	Refused func(error)
 }
 
 // Run runs the request and returns the exit status a shell would have returned for the line:
@@ -46,6 +51,14 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 // runOne runs one command; the listing's lines outside the policy's datasets are dropped.
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
+	if c.kind == kReceive {
+		in, err := checkedStdin(s.Stdin, receiveExpect(c.argv))
+		if err != nil {
+			return refused(err, s)
+		}
+		defer in.Close()
+		cmd.Stdin = in
+	}
 	if c.kind != kList {
 		return status(cmd.Run(), c, s)
 	}
@@ -88,30 +101,100 @@ func cutTab(s string) (string, string, bool) {
 	return s, "", false
 }
 
-// runPipeline runs two stages connected by an OS pipe; the status is the last stage's.
+// runPipeline runs two stages connected by an OS pipe; the status is the last stage's. The
+// stream into a receive (decompressed) is checked before zfs receive starts.
 func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	first, last := newCmd(ctx, cmds[0], s), newCmd(ctx, cmds[1], s)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return status(err, cmds[0], s)
 	}
-	first.Stdout, last.Stdin = pw, pr
+	first.Stdout = pw
 	if err := first.Start(); err != nil {
 		pr.Close()
 		pw.Close()
 		return status(err, cmds[0], s)
 	}
+	// Only the child holds the write end now, so that its end is seen.
+	pw.Close()
+	in := pr
+	if cmds[1].kind == kReceive {
+		if in, err = checkedStdin(pr, receiveExpect(cmds[1].argv)); err != nil {
+			first.Process.Kill()
+			pr.Close()
+			first.Wait()
+			return refused(err, s)
+		}
+	}
+	last.Stdin = in
 	if err := last.Start(); err != nil {
-		pr.Close()
-		pw.Close()
+		closeBoth(in, pr)
 		first.Wait()
 		return status(err, cmds[1], s)
 	}
-	// Only the children hold the pipe now, so each sees the other's end close.
+	in.Close()
+	st := status(last.Wait(), cmds[1], s)
+	// The first stage sees its reader gone if the last ended early.
 	pr.Close()
-	pw.Close()
 	first.Wait()
-	return status(last.Wait(), cmds[1], s)
+	return st
+}
+
+func closeBoth(a, b *os.File) {
+	a.Close()
+	if b != a {
+		b.Close()
+	}
+}
+
+// receiveExpect is what a receive line's options were chosen for (see zfs.ReceiveProps):
+// -x options are a filesystem's, none or -o volmode= a volume's; only -o origin= allows a
+// clone stream.
+func receiveExpect(argv []string) stream.Expect {
+	want := stream.Expect{Type: stream.Volume}
+	for _, a := range argv {
+		switch {
+		case a == "-x":
+			want.Type = stream.Filesystem
+		case strings.HasPrefix(a, "origin="):
+			want.Clone = true
+		}
+	}
+	return want
+}
+
+// checkedStdin reads the first record of the stream in src and checks it against want
+// (see stream.Check): a peer may send a compound stream (zfs send -R -p), whose
+// properties and children zfs receive would apply past the options the policy checked. It
+// returns the read end of a pipe that yields the whole stream, the rest copied on by a
+// goroutine, for zfs receive's stdin. An empty stream is passed on for zfs receive to
+// report.
+func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	// The record is smaller than a pipe's buffer: writing it does not wait for a reader.
+	if _, err := stream.Admit(pw, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
+		pr.Close()
+		pw.Close()
+		return nil, err
+	}
+	go func() {
+		io.Copy(pw, src)
+		pw.Close()
+	}()
+	return pr, nil
+}
+
+// refused reports a refused stream; zfs receive did not run.
+func refused(err error, s Streams) int {
+	if s.Refused != nil {
+		s.Refused(err)
+	} else {
+		fmt.Fprintf(s.Stderr, "zfs-vm serve: refused the stream: %v\n", err)
+	}
+	return 1
 }
 
 // status turns a command's error into a shell's exit status.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
+	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
 
 // fakeZFS puts testdata/fakebin first in PATH and returns the zfs log and receive file.
@@ -43,10 +44,11 @@ func TestRun(t *testing.T) {
 		t.Errorf("send | zstd: %d %q", st, out)
 	}
 	recv := must(zfs.NewReceive("tank/backup/t", ""))
-	if st, _, _ := runLine(t, l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()}), "bytes"); st != 0 {
+	fs := string(header(stream.Filesystem, 0))
+	if st, _, _ := runLine(t, l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()}), fs+"bytes"); st != 0 {
 		t.Errorf("zstd -d | receive: %d", st)
 	}
-	if b, _ := os.ReadFile(recvOut); string(b) != "D:bytes" {
+	if b, _ := os.ReadFile(recvOut); string(b) != fs+"bytes:D" {
 		t.Errorf("received %q", b)
 	}
 	seq := l.h.SequenceLine(
@@ -108,5 +110,67 @@ func TestAcceptBareReceive(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(logFile); len(b) != 0 {
 		t.Errorf("asked zfs about a receive with property options: %s", b)
+	}
+}
+
+// header is the first record of a stream of a dataset of type typ.
+func header(typ stream.ObjsetType, flags uint32) []byte {
+	h := stream.Header{HeaderType: stream.Substream, Type: typ, Flags: flags, ToGUID: 7, ToName: "tank/img/t@zfs-vm:d:1"}
+	return h.Record()
+}
+
+// A receive checks the (decompressed) stream before zfs receive runs: a compound stream
+// (zfs send -R -p), another dataset type than the options were chosen for, or a clone
+// stream without -o origin= is refused with one line, and zfs receive never starts.
+func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
+	l := lines{zfs.Unconnected("b", false)}
+	recv := must(zfs.NewReceive("tank/backup/t", ""))
+	fsNew := recv.WithProps(zfs.ReceiveProps{New: true})
+	volNew := recv.WithProps(zfs.ReceiveProps{Volume: true, New: true})
+	compound := stream.Header{HeaderType: stream.CompoundStream, PayloadLen: 900, ToName: "tank/img/t@zfs-vm:d:1"}
+	cases := []struct {
+		name   string
+		recv   zfs.ReceiveArgs
+		header []byte
+		want   string // "" to accept
+	}{
+		{"a filesystem's stream", fsNew, header(stream.Filesystem, 0), ""},
+		{"a volume's stream", volNew, header(stream.Volume, 0), ""},
+		{"zfs send -R -p", fsNew, compound.Record(), "a compound stream"},
+		{"a filesystem for a volume", volNew, header(stream.Filesystem, 0), "a filesystem stream where a volume stream was expected"},
+		{"a clone stream without an origin", fsNew, header(stream.Filesystem, stream.FlagClone), "a clone stream where no origin was given"},
+	}
+	for _, c := range cases {
+		for _, pipe := range []bool{false, true} {
+			logFile, recvOut := fakeZFS(t)
+			line := l.pipe(zfs.Stage{Argv: c.recv.Argv()})
+			if pipe {
+				line = l.pipe(zstdD, zfs.Stage{Argv: c.recv.Argv()})
+			}
+			st, _, errs := runLine(t, line, string(c.header)+"the rest")
+			got, _ := os.ReadFile(recvOut)
+			zlog, _ := os.ReadFile(logFile)
+			switch {
+			case c.want == "" && (st != 0 || !bytes.HasPrefix(got, c.header)):
+				t.Errorf("%s (zstd %v): status %d, %q, received %d bytes", c.name, pipe, st, errs, len(got))
+			case c.want != "" && (st != 1 || !strings.HasPrefix(errs, "zfs-vm serve: refused the stream: "+c.want)):
+				t.Errorf("%s (zstd %v): status %d, stderr %q", c.name, pipe, st, errs)
+			case c.want != "" && (strings.Contains(string(zlog), "zfs receive") || got != nil || strings.Count(errs, "\n") != 1):
+				t.Errorf("%s (zstd %v): zfs receive ran (log %q, received %d bytes) or not one line: %q", c.name, pipe, zlog, len(got), errs)
+			}
+		}
+	}
+}
+
+// serve expects of a receive line exactly what zfs-vm expects of the receive it built.
+func TestReceiveExpectMatchesTheReceive(t *testing.T) {
+	for _, origin := range []string{"", "tank/backup/t@zfs-vm:d:1"} {
+		recv := must(zfs.NewReceive("tank/backup/c", origin))
+		for _, p := range allReceiveProps() {
+			r := recv.WithProps(p)
+			if got, want := receiveExpect(r.Argv()), r.Expects(); got != want {
+				t.Errorf("%v: serve expects %+v, zfs-vm %+v", r.Argv(), got, want)
+			}
+		}
 	}
 }

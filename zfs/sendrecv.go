@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
 
 // SendArgs describes one `zfs send`. Build it with NewFullSend, NewIncrementalSend or
@@ -241,6 +243,16 @@ func NewReceive(target, origin string) (ReceiveArgs, error) {
 		}
 	}
 	return ReceiveArgs{target: target, origin: origin}, nil
+}
+
+// Expects is what the receive's options were chosen for: the stream's dataset type, and
+// whether it may be a clone stream (only when an origin is pinned with -o origin=).
+func (a ReceiveArgs) Expects() stream.Expect {
+	want := stream.Expect{Type: stream.Filesystem, Clone: a.origin != ""}
+	if a.props.Volume {
+		want.Type = stream.Volume
+	}
+	return want
 }
 
 // Argv returns the zfs command line. Received datasets are not mounted (-u): a container's

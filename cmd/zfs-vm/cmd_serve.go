@@ -24,7 +24,10 @@ func serveCommand() *cli.Command {
 			"zfs receive -s -u and -A below --allow-receive, the receive with zfs-vm's property\n" +
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
-			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. Anything else\n" +
+			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. A receive's\n" +
+			"stream is read first: a compound stream (zfs send -R, -p), a stream of another dataset\n" +
+			"type than its options were chosen for, or a clone stream without -o origin= is refused\n" +
+			"before zfs receive starts. Anything else\n" +
 			"is refused with one line, on stderr and in the journal, and exit status 1.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},
@@ -49,7 +52,8 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return refuse(line, err)
 	}
-	status := req.Run(ctx(c), p, serve.Streams{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
+	status := req.Run(ctx(c), p, serve.Streams{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
+		Refused: func(err error) { refuse(line, fmt.Errorf("the stream: %v", err)) }})
 	if status != 0 {
 		return cli.Exit("", status)
 	}

@@ -66,7 +66,8 @@ zfs allow -u zv send,snapshot,hold,release npa`)
 // clone (zstd on the wire) and a pull run through it unchanged; a command zfs-vm does not
 // send is refused with one line, logged in b's journal, and changes nothing. A volume's
 // incremental (a receive without property options) goes through; the same receive of a
-// filesystem stream (with -p: its mountpoint) is refused.
+// filesystem stream (with -p: its mountpoint) is refused, and so is a compound stream
+// (zfs send -R -p) into a receive with zfs-vm's options.
 func TestForcedCommandPushPull(t *testing.T) {
 	vmA.pool(t, "sva")
 	vmB.pool(t, "svb")
@@ -124,6 +125,13 @@ zfs create sva/back`)
 		if !strings.Contains(out, "zfs-vm serve: refused: zfs receive without property options into "+ds+", "+why) {
 			t.Errorf("a receive without property options into %s: %q", ds, out)
 		}
+	}
+	// A compound stream (zfs send -R -p) into a receive with zfs-vm's own options is refused
+	// before zfs receive starts: libzfs would apply its mountpoint past those options.
+	fsNew := "-x mountpoint -x sharenfs -x sharesmb -o canmount=noauto svb/in/evil"
+	out = vmA.fails(t, "zfs send -R -p sva/evil@x | ssh bserve zfs receive -s -u "+fsNew)
+	if !strings.Contains(out, "zfs-vm serve: refused: the stream: a compound stream") {
+		t.Errorf("a compound stream through the forced command: %q", out)
 	}
 	vmB.fails(t, "zfs list svb/in/evil")
 }
