@@ -22,8 +22,10 @@ func scriptRoot(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink("/usr/lib/systemd/system/zfs-vm-sync@.timer", filepath.Join(wants, "zfs-vm-sync@b.timer")); err != nil {
-		t.Fatal(err)
+	for _, unit := range []string{"zfs-vm-sync@b.timer", "zfs-vm-tag-templates.timer"} {
+		if err := os.Symlink("/usr/lib/systemd/system/"+unit, filepath.Join(wants, unit)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dropin, "zfs-vm-schedule.conf"), []byte("[Timer]\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func runScript(t *testing.T, root, script string, args ...string) string {
 const (
 	reload  = "daemon-reload"
 	restart = "restart zfs-vm-sync@b.timer"
-	stop    = "stop zfs-vm-sync@*.timer zfs-vm-sync@*.service"
+	stop    = "stop zfs-vm-sync@*.timer zfs-vm-sync@*.service zfs-vm-tag-templates.timer zfs-vm-tag-templates.service"
 )
 
 func TestMaintainerScripts(t *testing.T) {
@@ -93,9 +95,13 @@ func TestMaintainerScripts(t *testing.T) {
 				t.Errorf("systemctl calls:\n%s\nwant:\n%s", got, want)
 			}
 			link := filepath.Join(root, "etc/systemd/system/timers.target.wants/zfs-vm-sync@b.timer")
+			templates := filepath.Join(root, "etc/systemd/system/timers.target.wants/zfs-vm-tag-templates.timer")
 			dropin := filepath.Join(root, "etc/systemd/system/zfs-vm-sync@b.timer.d")
 			_, linkErr := os.Lstat(link)
 			_, dropinErr := os.Stat(dropin)
+			if _, err := os.Lstat(templates); (err == nil) != c.linksKept {
+				t.Errorf("template timer link kept: %v, want %v", err == nil, c.linksKept)
+			}
 			if kept := linkErr == nil && dropinErr == nil; kept != c.linksKept {
 				t.Errorf("timer link and drop-in kept: %v, want %v (link: %v, drop-in dir: %v)", kept, c.linksKept, linkErr, dropinErr)
 			}

@@ -8,6 +8,7 @@ set -e
 case "$1" in
   purge|0)
     rm -f /etc/systemd/system/timers.target.wants/zfs-vm-sync@*.timer
+    rm -f /etc/systemd/system/timers.target.wants/zfs-vm-tag-templates.timer
     rm -f /etc/systemd/system/zfs-vm-sync@*.timer.d/zfs-vm-schedule.conf
     for dir in /etc/systemd/system/zfs-vm-sync@*.timer.d; do
       [ -d "$dir" ] && rmdir "$dir" 2>/dev/null || true
