@@ -74,8 +74,9 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# LABRUN, when set, runs only the lab tests it matches (go test -run), e.g. LABRUN=TestFault.
 test-lab: deps
-	$(GO) test -tags lab -count=1 -v -timeout 100m ./$(LAB)/e2e
+	$(GO) test -tags lab -count=1 -v -timeout 100m $(if $(LABRUN),-run '$(LABRUN)') ./$(LAB)/e2e
 
 # The go line of go.mod claims the oldest Go that builds and tests zfs-vm: lint holds it to that
 # by building and testing with exactly that toolchain (fetched once through the module proxy).
