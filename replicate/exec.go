@@ -211,7 +211,7 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	recvCtx, stopRecv := receiverContext(ctx)
 	defer stopRecv()
 	p := e.newStreamPipe(ctx, recvCtx, send, recv, st)
-	if err := p.connect(e.cuts(p, recv)); err != nil {
+	if err := p.connect(e.cuts(p, send, recv)); err != nil {
 		return 0, err
 	}
 	if err := p.start(); err != nil {
@@ -228,7 +228,7 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 // sides; and, when this host receives from a peer (a pull), the check of the stream's first
 // record (see checkedCopy), just before zfs receive, after any decompressor. Where both fall
 // on the same pipe, one copy does both.
-func (e *Executor) cuts(p *streamPipe, recv zfs.ReceiveArgs) []*cut {
+func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs) []*cut {
 	var cuts []*cut
 	if rate := e.Transport.RateLimit; rate > 0 {
 		cuts = append(cuts, &cut{at: len(p.senders) - 1, copy: func(ctx context.Context, dst, src *os.File) error {
@@ -243,7 +243,9 @@ func (e *Executor) cuts(p *streamPipe, recv zfs.ReceiveArgs) []*cut {
 	if len(cuts) > 0 && cuts[0].at == at {
 		at, rest, cuts = cuts[0].at, cuts[0].copy, nil
 	}
-	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, recv.Expects(), rest)})
+	want := recv.Expects()
+	want.Range = send.Range()
+	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, want, rest)})
 }
 
 // plainCopy passes a stream on; between two pipes, Linux may splice it.

@@ -149,13 +149,14 @@ func closeBoth(a, b *os.File) {
 
 // receiveExpect is what a receive line's options were chosen for (see zfs.ReceiveProps):
 // -x options are a filesystem's, none or -o volmode= a volume's; only -o origin= allows a
-// clone stream.
+// clone stream; a filesystem's receive may take a run of snapshots (-I).
 func receiveExpect(argv []string) stream.Expect {
 	want := stream.Expect{Type: stream.Volume}
 	for _, a := range argv {
 		switch {
 		case a == "-x":
-			want.Type = stream.Filesystem
+			// A pushing zfs-vm sends runs of a filesystem's versions with -I.
+			want.Type, want.Range = stream.Filesystem, true
 		case strings.HasPrefix(a, "origin="):
 			want.Clone = true
 		}

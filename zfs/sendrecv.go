@@ -221,6 +221,10 @@ func (p ReceiveProps) propArgs() []string {
 	return append(a, "-x", "canmount")
 }
 
+// Range reports whether the stream is a run of snapshots (-I), which zfs send writes as a
+// compound stream.
+func (a SendArgs) Range() bool { return a.intermediates }
+
 // AbortArgv returns the command that discards an interrupted receive's partial state in
 // dataset (zfs receive -A).
 func AbortArgv(dataset string) ([]string, error) {

@@ -25,9 +25,10 @@ func serveCommand() *cli.Command {
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
 			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. A receive's\n" +
-			"stream is read first: a compound stream (zfs send -R, -p), a stream of another dataset\n" +
-			"type than its options were chosen for, or a clone stream without -o origin= is refused\n" +
-			"before zfs receive starts. Anything else\n" +
+			"stream is read first: a compound stream (zfs send -R, -p; into a filesystem it is taken\n" +
+			"as the run of versions zfs send -I makes), a stream of another dataset type than its\n" +
+			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
+			"receive starts. Anything else\n" +
 			"is refused with one line, on stderr and in the journal, and exit status 1.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},

@@ -165,6 +165,12 @@ func (h *Header) Record() []byte {
 type Expect struct {
 	Type  ObjsetType // the dataset type the receive options were chosen for
 	Clone bool       // the receive pins an origin (-o origin=)
+	// Range allows the compound stream zfs send -I writes for a run of one filesystem's
+	// snapshots (a header whose payload lists them). Only into a filesystem: the receive
+	// options that keep the sender's mountpoint, share and canmount away (-x, -o
+	// canmount=noauto) apply to every dataset of such a stream, where a volume's -o
+	// volmode= would be skipped for a filesystem in it.
+	Range bool
 }
 
 // Check refuses a stream that is not the one dataset's stream a receive with the options
@@ -174,6 +180,8 @@ type Expect struct {
 // stream where no origin is pinned.
 func (h *Header) Check(want Expect) error {
 	switch {
+	case h.Compound() && want.Range && want.Type == Filesystem:
+		return nil
 	case h.Compound():
 		return fmt.Errorf("a compound stream (zfs send -R, -p, -h or -b: several datasets or properties) where one dataset's stream was expected")
 	case h.HeaderType != Substream:

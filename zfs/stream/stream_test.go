@@ -70,6 +70,8 @@ func TestCheck(t *testing.T) {
 		{"a volume's stream", func(r *rec) { r.objset = Volume }, Expect{Type: Volume}, ""},
 		{"zfs send -R -p", func(r *rec) { r.hdrType, r.payloadLen, r.objset = CompoundStream, 1234, 0 }, fs, "a compound stream"},
 		{"zfs send -p of one dataset (compound too)", func(r *rec) { r.hdrType, r.payloadLen = CompoundStream, 200 }, fs, "a compound stream"},
+		{"zfs send -I into a filesystem (a run: compound)", func(r *rec) { r.hdrType, r.payloadLen = CompoundStream, 200 }, Expect{Type: Filesystem, Range: true}, ""},
+		{"a compound stream into a volume, even for a run", func(r *rec) { r.hdrType, r.payloadLen = CompoundStream, 200 }, Expect{Type: Volume, Range: true}, "a compound stream"},
 		{"an unknown header type", func(r *rec) { r.hdrType = 3 }, fs, "unknown header type 3"},
 		{"a payload nothing explains", func(r *rec) { r.payloadLen = 64 }, fs, "64-byte payload"},
 		{"a resumed send's payload", func(r *rec) { r.payloadLen, r.features = 64, FeatureResuming }, fs, ""},
