@@ -28,6 +28,9 @@ func TestCommandLine(t *testing.T) {
 		// Arguments a command does not take.
 		{"sync with a peer as argument", []string{"sync", "b1"}, exitUsage, `sync: takes no arguments, got "b1" (for one peer: --peer b1)`, false},
 		{"version with an argument", []string{"version", "x"}, exitUsage, `version: takes no arguments`, false},
+		{"--help", []string{"--help"}, 0, "COMMANDS:", false},
+		{"-h", []string{"-h"}, 0, "COMMANDS:", false},
+		{"push --help", []string{"push", "--help"}, 0, "zfs-vm push - ", false},
 		{"mountable without -d", []string{"pull", "--mountable", "b"}, exitUsage, `pull: --mountable needs -d`, false},
 		{"config check with an argument", []string{"config", "check", "x"}, exitUsage, `config check: takes no arguments`, false},
 		{"sync help is an argument", []string{"sync", "help"}, exitUsage, `sync: takes no arguments`, false},

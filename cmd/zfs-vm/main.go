@@ -37,9 +37,11 @@ func newApp() *cli.App {
 			"that share blocks with their template. The remote host needs only zfs and sshd.",
 		HideVersion:          false,
 		EnableBashCompletion: true,
-		Flags:                globalFlags(true),
-		Action:               rootAction,
-		OnUsageError:         onUsageError,
+		// urfave/cli adds --help only when it adds its own help command, which helpCommand
+		// replaces: so the root gets the flag here.
+		Flags:        append(globalFlags(true), cli.HelpFlag),
+		Action:       rootAction,
+		OnUsageError: onUsageError,
 		After: func(c *cli.Context) error {
 			logResources()
 			return nil
