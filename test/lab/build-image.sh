@@ -88,7 +88,7 @@ tmp=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 rootfs=$tmp/rootfs
 
-log "mmdebstrap bookworm (main contrib, OpenZFS $zfs_series) from $mirror into $rootfs; this takes about 6 minutes"
+log "mmdebstrap bookworm (main contrib, OpenZFS $zfs_series) from $mirror into $rootfs; this takes 6 to 17 minutes"
 ssh-keygen -q -t ed25519 -N '' -C zfs-vm-lab -f "$tmp/lab_key"
 export LAB_PUBKEY; LAB_PUBKEY=$(cat "$tmp/lab_key.pub")
 
