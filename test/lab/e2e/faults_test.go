@@ -245,7 +245,7 @@ set +e
 zfs-vm --config /tmp/concurrent.toml sync; echo "second=$?"
 wait $first; echo "first=$?"
 cat /tmp/first.log`)
-	if !strings.Contains(out, "second=75") || !strings.Contains(out, "another zfs-vm sync of this peer is running") || !strings.Contains(out, "first=0") {
+	if !strings.Contains(out, "second=75") || !strings.Contains(out, "another zfs-vm run with b (cdst) is going on") || !strings.Contains(out, "first=0") {
 		t.Errorf("concurrent syncs:\n%s", out)
 	}
 	if a, b := checksums(t, vmA, "csrc/img", "zfs-vm:cc:1"), checksums(t, vmB, "cdst/img", "zfs-vm:cc:1"); a != b {
