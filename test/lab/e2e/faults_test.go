@@ -302,7 +302,7 @@ done`)
 
 // TestFaultBaseIsHeld (case 9): someone runs `zfs destroy` on the base of the next
 // incremental. It fails on both sides, even after the version's own `zfs-vm` hold is
-// released, because the newest common snapshot is held as zfs-vm-base:<other side>; the next
+// released, because the newest common snapshot is held as zfs-vm-base:<peer>:<destination>; the next
 // push moves that hold to the new base.
 func TestFaultBaseIsHeld(t *testing.T) {
 	vmA.pool(t, "hsrc")
@@ -311,8 +311,8 @@ func TestFaultBaseIsHeld(t *testing.T) {
 	vmA.must(t, "zfs-vm push -d hdst b")
 	// The base hold alone keeps it: drop the per-version hold an operator would release.
 	release := "zfs release zfs-vm %[1]s 2>/dev/null || true; zfs holds -H %[1]s"
-	if out := vmA.must(t, fmt.Sprintf(release, "hsrc/img@zfs-vm:hb:2")); !strings.Contains(out, "\tzfs-vm-base:b\t") {
-		t.Fatalf("sender's base not held as zfs-vm-base:b:\n%s", out)
+	if out := vmA.must(t, fmt.Sprintf(release, "hsrc/img@zfs-vm:hb:2")); !strings.Contains(out, "\tzfs-vm-base:b:hdst\t") {
+		t.Fatalf("sender's base not held as zfs-vm-base:b:hdst (peer b, destination hdst):\n%s", out)
 	}
 	if out := vmB.must(t, fmt.Sprintf(release, "hdst/img@zfs-vm:hb:2")); !strings.Contains(out, "\tzfs-vm-base:") {
 		t.Fatalf("receiver's base not held:\n%s", out)

@@ -31,7 +31,7 @@ func wrapZFS(t *testing.T, v *vm, body string) {
 func TestHostilePropertiesDoNotMount(t *testing.T) {
 	vmB.pool(t, "hsrc")
 	vmA.pool(t, "hdst")
-	vmB.must(t, "zfs create -o mountpoint=/srv/victim -o canmount=on hsrc/t && echo evil > /srv/victim/planted && zfs create hsrc/t/kid && zfs-vm tag -n hp:1 hsrc/t")
+	vmB.must(t, "zfs create -o mountpoint=/srv/victim -o canmount=on hsrc/t && echo evil > /srv/victim/planted && zfs-vm tag -n hp:1 hsrc/t")
 	t.Cleanup(func() { vmA.run("rm -rf /srv/victim") })
 	vmA.must(t, "mkdir -p /srv/victim && echo mine > /srv/victim/marker")
 	for _, flags := range []string{"-p", "-R -p"} {
