@@ -126,14 +126,20 @@ zfs create sva/back`)
 			t.Errorf("a receive without property options into %s: %q", ds, out)
 		}
 	}
-	// A compound stream (zfs send -R -p) into a receive with zfs-vm's own options is refused
-	// before zfs receive starts: libzfs would apply its mountpoint past those options.
-	fsNew := "-x mountpoint -x sharenfs -x sharesmb -o canmount=noauto svb/in/evil"
-	out = vmA.fails(t, "zfs send -R -p sva/evil@x | ssh bserve zfs receive -s -u "+fsNew)
+	// A compound stream (zfs send -R -p) into a volume's receive is refused before zfs
+	// receive starts: libzfs would skip -o volmode= for a filesystem in it.
+	out = vmA.fails(t, "zfs send -R -p sva/evil@x | ssh bserve zfs receive -s -u -o volmode=default svb/in/evil")
 	if !strings.Contains(out, "zfs-vm serve: refused: the stream: a compound stream") {
 		t.Errorf("a compound stream through the forced command: %q", out)
 	}
 	vmB.fails(t, "zfs list svb/in/evil")
+	// Into a filesystem it is taken (zfs send -I writes a run of versions that way too), under
+	// zfs-vm's options: the sender's mountpoint is not received.
+	fsNew := "-x mountpoint -x sharenfs -x sharesmb -o canmount=noauto svb/in/evil"
+	vmA.must(t, "zfs send -R -p sva/evil@x | ssh bserve zfs receive -s -u "+fsNew)
+	if got := vmB.must(t, "zfs get -H -o value,source mountpoint,canmount svb/in/evil"); strings.Contains(got, "/srv/serve-victim") || !strings.Contains(got, "noauto") {
+		t.Errorf("a compound stream into a filesystem took the sender's mount properties:\n%s", got)
+	}
 }
 
 // TestHoldsPerPeerOnOneHost: two peers on one host (two pools) hold the sender's base each
