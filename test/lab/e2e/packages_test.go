@@ -158,9 +158,9 @@ systemctl restart zfs-vm-sync@b.timer`)
 	}
 
 	// A second peer, whose receiver has other:1 under another guid, fails alone.
-	// The timer may have started a run just before it stopped: wait for that run, which holds
-	// the peer's lock, to end.
-	vmA.must(t, "systemctl stop zfs-vm-sync@b.timer && while systemctl is-active -q zfs-vm-sync@b.service; do sleep 1; done && cat >> /etc/zfs-vm/zfs-vm.toml <<'END'\n"+
+	// The timer may have started a run just before it stopped, which holds the peer's lock:
+	// stop that too (a oneshot run is "activating", not "active", while it runs).
+	vmA.must(t, "systemctl stop zfs-vm-sync@b.timer zfs-vm-sync@b.service && cat >> /etc/zfs-vm/zfs-vm.toml <<'END'\n"+
 		"\n[[peer]]\nname = \"bconflict\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"other\"]\ndest = \"fleetdst/other\"\nEND")
 	out, err := vmA.run("zfs-vm sync")
 	if err == nil || !strings.Contains(out, "streamline other conflicts") || !strings.Contains(out, "peer b: push b: 0 stream(s) received") {
