@@ -338,7 +338,7 @@ fi
 if want 9; then
 if ! on a 'command -v syncoid >/dev/null'; then
   echo
-  echo "## 9. skipped: syncoid is not in the lab image (add Debian's sanoid to test/lab/build-image.sh)"
+  echo "## 9. FAILED: syncoid is not in the lab image (test/lab/build-image.sh installs Debian's sanoid)"; exit 1
 else
 on b 'echo "LogLevel VERBOSE" > /etc/ssh/sshd_config.d/bench.conf && systemctl reload ssh'
 on a "$img; zpool create -f sy \$(img sy 2G) && zfs create -p sy/src/ct

@@ -32,6 +32,7 @@ packages=(
   systemd-sysv udev kmod dbus iproute2 procps psmisc netbase
   openssh-server openssh-client sudo zstd
   lxc busybox-static
+  tcsh sanoid
 )
 # mmdebstrap's extra apt sources and the packages' release, per OpenZFS series.
 extra_sources=()
@@ -65,7 +66,7 @@ customize='set -e
     echo zfsvm-lab > "$1/etc/hostname"
     printf "[Match]\nName=eth*\n\n[Network]\nDHCP=ipv4\n" > "$1/etc/systemd/network/80-lab.network"
     chroot "$1" systemctl enable systemd-networkd ssh >/dev/null 2>&1
-    chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+    chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer sanoid.timer \
       systemd-networkd-wait-online.service lxc-net.service >/dev/null 2>&1 || true
     mkdir -p "$1/root/.ssh" && chmod 700 "$1/root/.ssh"
     echo "$LAB_PUBKEY" > "$1/root/.ssh/authorized_keys"
