@@ -96,6 +96,30 @@ func noToken(t *testing.T, v *vm, pool string) {
 
 const streamMiB = 24
 
+// replica names one side of a transfer: a VM, the dataset there and the receiver's pool.
+type replica struct {
+	vm      *vm
+	dataset string
+}
+
+// resumeCompletes runs cmd on runner (the rerun after an interruption) and checks that it
+// resumed the receive of version from src into dst, left no resume token in dst's pool and
+// that both sides now hold the same files; it returns the run's output.
+func resumeCompletes(t *testing.T, runner *vm, cmd string, src, dst replica, version string) string {
+	t.Helper()
+	out := runner.must(t, cmd)
+	want := fmt.Sprintf("resumed the interrupted receive of %s@%s into %s", src.dataset, version, dst.dataset)
+	if !strings.Contains(out, want) {
+		t.Errorf("the rerun did not resume (want %q):\n%s", want, out)
+	}
+	pool, _, _ := strings.Cut(dst.dataset, "/")
+	noToken(t, dst.vm, pool)
+	if a, b := checksums(t, src.vm, src.dataset, version), checksums(t, dst.vm, dst.dataset, version); a != b {
+		t.Errorf("data differs:\n%s\n%s", a, b)
+	}
+	return out
+}
+
 // TestFaultKillSendResumes (cases 1 and 2): the sending zfs send, or the ssh carrying the
 // stream, dies half-way; the rerun resumes and sends about the remaining half.
 func TestFaultKillSendResumes(t *testing.T) {
@@ -116,19 +140,12 @@ func TestFaultKillSendResumes(t *testing.T) {
 			if token == "-" || token == "" {
 				t.Fatalf("no resume token on the receiver after the interruption")
 			}
-			out = vmA.must(t, "zfs-vm push -d kdst b")
-			if !strings.Contains(out, "resumed the interrupted receive of ksrc/img@zfs-vm:big:1 into kdst/img") {
-				t.Errorf("rerun did not resume:\n%s", out)
-			}
+			out = resumeCompletes(t, vmA, "zfs-vm push -d kdst b", replica{vmA, "ksrc/img"}, replica{vmB, "kdst/img"}, "zfs-vm:big:1")
 			sent := receivedBytes(t, out)
 			full := float64(streamMiB << 20)
 			t.Logf("rerun sent %.1f MiB of a %.0f MiB stream", sent/(1<<20), full/(1<<20))
 			if sent > 0.75*full || sent < 0.1*full {
 				t.Errorf("rerun sent %.0f bytes of %.0f: not the remaining part", sent, full)
-			}
-			noToken(t, vmB, "kdst")
-			if a, b := checksums(t, vmA, "ksrc/img", "zfs-vm:big:1"), checksums(t, vmB, "kdst/img", "zfs-vm:big:1"); a != b {
-				t.Errorf("data differs:\n%s\n%s", a, b)
 			}
 			keptAll(t, "receiver", userB, snapshotSet(t, vmB, "kdst"))
 		})

@@ -79,14 +79,7 @@ pgrep -a -f "^(ssh|zfs send) " || echo "no children left"`)
 	if token := prop(t, vmB, "receive_resume_token", "hdst/img"); token == "-" || token == "" {
 		t.Fatalf("no resume token on the receiver after the frozen run")
 	}
-	out = vmA.must(t, "zfs-vm --config /tmp/hung.toml sync")
-	if !strings.Contains(out, "resumed the interrupted receive of hsrc/img@zfs-vm:hung:1 into hdst/img") {
-		t.Errorf("the rerun did not resume:\n%s", out)
-	}
-	noToken(t, vmB, "hdst")
-	if a, b := checksums(t, vmA, "hsrc/img", "zfs-vm:hung:1"), checksums(t, vmB, "hdst/img", "zfs-vm:hung:1"); a != b {
-		t.Errorf("data differs:\n%s\n%s", a, b)
-	}
+	resumeCompletes(t, vmA, "zfs-vm --config /tmp/hung.toml sync", replica{vmA, "hsrc/img"}, replica{vmB, "hdst/img"}, "zfs-vm:hung:1")
 }
 
 // TestSignalAloneMidStreamResumes (point 6): SIGTERM to zfs-vm alone (not its process group)
@@ -114,14 +107,7 @@ pgrep -a -f "^zfs send" || echo none`); !strings.Contains(out, "none") {
 	if token := prop(t, vmA, "receive_resume_token", "dsig/img"); token == "-" || token == "" {
 		t.Fatalf("no resume token after SIGTERM")
 	}
-	out = vmA.must(t, "zfs-vm pull -d dsig b")
-	if !strings.Contains(out, "resumed the interrupted receive of ssig/img@zfs-vm:sig:1 into dsig/img") {
-		t.Errorf("the rerun did not resume:\n%s", out)
-	}
-	noToken(t, vmA, "dsig")
-	if a, b := checksums(t, vmB, "ssig/img", "zfs-vm:sig:1"), checksums(t, vmA, "dsig/img", "zfs-vm:sig:1"); a != b {
-		t.Errorf("data differs:\n%s\n%s", a, b)
-	}
+	resumeCompletes(t, vmA, "zfs-vm pull -d dsig b", replica{vmB, "ssig/img"}, replica{vmA, "dsig/img"}, "zfs-vm:sig:1")
 }
 
 // TestHookWithHungZFSReturns (point 9): with zfs hanging (a wrapper first in vzctl's PATH
