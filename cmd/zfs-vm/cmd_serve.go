@@ -24,7 +24,8 @@ func serveCommand() *cli.Command {
 			"zfs receive -s -u and -A below --allow-receive, the receive with zfs-vm's property\n" +
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
-			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. A receive's\n" +
+			"zfs hold, release and holds -H with zfs-vm's tags (zfs-vm-base:...; with --hold-peer only\n" +
+			"the named clients' own), and zstd on the wire. A receive's\n" +
 			"stream is read first: a compound stream (zfs send -R, -p; into a filesystem it is taken\n" +
 			"as the run of versions zfs send -I makes), a stream of another dataset type than its\n" +
 			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
@@ -34,6 +35,8 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-receive", Usage: "the peer may receive (push) below `DATASET` (repeatable)"},
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "the peer may roll back datasets below --allow-receive (zfs-vm --rollback)"},
+			&cli.StringSliceFlag{Name: "hold-peer", Usage: "the peer may hold and release only the base holds that the client `HOST` (its hostname) places here, " +
+				"zfs-vm-base:HOST:..., and release its legacy zfs-vm-base:HOST (repeatable); without it, any zfs-vm-base: tag, so that one key can release another client's base holds"},
 		},
 		Action: runServe,
 	}
@@ -41,7 +44,8 @@ func serveCommand() *cli.Command {
 
 func runServe(c *cli.Context) error {
 	enableJournal(true)
-	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"), Rollback: c.Bool("allow-rollback")}
+	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"),
+		Rollback: c.Bool("allow-rollback"), HoldPeers: c.StringSlice("hold-peer")}
 	if err := p.Check(); err != nil {
 		return usageError("serve: %v", err)
 	}

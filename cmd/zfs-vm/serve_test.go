@@ -60,3 +60,20 @@ func TestServe(t *testing.T) {
 		t.Errorf("serve allowing nothing: status %d, want %d", status, exitUsage)
 	}
 }
+
+// --hold-peer reaches the policy: another client's base hold is not released.
+func TestServeHoldPeer(t *testing.T) {
+	setupFakeZFS(t, "0")
+	t.Setenv("SSH_ORIGINAL_COMMAND", remoteLine("zfs", "release", "zfs-vm-base:other:b:pool/bk", "pool/tmpl@zfs-vm:debian:1"))
+	out, zfsLog, status := runKeepPath(t, "serve", "--allow-send", "pool/tmpl", "--hold-peer", "build1")
+	if status != exitFailure || !strings.Contains(out, `refused: zfs release of "zfs-vm-base:other:b:pool/bk": not a tag of this key's peers`) {
+		t.Errorf("release of another client's hold: status %d output %q", status, out)
+	}
+	if zfsLog != "" {
+		t.Errorf("ran zfs for a refused line: %s", zfsLog)
+	}
+	_, _, status = runKeepPath(t, "serve", "--allow-send", "pool/tmpl", "--hold-peer", "a:b")
+	if status != exitUsage {
+		t.Errorf("--hold-peer with a colon: status %d, want %d", status, exitUsage)
+	}
+}
