@@ -18,6 +18,11 @@ type Policy struct {
 	Receive []string
 	// Rollback lets the peer roll back datasets below Receive (zfs-vm --rollback).
 	Rollback bool
+	// HoldPeers, when set, are the client host names whose base holds the peer may move:
+	// tags "zfs-vm-base:NAME:..." (the tags a client NAME puts on this host) and the release
+	// of its legacy tag "zfs-vm-base:NAME". Without them any zfs-vm-base: tag is accepted, so
+	// one key could release the bases another client holds.
+	HoldPeers []string
 }
 
 // Check validates the policy's dataset names.
@@ -28,6 +33,13 @@ func (p Policy) Check() error {
 	for _, d := range append(slices.Clone(p.Send), p.Receive...) {
 		if err := zfs.ValidateDatasetName(d); err != nil {
 			return err
+		}
+	}
+	for _, n := range p.HoldPeers {
+		// The name ends at the tag's first colon: one with a colon would take in other
+		// clients' tags ("a" would match "zfs-vm-base:a:b:...", a client named "a:b").
+		if n == "" || strings.ContainsAny(n, ": \t\n") {
+			return fmt.Errorf("hold peer %q: want a host name without colons or blanks", n)
 		}
 	}
 	return nil
@@ -137,6 +149,9 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 		if len(rest) < 2 || !strings.HasPrefix(rest[0], HoldTagPrefix) {
 			return 0, fmt.Errorf("zfs %s of a tag that is not zfs-vm's", sub)
 		}
+		if !p.holdTagAllowed(sub, rest[0]) {
+			return 0, fmt.Errorf("zfs %s of %q: not a tag of this key's peers (serve --hold-peer)", sub, short(rest[0]))
+		}
 		if err := p.snapshots(rest[1:], p.roots()); err != nil {
 			return 0, err
 		}
@@ -151,6 +166,23 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 		return kHolds, p.snapshots(rest[1:], p.roots())
 	}
 	return 0, fmt.Errorf("zfs %s is not allowed", short(sub))
+}
+
+// holdTagAllowed reports whether the peer may hold or release (sub) tag, a zfs-vm-base: tag.
+// Each client tags its bases here "zfs-vm-base:ME:PEER:DEST" (ME its host name); the first
+// run after an upgrade releases (never holds) the legacy "zfs-vm-base:ME", which only that
+// client's runs ever placed.
+func (p Policy) holdTagAllowed(sub, tag string) bool {
+	if len(p.HoldPeers) == 0 {
+		return true
+	}
+	for _, n := range p.HoldPeers {
+		own := HoldTagPrefix + n
+		if strings.HasPrefix(tag, own+":") && len(tag) > len(own)+1 || sub == "release" && tag == own {
+			return true
+		}
+	}
+	return false
 }
 
 // checkList accepts zfs-vm's listings (whose output runOne filters to the allowed

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -70,13 +71,27 @@ func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	if err := cmd.Start(); err != nil {
 		return status(err, c, s)
 	}
-	filterListing(out, s.Stdout, p)
+	filterListing(out, s.Stdout, p, originColumn(c.argv))
 	return status(cmd.Wait(), c, s)
 }
 
+// originColumn is the index of the origin column in the lines of the listing argv asks for
+// (its -o list), or -1 when it has none.
+func originColumn(argv []string) int {
+	for i := 0; i+1 < len(argv); i++ {
+		if argv[i] == "-o" {
+			return slices.Index(strings.Split(argv[i+1], ","), "origin")
+		}
+	}
+	return -1
+}
+
 // filterListing copies the lines of zfs list whose name (the first column) the policy
-// shows.
-func filterListing(r io.Reader, w io.Writer, p Policy) {
+// shows. A clone's origin column (origin, an index; -1 for none) that names a snapshot the
+// policy does not show reads "-", as zfs prints for a dataset that is not a clone: the peer
+// would otherwise see an origin it may not list (and refuse the listing as dangling) where
+// it can take the clone as a dataset of its own, sent in full.
+func filterListing(r io.Reader, w io.Writer, p Policy, origin int) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	bw := bufio.NewWriter(w)
@@ -85,11 +100,35 @@ func filterListing(r io.Reader, w io.Writer, p Policy) {
 		line := sc.Text()
 		name, _, _ := cutTab(line)
 		if p.Listed(name) {
-			bw.WriteString(line)
+			bw.WriteString(hideOrigin(line, origin, p))
 			bw.WriteByte('\n')
 		}
 	}
 	io.Copy(io.Discard, r) // a line too long: let zfs finish rather than die of SIGPIPE
+}
+
+// hideOrigin returns line with its column col replaced by "-" if that column is an origin the
+// policy does not show; every other byte of the line is kept.
+func hideOrigin(line string, col int, p Policy) string {
+	if col < 0 {
+		return line
+	}
+	start := 0
+	for i := 0; i < col; i++ {
+		j := strings.IndexByte(line[start:], '\t')
+		if j < 0 {
+			return line // fewer columns than asked for: the peer's parser refuses it
+		}
+		start += j + 1
+	}
+	end := len(line)
+	if j := strings.IndexByte(line[start:], '\t'); j >= 0 {
+		end = start + j
+	}
+	if o := line[start:end]; o == "-" || o == "" || p.Listed(o) {
+		return line
+	}
+	return line[:start] + "-" + line[end:]
 }
 
 func cutTab(s string) (string, string, bool) {

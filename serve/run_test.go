@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,10 +75,92 @@ func TestFilterListing(t *testing.T) {
 	in := strings.Join([]string{"tank\tfilesystem", "tank/img\tfilesystem", "tank/img/t@zfs-vm:d:1\tsnapshot",
 		"tank/imgs\tfilesystem", "tank/secret@x\tsnapshot", "tank/backup/t\tfilesystem", ""}, "\n")
 	var out bytes.Buffer
-	filterListing(strings.NewReader(in), &out, policy)
+	filterListing(strings.NewReader(in), &out, policy, -1)
 	want := "tank/img\tfilesystem\ntank/img/t@zfs-vm:d:1\tsnapshot\ntank/backup/t\tfilesystem\n"
 	if out.String() != want {
 		t.Errorf("listing shown:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// A clone whose origin is outside the allowed datasets is listed with origin "-", as zfs
+// lists a dataset that is not a clone; every other byte of every line stays, and the peer
+// reads the result as a consistent inventory in which that clone has no origin.
+func TestFilterListingHidesOriginsOutside(t *testing.T) {
+	in, err := os.ReadFile("testdata/clone-listing.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	filterListing(bytes.NewReader(in), &out, policy, originColumn(zfs.ListArgs()))
+	var want []string
+	for _, line := range strings.Split(strings.TrimSuffix(string(in), "\n"), "\n") {
+		name, _, _ := strings.Cut(line, "\t")
+		switch {
+		case !policy.Listed(name):
+		case name == "tank/img/clone":
+			want = append(want, strings.Replace(line, "\ttank/secret@zfs-vm:tmpl:1\t", "\t-\t", 1))
+		case name == "tank/img/c3": // the look-alike tank/imgs is not tank/img
+			want = append(want, strings.Replace(line, "\ttank/imgs@x\t", "\t-\t", 1))
+		default:
+			want = append(want, line)
+		}
+	}
+	if got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("listing shown:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+	inv, err := zfs.ParseList(&out)
+	if err != nil {
+		t.Fatalf("the peer refuses the listing: %v", err)
+	}
+	if d := inv.Dataset("tank/img/clone"); d == nil || d.OriginName != "" {
+		t.Errorf("clone of a hidden origin: %+v", d)
+	}
+	if d := inv.Dataset("tank/img/c2"); d == nil || d.OriginName != "tank/img/t@zfs-vm:d:1" {
+		t.Errorf("clone of a shown origin: %+v", d)
+	}
+}
+
+// The origin column is found by position in the listing asked for: the column lists' own,
+// none in the names-only listing.
+func TestOriginColumn(t *testing.T) {
+	for name, c := range map[string]struct {
+		argv []string
+		want int
+	}{
+		"listing":          {zfs.ListArgs(), 4},
+		"dataset listing":  {zfs.DatasetListArgs(), 4},
+		"snapshot listing": {zfs.SnapshotListArgs("tank/img/t"), 4},
+		"names only":       {zfs.TagNamesArgs(), -1},
+		"no -o":            {[]string{"zfs", "list"}, -1},
+		"origin first":     {[]string{"zfs", "list", "-o", "origin,name"}, 0},
+	} {
+		if got := originColumn(c.argv); got != c.want {
+			t.Errorf("%s: column %d, want %d", name, got, c.want)
+		}
+	}
+	line := "tank/img/x\tsnapshot" // no origin column: untouched
+	if got := hideOrigin(line, 4, policy); got != line {
+		t.Errorf("short line rewritten: %q", got)
+	}
+	if got := hideOrigin("tank/secret@a\ttank/img/x", 0, policy); got != "-\ttank/img/x" {
+		t.Errorf("first column: %q", got)
+	}
+	if got := hideOrigin("tank/img/x\ttank/secret@a", 1, policy); got != "tank/img/x\t-" {
+		t.Errorf("last column: %q", got)
+	}
+}
+
+// serve's listing goes through the filter with the columns of the listing the peer asked for.
+func TestRunListingHidesOriginsOutside(t *testing.T) {
+	fakeZFS(t)
+	abs, _ := filepath.Abs("testdata/clone-listing.txt")
+	t.Setenv("FAKE_LIST", abs)
+	l := lines{zfs.Unconnected("b", false)}
+	for _, args := range [][]string{zfs.ListArgs(), zfs.DatasetListArgs()} {
+		st, out, errs := runLine(t, l.one(args...), "")
+		if st != 0 || strings.Contains(out, "tank/secret") || !strings.Contains(out, "tank/img/clone\tfilesystem\t5\t5\t-\t0\t0\t0\t/srv/my mountpoint\t") {
+			t.Errorf("%v: status %d stderr %q, shown:\n%s", args, st, errs, out)
+		}
 	}
 }
 

@@ -244,3 +244,50 @@ func FuzzServeParse(f *testing.F) {
 		}
 	})
 }
+
+// With --hold-peer, a key moves only its own clients' base holds: the tags a client NAME puts
+// on this host ("zfs-vm-base:NAME:PEER:DEST") and the release of its legacy tag
+// ("zfs-vm-base:NAME"); without it, any zfs-vm-base: tag, as before.
+func TestHoldPeers(t *testing.T) {
+	l := lines{zfs.Unconnected("b", false)}
+	snap := "tank/img/t@zfs-vm:d:1"
+	restricted := Policy{Send: []string{"tank/img"}, HoldPeers: []string{"build1", "build2"}}
+	open := Policy{Send: []string{"tank/img"}}
+	cases := []struct {
+		name, sub, tag string
+		ok             bool // accepted by restricted; open accepts them all
+	}{
+		{"own tag", "hold", "zfs-vm-base:build1:backup:tank/bk", true},
+		{"own tag released", "release", "zfs-vm-base:build1:backup:tank/bk", true},
+		{"second peer", "hold", "zfs-vm-base:build2:b:tank/img", true},
+		{"own legacy released", "release", "zfs-vm-base:build1", true},
+		{"own legacy held", "hold", "zfs-vm-base:build1", false},
+		{"another client's tag", "release", "zfs-vm-base:build3:backup:tank/bk", false},
+		{"another client's legacy", "release", "zfs-vm-base:build3", false},
+		{"a longer name", "release", "zfs-vm-base:build10:backup:tank/bk", false},
+		{"a longer legacy", "release", "zfs-vm-base:build10", false},
+		{"nothing after the name", "hold", "zfs-vm-base:build1:", false},
+		{"the bare prefix", "release", "zfs-vm-base:", false},
+	}
+	for _, c := range cases {
+		one := l.one("zfs", c.sub, c.tag, snap)
+		seq := l.h.SequenceLine([]string{"zfs", "hold", "zfs-vm-base:build1:x:tank/bk", snap}, []string{"zfs", c.sub, c.tag, snap})
+		for form, line := range map[string]string{"alone": one, "in a sequence": seq} {
+			_, err := restricted.Parse(line)
+			if c.ok && err != nil {
+				t.Errorf("%s %s: refused %q: %v", c.name, form, line, err)
+			}
+			if !c.ok && (err == nil || !strings.Contains(err.Error(), "not a tag of this key's peers (serve --hold-peer)")) {
+				t.Errorf("%s %s: %q: got %v, want a refusal", c.name, form, line, err)
+			}
+			if _, err := open.Parse(line); err != nil {
+				t.Errorf("%s %s without --hold-peer: refused %q: %v", c.name, form, line, err)
+			}
+		}
+	}
+	for _, bad := range []string{"", "a:b", "a b"} {
+		if err := (Policy{Send: []string{"tank/img"}, HoldPeers: []string{bad}}).Check(); err == nil {
+			t.Errorf("hold peer %q accepted", bad)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"time"
@@ -47,6 +48,16 @@ func timeoutArgs(ctx context.Context, extra []string, port, target string) []str
 // configuration files and the command line and connects nowhere): lower-case option names
 // to values. When ssh cannot say (an old OpenSSH), it is what extra sets.
 func effectiveOptions(ctx context.Context, extra []string, port, target string) map[string]string {
+	set, err := sshConfig(ctx, extra, port, target)
+	if _, ok := set["serveraliveinterval"]; err != nil || !ok {
+		return optionsGiven(extra)
+	}
+	return set
+}
+
+// sshConfig runs `ssh -G` for target with the options every ssh run to it gets (extra, the
+// config's ssh_options, then -p port), each its own word: lower-case option names to values.
+func sshConfig(ctx context.Context, extra []string, port, target string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, sshProbeTimeout)
 	defer cancel()
 	args := append([]string{"-G"}, extra...)
@@ -54,17 +65,37 @@ func effectiveOptions(ctx context.Context, extra []string, port, target string) 
 		args = append(args, "-p", port)
 	}
 	out, err := exec.CommandContext(ctx, "ssh", append(args, target)...).Output()
-	set := map[string]string{}
-	if err != nil || !bytes.Contains(out, []byte("\nserveraliveinterval ")) {
-		return optionsGiven(extra)
+	if err != nil {
+		return nil, fmt.Errorf("ssh -G %s: %w", target, err)
 	}
+	set := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
 			set[k] = v
 		}
 	}
-	return set
+	return set, nil
+}
+
+// ResolveHost returns the host name and port that ssh connects to for spec
+// ([user@]host[:port]) given the options extra (the config's ssh_options), as `ssh -G`
+// says: it applies ~/.ssh/config (a Host alias's HostName and Port) and connects nowhere. Two
+// spellings of one machine resolve alike. The user is left out.
+func ResolveHost(ctx context.Context, spec string, extra []string) (host, port string, err error) {
+	target, p, err := ParseHostSpec(spec)
+	if err != nil {
+		return "", "", err
+	}
+	set, err := sshConfig(ctx, extra, p, target)
+	if err != nil {
+		return "", "", err
+	}
+	host, port = set["hostname"], set["port"]
+	if host == "" || port == "" {
+		return "", "", fmt.Errorf("ssh -G %s: no hostname and port in its output", target)
+	}
+	return host, port, nil
 }
 
 // optionsGiven reads the -o options of an ssh command line ("-o Key=value", "-oKey=value",

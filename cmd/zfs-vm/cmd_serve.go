@@ -20,11 +20,13 @@ func serveCommand() *cli.Command {
 			"The command line the peer sent (SSH_ORIGINAL_COMMAND) is read as zfs-vm quotes it (a\n" +
 			"pipeline or a sequence as the one script of sh -c, unwrapped once) and run without a\n" +
 			"shell if every command in it is one zfs-vm sends: the listing (shown only for the allowed\n" +
-			"datasets), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below --allow-send,\n" +
+			"datasets; a clone of a snapshot outside them is shown with origin -, so that the peer\n" +
+			"takes it as a dataset of its own, sent in full), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below --allow-send,\n" +
 			"zfs receive -s -u and -A below --allow-receive, the receive with zfs-vm's property\n" +
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
-			"zfs hold, release and holds -H with zfs-vm's tags, and zstd on the wire. A receive's\n" +
+			"zfs hold, release and holds -H with zfs-vm's tags (zfs-vm-base:...; with --hold-peer only\n" +
+			"the named clients' own), and zstd on the wire. A receive's\n" +
 			"stream is read first: a compound stream (zfs send -R, -p; into a filesystem it is taken\n" +
 			"as the run of versions zfs send -I makes), a stream of another dataset type than its\n" +
 			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
@@ -34,6 +36,8 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-receive", Usage: "the peer may receive (push) below `DATASET` (repeatable)"},
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "the peer may roll back datasets below --allow-receive (zfs-vm --rollback)"},
+			&cli.StringSliceFlag{Name: "hold-peer", Usage: "the peer may hold and release only the base holds that the client `HOST` (its hostname) places here, " +
+				"zfs-vm-base:HOST:..., and release its legacy zfs-vm-base:HOST (repeatable); without it, any zfs-vm-base: tag, so that one key can release another client's base holds"},
 		},
 		Action: runServe,
 	}
@@ -41,7 +45,8 @@ func serveCommand() *cli.Command {
 
 func runServe(c *cli.Context) error {
 	enableJournal(true)
-	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"), Rollback: c.Bool("allow-rollback")}
+	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"),
+		Rollback: c.Bool("allow-rollback"), HoldPeers: c.StringSlice("hold-peer")}
 	if err := p.Check(); err != nil {
 		return usageError("serve: %v", err)
 	}

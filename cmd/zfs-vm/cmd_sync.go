@@ -288,7 +288,7 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
-	l, err := lockPeer(c, p.Host, p.Dest)
+	l, err := lockPeer(c, p.Host, p.Dest, p.SSHOptions)
 	var busy *errPeerLocked
 	if errors.As(err, &busy) {
 		return peerOutcome{peer: p, locked: true, err: err}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,12 +13,20 @@ import (
 )
 
 // peerLockName is the lock that push, pull and sync all take for a replication partner:
-// spec is [user@]host[:port], dest the receiving parent dataset ("" for none).
-func peerLockName(spec, dest string) (string, error) {
+// spec is [user@]host[:port], dest the receiving parent dataset ("" for none), sshOptions
+// the options every ssh run to the peer gets. The host is keyed as ssh resolves it (its
+// HostName and Port, see zfs.ResolveHost), so that a Host alias and the name it stands for,
+// or two ports' spellings, take one lock; if ssh cannot say, by the name as written.
+func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
 	target, port, err := zfs.ParseHostSpec(spec)
 	if err != nil {
 		return "", err
 	}
+	host, rport, err := zfs.ResolveHost(ctx, spec, sshOptions)
+	if err == nil {
+		return lock.PeerName(host, rport, dest), nil
+	}
+	log.WithError(err).WithField("host", spec).Debug("peer lock keyed by the host as written")
 	if i := strings.LastIndexByte(target, '@'); i >= 0 {
 		target = target[i+1:]
 	}
@@ -36,8 +45,9 @@ func (e *errPeerLocked) Error() string {
 }
 
 // lockPeer takes the peer's lock, waiting up to --wait; an *errPeerLocked when it stays busy.
-func lockPeer(c *cli.Context, spec, dest string) (*lock.Lock, error) {
-	name, err := peerLockName(spec, dest)
+// sshOptions are those of every ssh run to the peer (the config's ssh_options).
+func lockPeer(c *cli.Context, spec, dest string, sshOptions []string) (*lock.Lock, error) {
+	name, err := peerLockName(ctx(c), spec, dest, sshOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -84,7 +85,7 @@ func TestPushPullJSONSummary(t *testing.T) {
 func TestSyncJSONSummary(t *testing.T) {
 	withFakeRemote(t)
 	lockDir := t.TempDir()
-	name, err := peerLockName("root@c", "")
+	name, err := peerLockName(context.Background(), "root@c", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,3 +175,50 @@ func TestHoldsPerPeerOnOneHost(t *testing.T) {
 		t.Errorf("px's new base not held:\n%s", h)
 	}
 }
+
+// forcedCommandAlias gives a's root a new key (comment zfs-vm-ALIAS-lab) that b lets in only
+// through `zfs-vm serve SERVEARGS`, and the ssh host ALIAS on a that reaches b with it. Both
+// are undone when the test ends.
+func forcedCommandAlias(t *testing.T, alias, serveArgs string) {
+	t.Helper()
+	key, comment := "/root/.ssh/"+alias+"_key", "zfs-vm-"+alias+"-lab"
+	vmA.must(t, `[ -e `+key+` ] || ssh-keygen -q -t ed25519 -N '' -C `+comment+` -f `+key+`
+cp /root/.ssh/config /root/.ssh/config.before-`+alias+`
+sed -e 's/^Host b$/Host `+alias+`/' -e 's|^  IdentityFile .*|  IdentityFile `+key+`\n  IdentitiesOnly yes|' /root/.ssh/config.before-`+alias+` >> /root/.ssh/config`)
+	t.Cleanup(func() {
+		vmA.run("mv /root/.ssh/config.before-" + alias + " /root/.ssh/config")
+		vmB.run("sed -i '/" + comment + "/d' /root/.ssh/authorized_keys")
+	})
+	pub := strings.TrimSpace(vmA.must(t, "cat "+key+".pub"))
+	line := `command="/usr/bin/zfs-vm serve ` + serveArgs + `",restrict ` + pub + "\n"
+	if out, err := vmB.run("cat >> /root/.ssh/authorized_keys", line); err != nil {
+		t.Fatalf("authorized_keys: %v %s", err, out)
+	}
+}
+
+// TestForcedCommandCloneOfOutside: b's template sco/tmpl is outside --allow-send, its clone
+// sco/pub/c1 inside. serve lists the clone with origin "-", so a pull through it takes the
+// clone as a dataset of its own: received in full, with no origin, and its version; the
+// template stays hidden. The base hold on b goes through --hold-peer (a's hostname).
+func TestForcedCommandCloneOfOutside(t *testing.T) {
+	vmB.pool(t, "sco")
+	vmA.pool(t, "scp")
+	me := strings.TrimSpace(vmA.must(t, "hostname"))
+	forcedCommandAlias(t, "bclone", "--allow-send sco/pub --hold-peer "+me)
+	vmB.must(t, `zfs create sco/tmpl && echo v1 > /sco/tmpl/f && zfs-vm tag -n sc:1 sco/tmpl
+zfs create sco/pub && zfs clone sco/tmpl@zfs-vm:sc:1 sco/pub/c1 && echo c > /sco/pub/c1/g && zfs-vm tag sco/pub/c1`)
+	vmA.must(t, "zfs create scp/back")
+
+	out := vmA.must(t, "zfs-vm pull -n sc -d scp/back bclone")
+	if streamsReceived(t, out) != 1 {
+		t.Errorf("pull of a clone of a hidden template through the forced command:\n%s", out)
+	}
+	if o := prop(t, vmA, "origin", "scp/back/c1"); o != "-" {
+		t.Errorf("scp/back/c1 origin %q, want - (received in full)", o)
+	}
+	vmA.must(t, "zfs list scp/back/c1@zfs-vm:sc:2")
+	vmA.fails(t, "zfs list scp/back/tmpl")
+	if h := vmB.must(t, "zfs holds -H sco/pub/c1@zfs-vm:sc:2"); !strings.Contains(h, "zfs-vm-base:"+me+":bclone:scp/back") {
+		t.Errorf("no base hold through --hold-peer on b:\n%s", h)
+	}
+}
