@@ -1,5 +1,7 @@
 // Package stream reads the first record of a zfs send stream, so that a receiver can refuse a
-// stream that is not the one dataset's stream it asked for before zfs receive sees a byte.
+// stream that is not the one dataset's stream it asked for before zfs receive sees a byte;
+// of the compound stream zfs send -I writes, it reads the header after that record too (an
+// XDR nvlist, see compound.go).
 //
 // The layout is OpenZFS's dmu_replay_record_t with its drr_begin member
 // (include/sys/zfs_ioctl.h): the record is 312 bytes, written in the sender's byte order,
