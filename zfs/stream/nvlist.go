@@ -210,6 +210,9 @@ func (d *xdrDecoder) value(t nvType, n uint32, depth int) (any, error) {
 	if n > maxNVElems {
 		return nil, fmt.Errorf("%d elements", n)
 	}
+	if n == 0 && t != nvBoolean {
+		return nil, nil // an empty array: nvs_xdr_nvp_op writes no value at all
+	}
 	switch t {
 	case nvBoolean:
 		return true, nil

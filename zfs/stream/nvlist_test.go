@@ -175,6 +175,8 @@ func TestDecodeNVListEveryType(t *testing.T) {
 	l.add("u32s", nvUint32Array, 2, append(xdrU32(nil, 2), make([]byte, 8)...))
 	l.add("u64s", nvUint64Array, 2, append(xdrU32(nil, 2), make([]byte, 16)...))
 	l.add("strs", nvStringArray, 2, xdrString(xdrString(nil, "a"), "bcdef"))
+	l.add("empty", nvUint64Array, 0, nil) // no count, no value
+	l.add("no lists", nvNVListArray, 0, nil)
 	sub := (&xdrList{}).u64("x", 1)
 	l.add("lists", nvNVListArray, 2, append(sub.body(), sub.body()...))
 	got, err := decodeNVList(l.pack())
