@@ -718,8 +718,13 @@ func (e *Executor) Resume(ctx context.Context, resumes []Resume) (done int, byte
 	return done, bytes, errs, kept
 }
 
-// resumeOne continues one interrupted receive with zfs send -t.
+// resumeOne continues one interrupted receive with zfs send -t. A token that does not
+// match the send options is refused, and the partial state kept: it is the receiver's, and
+// refusing to send is enough.
 func (e *Executor) resumeOne(ctx context.Context, r Resume) (uint64, error) {
+	if err := r.Info.MatchesRaw(r.Raw); err != nil {
+		return 0, err
+	}
 	send, err := zfs.NewResumeSend(r.Token)
 	if err != nil {
 		return 0, &TokenRejectedError{Sender: e.Sender.Name, Msg: err.Error()}

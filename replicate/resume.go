@@ -22,6 +22,9 @@ type Resume struct {
 	// Props are the receive's property options: those of the stream it continues, with
 	// the type the receiver's listing shows.
 	Props zfs.ReceiveProps
+	// Raw is whether this plan's sends are raw (-w); the token must agree (see
+	// zfs.ResumeToken.MatchesRaw) before zfs send -t runs.
+	Raw bool
 }
 
 // Stale reports whether the resume can only discard the partial state.
@@ -47,7 +50,8 @@ func FindResumes(src, dst *zfs.Inventory, opt Options) (resumes []Resume, notes 
 		}
 		// A dataset that a full or clone stream was creating has no snapshot yet.
 		r := Resume{Target: d.Name, Token: d.ResumeToken, Info: info, Props: zfs.ReceiveProps{
-			Volume: d.Type == "volume", New: len(d.Snapshots) == 0, Mountable: opt.Mountable}}
+			Volume: d.Type == "volume", New: len(d.Snapshots) == 0, Mountable: opt.Mountable},
+			Raw: slices.Contains(opt.SendFlags, "-w")}
 		if why := p.claim(&r, d); why != "" {
 			notes = append(notes, fmt.Sprintf("%s has an interrupted receive of %s, %s; leaving it", d.Name, info.SafeName(), why))
 			continue

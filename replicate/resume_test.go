@@ -50,6 +50,14 @@ func TestFindResumes(t *testing.T) {
 		{"gone, another streamline: leave it", "bk/src", zfstest.ResumeToken("tk/src@zfs-vm:a:3", 99, 12, 10), Options{DestParent: "bk", Streamlines: []string{"b"}}, "another streamline"},
 		{"another sender's receive: leave it", "bk/src", zfstest.ResumeToken("p/x@zfs-vm:a:3", 99, 0, 10), bk, "which is not from this sender"},
 		{"unreadable token: leave it", "bk/src", "1-garbage", bk, "cannot read"},
+		// The token is the receiver's: its toguid decides what zfs send -t sends, whatever
+		// its toname says.
+		{"named as a version this run sends, the guid another streamline's: leave it", "bk/src",
+			zfstest.ResumeToken("tk/src@zfs-vm:a:2", 21, 11, 10), Options{DestParent: "bk", Streamlines: []string{"a"}}, "which this run does not send (another streamline)"},
+		{"named as a version, the guid a foreign snapshot's: leave it", "bk/src",
+			zfstest.ResumeToken("tk/src@zfs-vm:a:2", 13, 11, 10), bk, "which is not a zfs-vm version"},
+		{"named as this target's version, the guid another dataset's: leave it", "bk/src",
+			zfstest.ResumeToken("tk/src@zfs-vm:a:2", 21, 0, 10), bk, "which this run sends to bk/other"},
 	}
 	for _, c := range cases {
 		resumes, notes := FindResumes(zfstest.Inventory(t, src...), withToken(t, dst, c.dataset, c.token), c.opt)
@@ -85,16 +93,21 @@ func TestExecutorResume(t *testing.T) {
 		name               string
 		token              string
 		sendFail, recvFail string
-		want               string // "done", "kept" or "discarded"
+		want               string   // "done", "kept", "refused" or "discarded"
+		sendFlags          []string // Options.SendFlags
 	}{
-		{"the resume completes", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "", "", "done"},
+		{"the resume completes", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "", "", "done", nil},
 		{"the link drops again", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "",
-			"cannot receive resume stream: checksum mismatch or incomplete stream.", "kept"},
-		{"the sender's ssh fails", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "Connection reset by peer", "", "kept"},
-		{"the link drops under zfs send -t", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "cannot resume send: Broken pipe", "", "kept"},
+			"cannot receive resume stream: checksum mismatch or incomplete stream.", "kept", nil},
+		{"the sender's ssh fails", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "Connection reset by peer", "", "kept", nil},
+		{"the link drops under zfs send -t", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10), "cannot resume send: Broken pipe", "", "kept", nil},
 		{"zfs send -t rejects the token", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10),
-			"cannot resume send: 'tk/src@zfs-vm:a:2' used in the initial send no longer exists", "", "discarded"},
-		{"the sender no longer has the snapshot", zfstest.ResumeToken("tk/src@zfs-vm:a:3", 99, 12, 10), "", "", "discarded"},
+			"cannot resume send: 'tk/src@zfs-vm:a:2' used in the initial send no longer exists", "", "discarded", nil},
+		{"the sender no longer has the snapshot", zfstest.ResumeToken("tk/src@zfs-vm:a:3", 99, 12, 10), "", "", "discarded", nil},
+		// On a push the token is the peer's, and zfs send -t takes raw from it.
+		{"raw configured, the token's raw", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10, "compressok", "rawok"), "", "", "done", []string{"-c", "-w"}},
+		{"raw configured, the peer stripped rawok", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10, "compressok"), "", "", "refused", []string{"-c", "-w"}},
+		{"raw not configured, the token's raw", zfstest.ResumeToken("tk/src@zfs-vm:a:2", 12, 11, 10, "rawok"), "", "", "refused", nil},
 	}
 	fakebin, _ := filepath.Abs("testdata/fakebin")
 	t.Setenv("PATH", fakebin+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -108,7 +121,7 @@ func TestExecutorResume(t *testing.T) {
 			t.Setenv("FAKE_ZFS_LOG", zlog)
 			t.Setenv("FAKE_SEND_FAIL", c.sendFail)
 			t.Setenv("FAKE_RECV_FAIL", c.recvFail)
-			resumes, notes := FindResumes(src, withToken(t, dst, "bk/src", c.token), Options{DestParent: "bk"})
+			resumes, notes := FindResumes(src, withToken(t, dst, "bk/src", c.token), Options{DestParent: "bk", SendFlags: c.sendFlags})
 			if len(resumes) != 1 {
 				t.Fatalf("FindResumes: %d resumes, notes %v", len(resumes), notes)
 			}
@@ -121,6 +134,11 @@ func TestExecutorResume(t *testing.T) {
 			switch {
 			case done == 1 && len(errs) == 0 && !aborted && len(kept) == 0:
 				got = "done"
+			case done == 0 && len(errs) == 1 && !aborted && kept["bk/src"] != nil && strings.Contains(errs[0].Error(), "does not match"):
+				got = "refused"
+				if strings.Contains(string(b), "zfs send") || strings.Contains(errs[0].Error(), "\n") {
+					t.Errorf("a refused token ran zfs send, or its error is not one line: %v", errs[0])
+				}
 			case done == 0 && len(errs) == 1 && !aborted && kept["bk/src"] != nil:
 				got = "kept"
 				if !strings.Contains(errs[0].Error(), "what arrived is kept for the next run (zfs receive -A bk/src discards it)") {

@@ -356,3 +356,41 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 		})
 	}
 }
+
+// A pull of a run of versions (zfs send -I, which writes a compound stream) takes the
+// stream when its header lists the one filesystem asked for, and refuses a replication
+// stream (-R), or one with the sender's properties or holds, before zfs receive gets a byte.
+// The heads of streams are zfs/stream's fixtures, real captures among them.
+func TestPullOfARunChecksTheCompoundHeader(t *testing.T) {
+	for _, verdict := range []string{"accept", "refuse"} {
+		files, _ := filepath.Glob(filepath.Join("..", "zfs", "stream", "testdata", "compound", verdict, "*"))
+		if len(files) < 4 {
+			t.Fatalf("%d fixtures in %s", len(files), verdict)
+		}
+		for _, f := range files {
+			t.Run(verdict+"/"+filepath.Base(f), func(t *testing.T) {
+				head, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l := newPipeLab(t, compressible(64<<10))
+				os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), head, 0o644)
+				ex := &Executor{Sender: l.remote(), Receiver: l.local, Log: l.log}
+				send, _ := zfs.NewIncrementalSend("tank/a@zfs-vm:a:1", "tank/a@zfs-vm:a:3", true)
+				recv, _ := zfs.NewReceive("backup/a", "")
+				_, err = ex.pipe(t.Context(), send, recv, nil)
+				var refused *StreamRefusedError
+				switch {
+				case verdict == "accept" && (err != nil || !bytes.Equal(l.received(), compressible(64<<10))):
+					t.Errorf("error %v, or the stream changed on its way", err)
+				case verdict == "refuse" && (!errors.As(err, &refused) || strings.Contains(err.Error(), "\n")):
+					t.Errorf("error %v", err)
+				case verdict == "refuse":
+					if got, _ := os.ReadFile(l.out); len(got) != 0 {
+						t.Errorf("zfs receive got %d bytes", len(got))
+					}
+				}
+			})
+		}
+	}
+}

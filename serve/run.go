@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,18 +211,21 @@ func receiveExpect(argv []string) stream.Expect {
 // goroutine, for zfs receive's stdin. An empty stream is passed on for zfs receive to
 // report.
 func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
+	// What Admit passes on (the record, and a compound stream's header, up to
+	// stream.MaxCompoundHeader) may not fit a pipe's buffer: it is held here, and written
+	// by the goroutine that copies the rest, once zfs receive reads.
+	var head bytes.Buffer
+	if _, err := stream.Admit(&head, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
+		return nil, err
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	// The record is smaller than a pipe's buffer: writing it does not wait for a reader.
-	if _, err := stream.Admit(pw, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
-		pr.Close()
-		pw.Close()
-		return nil, err
-	}
 	go func() {
-		io.Copy(pw, src)
+		if _, err := pw.Write(head.Bytes()); err == nil {
+			io.Copy(pw, src) // between two pipes, Linux splices
+		}
 		pw.Close()
 	}()
 	return pr, nil

@@ -220,11 +220,27 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 		{"a filesystem's stream", fsNew, header(stream.Filesystem, 0), ""},
 		{"a volume's stream", volNew, header(stream.Volume, 0), ""},
 		{"zfs send -R -p for a volume", volNew, compound.Record(), "a compound stream"},
-		// A pushing zfs-vm sends runs of versions with -I, which zfs send writes as a compound
-		// stream: into a filesystem it is received, under the -x options serve checked.
-		{"zfs send -I (compound) for a filesystem", fsNew, compound.Record(), ""},
 		{"a filesystem for a volume", volNew, header(stream.Filesystem, 0), "a filesystem stream where a volume stream was expected"},
 		{"a clone stream without an origin", fsNew, header(stream.Filesystem, stream.FlagClone), "a clone stream where no origin was given"},
+	}
+	// A pushing zfs-vm sends runs of versions with -I, which zfs send writes as a compound
+	// stream: into a filesystem it is received, under the -x options serve checked, when its
+	// header lists one filesystem without properties; a replication stream (-R) is refused.
+	for _, verdict := range []string{"accept", "refuse"} {
+		files, _ := filepath.Glob(filepath.Join("..", "zfs", "stream", "testdata", "compound", verdict, "*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil || len(files) < 4 {
+				t.Fatalf("%d fixtures in %s: %v", len(files), verdict, err)
+			}
+			want := map[string]string{"accept": "", "refuse": "a "}[verdict]
+			cases = append(cases, struct {
+				name   string
+				recv   zfs.ReceiveArgs
+				header []byte
+				want   string
+			}{filepath.Base(f) + " for a filesystem", fsNew, b, want})
+		}
 	}
 	for _, c := range cases {
 		for _, pipe := range []bool{false, true} {

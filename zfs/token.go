@@ -19,6 +19,10 @@ type ResumeToken struct {
 	ToGUID   uint64
 	ToName   string // the sender's snapshot, as it was named when the stream started
 	Bytes    uint64 // bytes received so far
+	// Raw is the token's rawok: zfs send -t takes its flags from the token, not from its
+	// command line, so a token with rawok resumes a raw stream (-w) and one without sends
+	// the plaintext of an encrypted dataset.
+	Raw bool
 }
 
 // SafeName returns ToName fit to print: the token is the receiver's copy of what a sender
@@ -65,6 +69,7 @@ func ParseResumeToken(token string) (ResumeToken, error) {
 	var t ResumeToken
 	t.FromGUID, _ = pairs["fromguid"].(uint64)
 	t.Bytes, _ = pairs["bytes"].(uint64)
+	_, t.Raw = pairs["rawok"].(bool)
 	var ok bool
 	if t.ToGUID, ok = pairs["toguid"].(uint64); !ok {
 		return bad("no toguid")
@@ -77,11 +82,12 @@ func ParseResumeToken(token string) (ResumeToken, error) {
 
 // nvlist data types (sys/nvpair.h) that tokens use.
 const (
-	nvTypeUint64 = 8
-	nvTypeString = 9
+	nvTypeBoolean = 1 // a flag: present, without a value
+	nvTypeUint64  = 8
+	nvTypeString  = 9
 )
 
-// parseNativeNVList reads the top-level uint64 and string pairs of an nvlist packed with
+// parseNativeNVList reads the top-level boolean, uint64 and string pairs of an nvlist packed with
 // NV_ENCODE_NATIVE on a little- or big-endian host; other pairs are skipped by their size.
 func parseNativeNVList(b []byte) (map[string]any, error) {
 	if len(b) < 4+8 {
@@ -117,6 +123,8 @@ func parseNativeNVList(b []byte) (map[string]any, error) {
 		name := string(bytes.TrimRight(pair[16:16+nameSize], "\x00"))
 		value := pair[valueAt:]
 		switch typ {
+		case nvTypeBoolean:
+			out[name] = true
 		case nvTypeUint64:
 			if len(value) < 8 {
 				return nil, fmt.Errorf("short uint64 %s", name)
@@ -131,4 +139,19 @@ func parseNativeNVList(b []byte) (map[string]any, error) {
 		}
 		pos += size
 	}
+}
+
+// MatchesRaw refuses a token whose raw flag is not raw, the send options' (-w): the token
+// comes from the receiver, and a peer that strips rawok from the token of an encrypted
+// dataset's raw stream would get the plaintext. A token with rawok where raw is not
+// configured is refused too: it is not the stream this configuration started, and the
+// receiver would keep an encrypted dataset whose later non-raw incrementals fail.
+func (t ResumeToken) MatchesRaw(raw bool) error {
+	switch {
+	case raw && !t.Raw:
+		return fmt.Errorf("the resume token does not match the send options: it resumes a stream without raw (-w), which would send an encrypted dataset's plaintext")
+	case !raw && t.Raw:
+		return fmt.Errorf("the resume token does not match the send options: it resumes a raw stream (-w), which is not configured")
+	}
+	return nil
 }

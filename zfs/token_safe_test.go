@@ -20,3 +20,29 @@ func TestResumeTokenSafeName(t *testing.T) {
 		t.Errorf("SafeName() = %q, want %q", got, want)
 	}
 }
+
+// zfs send -t takes raw from the token's rawok, which the receiver wrote: a token must
+// agree with the send options both ways.
+func TestResumeTokenMatchesRaw(t *testing.T) {
+	cases := []struct {
+		flags   []string
+		raw, ok bool
+	}{
+		{nil, false, true},
+		{[]string{"compressok", "largeblockok", "embedok"}, false, true},
+		{[]string{"rawok"}, true, true},
+		{[]string{"compressok", "rawok"}, true, true},
+		{nil, true, false},                    // a peer stripped rawok: the plaintext would go
+		{[]string{"compressok"}, true, false}, // the same, with other flags left
+		{[]string{"rawok"}, false, false},     // not the stream this configuration started
+	}
+	for _, c := range cases {
+		tok, err := zfs.ParseResumeToken(zfstest.ResumeToken("tank/a@zfs-vm:a:1", 7, 5, 100, c.flags...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.MatchesRaw(c.raw); (err == nil) != c.ok {
+			t.Errorf("token with %v, raw %v: MatchesRaw = %v, want ok %v", c.flags, c.raw, err, c.ok)
+		}
+	}
+}

@@ -22,6 +22,9 @@ func TestParseResumeToken(t *testing.T) {
 	if tok != want {
 		t.Errorf("incremental token = %+v, want %+v", tok, want)
 	}
+	if tok.Raw { // the lab's streams were not raw: no rawok
+		t.Errorf("incremental token taken for a raw stream's")
+	}
 	tok, err = ParseResumeToken(fullToken)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,7 @@
 // Package stream reads the first record of a zfs send stream, so that a receiver can refuse a
-// stream that is not the one dataset's stream it asked for before zfs receive sees a byte.
+// stream that is not the one dataset's stream it asked for before zfs receive sees a byte;
+// of the compound stream zfs send -I writes, it reads the header after that record too (an
+// XDR nvlist, see compound.go).
 //
 // The layout is OpenZFS's dmu_replay_record_t with its drr_begin member
 // (include/sys/zfs_ioctl.h): the record is 312 bytes, written in the sender's byte order,
@@ -166,8 +168,9 @@ type Expect struct {
 	Type  ObjsetType // the dataset type the receive options were chosen for
 	Clone bool       // the receive pins an origin (-o origin=)
 	// Range allows the compound stream zfs send -I writes for a run of one filesystem's
-	// snapshots (a header whose payload lists them). Only into a filesystem: the receive
-	// options that keep the sender's mountpoint, share and canmount away (-x, -o
+	// snapshots (a header whose payload lists them), and Admit reads that header to refuse
+	// any other compound stream (see Compound.CheckRange). Only into a filesystem: the
+	// receive options that keep the sender's mountpoint, share and canmount away (-x, -o
 	// canmount=noauto) apply to every dataset of such a stream, where a volume's -o
 	// volmode= would be skipped for a filesystem in it.
 	Range bool
@@ -206,8 +209,10 @@ func (e *RefusedError) Error() string { return e.Err.Error() }
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Admit reads src's first record, checks it against want and writes it to dst; the caller
-// passes the rest of the stream on. A stream that is refused, or not a send stream at all,
-// is a *RefusedError, and nothing is written; an empty one is ErrEmpty.
+// passes the rest of the stream on. Of a compound stream that want allows (a run of
+// snapshots, Expect.Range), it reads and checks the header too, and writes both. A stream
+// that is refused, or not a send stream at all, is a *RefusedError, and nothing is
+// written; an empty one is ErrEmpty.
 func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	rec := make([]byte, RecordSize)
 	n, err := io.ReadFull(src, rec)
@@ -226,6 +231,13 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	if err != nil {
 		return nil, &RefusedError{Err: err}
 	}
+	if h.Compound() {
+		payload, err := readCompound(src, h)
+		if err != nil {
+			return nil, err
+		}
+		rec = append(rec, payload...)
+	}
 	if _, err := dst.Write(rec); err != nil {
 		return nil, err
 	}
@@ -235,9 +247,18 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 // Copy is Admit, then a copy of the rest of src to dst; it returns the bytes written.
 // Between two *os.File pipes the copy is io.Copy's, which Linux can splice.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
-	if _, err := Admit(dst, src, want); err != nil {
+	h, err := Admit(dst, src, want)
+	if err != nil {
 		return 0, err
 	}
 	n, err := io.Copy(dst, src)
-	return n + RecordSize, err
+	return n + h.admitted(), err
+}
+
+// admitted is the bytes Admit wrote: the record, and a compound stream's header.
+func (h *Header) admitted() int64 {
+	if h.Compound() {
+		return RecordSize + int64(h.PayloadLen)
+	}
+	return RecordSize
 }

@@ -10,7 +10,8 @@ import (
 
 // ResumeToken encodes a receive_resume_token as OpenZFS writes it (a zlib-compressed native
 // little-endian nvlist, hex), with the fields zfs-vm reads; fromGUID 0 leaves fromguid out.
-func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64) string {
+// Flags are boolean pairs the kernel adds for the send flags ("rawok", "compressok", ...).
+func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64, flags ...string) string {
 	var nv bytes.Buffer
 	nv.Write([]byte{0, 1, 0, 0}) // NV_ENCODE_NATIVE, little-endian
 	nv.Write(make([]byte, 8))    // nvlist version and flags
@@ -21,7 +22,9 @@ func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64) string {
 		var h [16]byte
 		binary.LittleEndian.PutUint32(h[0:], uint32(16+padded+len(value)))
 		binary.LittleEndian.PutUint16(h[4:], uint16(nameSize))
-		binary.LittleEndian.PutUint32(h[8:], 1)
+		if typ != 1 { // a boolean has no element
+			binary.LittleEndian.PutUint32(h[8:], 1)
+		}
 		binary.LittleEndian.PutUint32(h[12:], typ)
 		nv.Write(h[:])
 		nv.WriteString(name)
@@ -35,6 +38,9 @@ func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64) string {
 	pair("toguid", 8, u64(toGUID))
 	pair("toname", 9, append([]byte(toName), 0))
 	pair("bytes", 8, u64(bytesDone))
+	for _, f := range flags {
+		pair(f, 1, nil) // DATA_TYPE_BOOLEAN: no value
+	}
 	nv.Write(make([]byte, 4))
 	var z bytes.Buffer
 	w := zlib.NewWriter(&z)

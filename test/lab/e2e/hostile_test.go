@@ -135,3 +135,62 @@ func TestFaultResumeInterruptedAgainKeepsProgress(t *testing.T) {
 		t.Errorf("third run sent %.0f bytes of %d: progress was lost", sent, streamMiB<<20)
 	}
 }
+
+// TestHostileReplicationStreamForARun: zfs send -I writes a compound stream, which a pull of
+// a run of versions must take; a peer that answers it with -R -I (a replication stream) or
+// -p -I (the sender's properties) is refused in one line, nothing is received; the same run
+// sent as asked passes (real zfs send -I headers of the lab's OpenZFS).
+func TestHostileReplicationStreamForARun(t *testing.T) {
+	vmB.pool(t, "rsrc")
+	vmA.pool(t, "rdst")
+	vmB.must(t, "zfs create -o lab:note=sender rsrc/t && zfs-vm tag -n rr:1 rsrc/t")
+	vmA.must(t, "zfs-vm pull -d rdst b")
+	vmB.must(t, "zfs-vm tag -n rr:2 rsrc/t && zfs-vm tag -n rr:3 rsrc/t")
+	for flags, want := range map[string]string{
+		"-R": "a replication stream (zfs send -R, 1 filesystems) where a run of one filesystem's snapshots (zfs send -I) was asked",
+		"-p": "a stream with the sender's properties (zfs send -p) where a run",
+	} {
+		wrapZFS(t, vmB, fmt.Sprintf(`if [ "$1" = send ] && case " $* " in *" -I "*) true;; *) false;; esac; then shift; exec "$real" send %s "$@"; fi`, flags))
+		out := vmA.fails(t, "zfs-vm pull -d rdst b")
+		if !strings.Contains(out, "refused the stream from b: "+want) || strings.Count(out, "refused the stream") != 1 {
+			t.Errorf("send %s -I: the pull did not refuse the stream in one line:\n%s", flags, out)
+		}
+		if got := vmA.must(t, "zfs list -H -t snapshot -o name -r rdst | grep -c rr: || true"); strings.TrimSpace(got) != "1" {
+			t.Errorf("send %s -I: something was received:\n%s", flags, got)
+		}
+		vmB.must(t, "rm -f /usr/local/sbin/zfs")
+	}
+	out := vmA.must(t, "zfs-vm pull -d rdst b")
+	if strings.Contains(out, "refused") {
+		t.Errorf("the run as zfs send -I writes it was refused:\n%s", out)
+	}
+	if got := vmA.must(t, "zfs list -H -t snapshot -o name -r rdst | grep -c rr: || true"); strings.TrimSpace(got) != "3" {
+		t.Errorf("the run was not received: %s snapshots\n%s", got, out)
+	}
+}
+
+// TestHostileResumeTokenWithoutRawok: zfs send -t takes raw from the receiver's token. A
+// push of an encrypted dataset interrupted without raw leaves a token without rawok on the
+// peer (as a peer that stripped it would); a push with --send-option raw refuses to resume
+// it in one line naming the dataset, sends nothing, and leaves the peer's partial state.
+func TestHostileResumeTokenWithoutRawok(t *testing.T) {
+	vmA.pool(t, "esrc")
+	vmB.pool(t, "edst")
+	vmA.must(t, fmt.Sprintf("echo 'zfs-vm lab passphrase' > /root/esrc.key && zfs create -o encryption=on -o keyformat=passphrase -o keylocation=file:///root/esrc.key esrc/enc && dd if=/dev/urandom of=/esrc/enc/big bs=1M count=%d status=none && zfs-vm tag -n enc:1 esrc/enc", streamMiB))
+	t.Cleanup(func() { vmA.run("rm -f /root/esrc.key") })
+	out := vmA.must(t, interruptScript("push -d edst b", "esrc/enc@", streamMiB<<19, "^zfs send -P"))
+	if !strings.Contains(out, "killed=yes") {
+		t.Fatalf("the transfer was not interrupted:\n%s", out)
+	}
+	token := prop(t, vmB, "receive_resume_token", "edst/enc")
+	if token == "-" || token == "" {
+		t.Fatalf("no resume token on the peer after the interruption")
+	}
+	out = vmA.fails(t, "zfs-vm push --send-option raw -d edst b")
+	if !strings.Contains(out, "into edst/enc: the resume token does not match the send options") || strings.Contains(out, "resumed the interrupted receive") {
+		t.Errorf("the push did not refuse the token:\n%s", out)
+	}
+	if got := prop(t, vmB, "receive_resume_token", "edst/enc"); got != token {
+		t.Errorf("the peer's partial state changed: token %q, was %q", got, token)
+	}
+}
