@@ -8,7 +8,9 @@ import (
 )
 
 // MaxCompoundHeader bounds the header of a compound stream that Admit reads. zfs send -I
-// lists the filesystem's snapshots in it, about 120 bytes each: 4 MiB is some 30,000.
+// alone writes none (a 0-byte header, seen on OpenZFS 2.1.11 and 2.3.2); with -w, -p, -h or
+// -R the header lists each filesystem's snapshots, about 120 bytes each: 4 MiB is some
+// 30,000.
 const MaxCompoundHeader = 4 << 20
 
 // Compound is what a compound stream's header (the nvlist libzfs's zfs_send writes after
@@ -67,10 +69,16 @@ func (c *Compound) CheckRange() error {
 }
 
 // readCompound reads the header of the compound stream whose first record h is, and
-// refuses it unless it is a run of one filesystem's snapshots (see CheckRange).
+// refuses it unless it is a run of one filesystem's snapshots (see CheckRange). An empty
+// header is what zfs send -I alone writes: zfs receive then takes the stream as one
+// filesystem's, with no recursion, properties or holds (it reads "not_recursive" and the
+// filesystems from the header, and without one there are none).
 func readCompound(src io.Reader, h *Header) ([]byte, error) {
-	if h.PayloadLen == 0 || h.PayloadLen > MaxCompoundHeader {
-		return nil, &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header (zfs-vm reads 1 to %d)", h.PayloadLen, MaxCompoundHeader)}
+	if h.PayloadLen == 0 {
+		return nil, nil
+	}
+	if h.PayloadLen > MaxCompoundHeader {
+		return nil, &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header (zfs-vm reads at most %d)", h.PayloadLen, MaxCompoundHeader)}
 	}
 	payload := make([]byte, h.PayloadLen)
 	if n, err := io.ReadFull(src, payload); err == io.EOF || err == io.ErrUnexpectedEOF {
