@@ -86,7 +86,15 @@ log() { echo "[lab-build $(date +%T)] $*" >&2; }
 start=$SECONDS
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# cleanup removes the build directory. A build cut short (a signal to mmdebstrap) can leave
+# its mounts in the rootfs (/proc, /sys, /dev/pts, /dev/shm, bound from this host): unmount
+# them first, and never let rm cross into another file system, so that a killed build cannot
+# delete what the host has there.
+cleanup() {
+  grep -o " $tmp/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
 rootfs=$tmp/rootfs
 
 log "mmdebstrap bookworm (main contrib, OpenZFS $zfs_series) from $mirror into $rootfs; this takes 6 to 17 minutes"
