@@ -161,7 +161,7 @@ func TestHostileReplicationStreamForARun(t *testing.T) {
 		vmB.must(t, "rm -f /usr/local/sbin/zfs")
 	}
 	out := vmA.must(t, "zfs-vm pull -d rdst b")
-	if strings.Contains(out, "refused") {
+	if strings.Contains(out, "refused the stream") {
 		t.Errorf("the run as zfs send -I writes it was refused:\n%s", out)
 	}
 	if got := vmA.must(t, "zfs list -H -t snapshot -o name -r rdst | grep -c rr: || true"); strings.TrimSpace(got) != "3" {
