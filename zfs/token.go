@@ -69,7 +69,9 @@ func ParseResumeToken(token string) (ResumeToken, error) {
 	var t ResumeToken
 	t.FromGUID, _ = pairs["fromguid"].(uint64)
 	t.Bytes, _ = pairs["bytes"].(uint64)
-	_, t.Raw = pairs["rawok"].(bool)
+	// zfs send -t sends raw when the token has a pair called rawok, of whatever type
+	// (nvlist_exists), so its presence is what counts here too.
+	_, t.Raw = pairs["rawok"]
 	var ok bool
 	if t.ToGUID, ok = pairs["toguid"].(uint64); !ok {
 		return bad("no toguid")
@@ -136,6 +138,12 @@ func parseNativeNVList(b []byte) (map[string]any, error) {
 				return nil, fmt.Errorf("unterminated string %s", name)
 			}
 			out[name] = string(value[:end])
+		default:
+			// Kept by name only: libzfs tests some flags (rawok) with nvlist_exists, which
+			// ignores the type, so a flag of another type still counts.
+			if _, seen := out[name]; !seen {
+				out[name] = nil
+			}
 		}
 		pos += size
 	}

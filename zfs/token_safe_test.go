@@ -35,6 +35,10 @@ func TestResumeTokenMatchesRaw(t *testing.T) {
 		{nil, true, false},                    // a peer stripped rawok: the plaintext would go
 		{[]string{"compressok"}, true, false}, // the same, with other flags left
 		{[]string{"rawok"}, false, false},     // not the stream this configuration started
+		// zfs send -t tests rawok with nvlist_exists, whatever its type: a uint64 rawok
+		// sends raw too, so it counts as raw here.
+		{[]string{"rawok=u64"}, false, false},
+		{[]string{"rawok=u64"}, true, true},
 	}
 	for _, c := range cases {
 		tok, err := zfs.ParseResumeToken(zfstest.ResumeToken("tank/a@zfs-vm:a:1", 7, 5, 100, c.flags...))

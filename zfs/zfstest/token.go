@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // ResumeToken encodes a receive_resume_token as OpenZFS writes it (a zlib-compressed native
 // little-endian nvlist, hex), with the fields zfs-vm reads; fromGUID 0 leaves fromguid out.
-// Flags are boolean pairs the kernel adds for the send flags ("rawok", "compressok", ...).
+// Flags are boolean pairs the kernel adds for the send flags ("rawok", "compressok", ...);
+// "NAME=u64" makes NAME a uint64 pair instead (1), as a forged token might.
 func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64, flags ...string) string {
 	var nv bytes.Buffer
 	nv.Write([]byte{0, 1, 0, 0}) // NV_ENCODE_NATIVE, little-endian
@@ -39,6 +41,10 @@ func ResumeToken(toName string, toGUID, fromGUID, bytesDone uint64, flags ...str
 	pair("toname", 9, append([]byte(toName), 0))
 	pair("bytes", 8, u64(bytesDone))
 	for _, f := range flags {
+		if name, ok := strings.CutSuffix(f, "=u64"); ok {
+			pair(name, 8, u64(1))
+			continue
+		}
 		pair(f, 1, nil) // DATA_TYPE_BOOLEAN: no value
 	}
 	nv.Write(make([]byte, 4))
