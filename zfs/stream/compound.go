@@ -68,11 +68,14 @@ func (c *Compound) CheckRange() error {
 	return nil
 }
 
-// readCompound reads the header of the compound stream whose first record h is, and
-// refuses it unless it is a run of one filesystem's snapshots (see CheckRange). An empty
-// header is what zfs send -I alone writes: zfs receive then takes the stream as one
-// filesystem's, with no recursion, properties or holds (it reads "not_recursive" and the
-// filesystems from the header, and without one there are none).
+// readCompound takes the compound stream whose first record h is only when its header is
+// empty, which is what zfs send -I (and -w -I) alone writes on OpenZFS 2.x (seen on 2.1.11
+// and 2.3.2): zfs receive then takes the stream as one filesystem's, with no recursion,
+// properties or holds, since it reads "not_recursive" and the filesystems from the header.
+// Any header is refused. One that CheckRange would pass (one filesystem, not recursive) is
+// refused too: no OpenZFS sender writes one for a plain -I, and a header is an nvlist whose
+// every detail (a duplicate name, a flag of another type, "snapprops") libzfs reads in its
+// own way. The header is still read and decoded, bounded, to say what it was.
 func readCompound(src io.Reader, h *Header) ([]byte, error) {
 	if h.PayloadLen == 0 {
 		return nil, nil
@@ -95,5 +98,5 @@ func readCompound(src io.Reader, h *Header) ([]byte, error) {
 	if err := c.CheckRange(); err != nil {
 		return nil, &RefusedError{Err: err}
 	}
-	return payload, nil
+	return nil, &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header where a run of one filesystem's snapshots (zfs send -I) was asked: zfs send -I writes none", h.PayloadLen)}
 }

@@ -82,13 +82,14 @@ func TestWriteCompoundFixtures(t *testing.T) {
 		t.Skip("set ZFSVM_WRITE_FIXTURES=1 to rewrite testdata/compound and the fuzz seeds")
 	}
 	heads := map[string]header{
-		"accept/synthetic-I": {fsCount: 1},
-		// Larger than a pipe's buffer: a receive must not wait on it before zfs receive reads.
-		"accept/synthetic-I-600-snapshots":  {fsCount: 1, snaps: 600},
-		"refuse/synthetic-R":                {fsCount: 3, recursive: true, props: true},
-		"refuse/synthetic-R-one-filesystem": {fsCount: 1, recursive: true, props: true},
-		"refuse/synthetic-I-p":              {fsCount: 1, props: true},
-		"refuse/synthetic-I-h":              {fsCount: 1, holds: true},
+		// A header CheckRange passes is refused all the same: zfs send -I writes none.
+		"refuse/synthetic-I-header": {fsCount: 1},
+		// Larger than a pipe's buffer: a refusal must not wait on zfs receive to read.
+		"refuse/synthetic-I-header-600-snapshots": {fsCount: 1, snaps: 600},
+		"refuse/synthetic-R":                      {fsCount: 3, recursive: true, props: true},
+		"refuse/synthetic-R-one-filesystem":       {fsCount: 1, recursive: true, props: true},
+		"refuse/synthetic-I-p":                    {fsCount: 1, props: true},
+		"refuse/synthetic-I-h":                    {fsCount: 1, holds: true},
 	}
 	for name, h := range heads {
 		payload := h.pack()
@@ -106,6 +107,10 @@ func TestWriteCompoundFixtures(t *testing.T) {
 	}
 	for _, o := range orders { // a plain incremental (zfs send -i) is taken too
 		write(t, filepath.Join("testdata", "compound", "accept", fmt.Sprintf("synthetic-i-%s.zstream", o)), good(o).bytes())
+		r := good(o) // and zfs send -I's compound stream with its empty header
+		r.hdrType = CompoundStream
+		b := append(append(r.bytes(), good(o).bytes()...), good(o).bytes()...)
+		write(t, filepath.Join("testdata", "compound", "accept", fmt.Sprintf("synthetic-I-empty-header-%s.zstream", o)), b)
 	}
 }
 
