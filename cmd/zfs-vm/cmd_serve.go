@@ -27,8 +27,9 @@ func serveCommand() *cli.Command {
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
 			"zfs hold, release and holds -H with zfs-vm's tags (zfs-vm-base:...; with --hold-peer only\n" +
 			"the named clients' own), and zstd on the wire. A receive's\n" +
-			"stream is read first: a compound stream (zfs send -R, -p; into a filesystem it is taken\n" +
-			"as the run of versions zfs send -I makes), a stream of another dataset type than its\n" +
+			"stream is read first: a compound stream (zfs send -R, -p, -h; into a filesystem one with\n" +
+			"an empty header is taken as the run of versions zfs send -I makes), a stream of another\n" +
+			"dataset type than its\n" +
 			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
 			"receive starts. Anything else\n" +
 			"is refused with one line, on stderr and in the journal, and exit status 1.",
