@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -220,5 +221,27 @@ zfs create sco/pub && zfs clone sco/tmpl@zfs-vm:sc:1 sco/pub/c1 && echo c > /sco
 	vmA.fails(t, "zfs list scp/back/tmpl")
 	if h := vmB.must(t, "zfs holds -H sco/pub/c1@zfs-vm:sc:2"); !strings.Contains(h, "zfs-vm-base:"+me+":bclone:scp/back") {
 		t.Errorf("no base hold through --hold-peer on b:\n%s", h)
+	}
+}
+
+// TestForcedCommandResumedPull: a pull through the forced command is cut mid-stream (the
+// ssh carrying it dies); the rerun resumes it through serve, whose zfs send -t check finds
+// the token's snapshot below --allow-send on real ZFS, and completes it.
+func TestForcedCommandResumedPull(t *testing.T) {
+	vmB.pool(t, "srs")
+	vmA.pool(t, "srp")
+	forcedCommandAlias(t, "bres", "--allow-send srs/pub")
+	vmB.must(t, fmt.Sprintf("zfs create -p srs/pub/img && dd if=/dev/urandom of=/srs/pub/img/big bs=1M count=%d status=none && zfs-vm tag -n rs:1 srs/pub/img", streamMiB))
+	vmA.must(t, "zfs create srp/back")
+	out := vmA.must(t, interruptScript("pull --bwlimit 2M -d srp/back bres", "srs/pub/img@", streamMiB<<18, "^ssh .*zfs send"))
+	if !strings.Contains(out, "killed=yes") {
+		t.Fatalf("the pull was not interrupted:\n%s", out)
+	}
+	if token := prop(t, vmA, "receive_resume_token", "srp/back/img"); token == "-" || token == "" {
+		t.Fatalf("no resume token after the interrupted pull:\n%s", out)
+	}
+	resumeCompletes(t, vmA, "zfs-vm pull -d srp/back bres", replica{vmB, "srs/pub/img"}, replica{vmA, "srp/back/img"}, "zfs-vm:rs:1")
+	if j := vmB.must(t, "journalctl -t zfs-vm --no-pager -n 50 | grep refused || echo none"); !strings.Contains(j, "none") {
+		t.Errorf("serve refused something:\n%s", j)
 	}
 }
