@@ -32,10 +32,10 @@ func resumeListArgs(roots []string) []string {
 // the send roots. The name alone proves nothing: libzfs looks the stream's snapshot up by
 // the token's toguid, starting at toname's dataset and climbing to the pool's root, so a
 // forged token naming an allowed snapshot with the guid of any other would send that one.
-// When toname itself has toguid, the search ends below toname's dataset, inside the roots.
-// The fromguid of an incremental token is not checked: zfs sends only from a snapshot in
-// the history of toname's dataset, and the stream holds toname's own blocks, which a full
-// send of it gives the peer anyway.
+// When toname itself has toguid, the search ends in toname's dataset or below, inside the
+// roots. The fromguid of an incremental token is not checked: zfs sends only from a
+// snapshot in the history of toname's dataset (its origins included), and the stream holds
+// toname's own blocks, which a full send of it gives the peer anyway.
 func (p Policy) checkResume(ctx context.Context, tok zfs.ResumeToken) error {
 	argv := resumeListArgs(p.Send)
 	cmd := exec.CommandContext(ctx, zfs.LocalPath(argv[0]), argv[1:]...)
