@@ -342,8 +342,9 @@ func bareReceive(c command) string {
 	return ""
 }
 
-// Accept is Parse, and then the check that the line alone cannot make: a receive without
-// property options must go into an existing volume. zfs runs with this process's rights.
+// Accept is Parse, and then the checks that the line alone cannot make: a receive without
+// property options must go into an existing volume, and a zfs send -t must send the
+// snapshot its resume token names (see checkResume). zfs runs with this process's rights.
 func (p Policy) Accept(ctx context.Context, line string) (*Request, error) {
 	r, err := p.Parse(line)
 	if err != nil {
@@ -352,6 +353,11 @@ func (p Policy) Accept(ctx context.Context, line string) (*Request, error) {
 	for _, c := range r.cmds {
 		if ds := bareReceive(c); ds != "" {
 			if err := existingVolume(ctx, ds); err != nil {
+				return nil, err
+			}
+		}
+		if tok, ok := resumeToken(c); ok {
+			if err := p.checkResume(ctx, tok); err != nil {
 				return nil, err
 			}
 		}
@@ -378,7 +384,7 @@ type Request struct {
 }
 
 // Parse reads a line zfs-vm sent and checks it against the policy, without running anything;
-// a forced command calls Accept, which adds the one check that needs zfs. The error, one
+// a forced command calls Accept, which adds the checks that need zfs. The error, one
 // line, says why the line is refused.
 func (p Policy) Parse(line string) (*Request, error) {
 	toks, err := tokenize(line)

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,5 +279,56 @@ func TestReceiveExpectMatchesTheReceive(t *testing.T) {
 				t.Errorf("%v: serve expects %+v, zfs-vm %+v", r.Argv(), got, want)
 			}
 		}
+	}
+}
+
+// A zfs send -t (a stream or an estimate) is accepted only if the snapshot the token names,
+// below --allow-send, has the token's guid: libzfs sends the snapshot with that guid, looked
+// up from the named one up to the pool's root, and a forged token could name an allowed
+// snapshot with the guid of another outside.
+func TestAcceptResumeOnlyOfItsOwnSnapshot(t *testing.T) {
+	logFile, _ := fakeZFS(t)
+	tok := must(zfs.ParseResumeToken(tokenSrc)) // tk/src@b
+	guid := fmt.Sprint(tok.ToGUID)
+	resume := must(zfs.NewResumeSend(tokenSrc))
+	l := lines{zfs.Unconnected("b", true)}
+	send, estimate := l.pipe(zfs.Stage{Argv: resume.ReportingArgv()}, zstdC), l.one(resume.EstimateArgv()...)
+	listing := filepath.Join(t.TempDir(), "list")
+	t.Setenv("FAKE_LIST", listing)
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		list string
+		want string // "" to accept
+	}{
+		"honest":                 {"tk/src@a\t5\ntk/src@b\t" + guid + "\ntank/img/t@x\t6\n", ""},
+		"the guid twice, inside": {"tank/img/copy@b\t" + guid + "\ntk/src@b\t" + guid + "\n", ""},
+		// The fake lists the whole pool: serve believes no line outside the roots.
+		"the guid outside": {"tank/secret@x\t" + guid + "\ntk/src@b\t5\n", "no snapshot below --allow-send has the resume token's guid"},
+		"an unknown guid":  {"tk/src@a\t5\ntk/src@b\t6\n", "no snapshot below --allow-send has the resume token's guid"},
+		"another's guid":   {"tk/src@a\t" + guid + "\ntk/src@b\t6\n", "the resume token's guid is not its snapshot tk/src@b's"},
+		"its name gone":    {"tk/src@renamed\t" + guid + "\n", "the resume token's guid is not its snapshot tk/src@b's"},
+		"a name too long":  {strings.Repeat("x", 70*1024) + "\t" + guid + "\n", "no snapshot below --allow-send"},
+	} {
+		if err := os.WriteFile(listing, []byte(c.list), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{send, estimate} {
+			os.Remove(logFile)
+			_, err := policy.Accept(ctx, line)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%s: refused: %v", name, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n")):
+				t.Errorf("%s: got %v, want one line with %q", name, err, c.want)
+			}
+			want := "zfs list -H -p -t snapshot -o name,guid -r tank/img tk/src\n"
+			if b, _ := os.ReadFile(logFile); string(b) != want {
+				t.Errorf("%s: zfs ran %q, want the one listing %q", name, b, want)
+			}
+		}
+	}
+	t.Setenv("FAKE_LIST", filepath.Join(t.TempDir(), "missing"))
+	if _, err := policy.Accept(ctx, send); err == nil || !strings.Contains(err.Error(), "(zfs list: exit status 1)") {
+		t.Errorf("a failed listing: %v", err)
 	}
 }

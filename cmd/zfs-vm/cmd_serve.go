@@ -21,7 +21,8 @@ func serveCommand() *cli.Command {
 			"pipeline or a sequence as the one script of sh -c, unwrapped once) and run without a\n" +
 			"shell if every command in it is one zfs-vm sends: the listing (shown only for the allowed\n" +
 			"datasets; a clone of a snapshot outside them is shown with origin -, so that the peer\n" +
-			"takes it as a dataset of its own, sent in full), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below --allow-send,\n" +
+			"takes it as a dataset of its own, sent in full), zfs send -P -v / -n -P (with -t, -i, -I) of snapshots below --allow-send\n" +
+			"(-t only if the snapshot its token names has the token's guid, which zfs send -t goes by),\n" +
 			"zfs receive -s -u and -A below --allow-receive, the receive with zfs-vm's property\n" +
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +

@@ -243,5 +243,34 @@ func TestForcedCommandResumedPull(t *testing.T) {
 	resumeCompletes(t, vmA, "zfs-vm pull -d srp/back bres", replica{vmB, "srs/pub/img"}, replica{vmA, "srp/back/img"}, "zfs-vm:rs:1")
 	if j := vmB.must(t, "journalctl -t zfs-vm --no-pager -n 50 | grep refused || echo none"); !strings.Contains(j, "none") {
 		t.Errorf("serve refused something:\n%s", j)
+
+// TestForcedCommandResumeTokenOfAnother: zfs send -t sends the snapshot with the token's
+// guid, searched from the token's name up to the pool's root. A token cut from a stream of
+// stk/pub/x@s, whose dataset then moved out of --allow-send (stk/secret) and was replaced by
+// a new stk/pub/x@s, names an allowed snapshot with the guid of one outside: zfs itself
+// would send stk/secret@s, serve refuses it. A token whose snapshot is its own is accepted.
+func TestForcedCommandResumeTokenOfAnother(t *testing.T) {
+	vmB.pool(t, "stk")
+	forcedCommandAlias(t, "btok", "--allow-send stk/pub")
+	token := func(partial string) string {
+		return strings.TrimSpace(vmB.must(t, `zfs create stk/pub/x && dd if=/dev/urandom of=/stk/pub/x/f bs=1M count=4 status=none
+zfs snapshot stk/pub/x@s
+{ zfs send stk/pub/x@s | head -c 2000000 | zfs receive -s stk/`+partial+`; } >/dev/null 2>&1 || true
+zfs get -H -o value receive_resume_token stk/`+partial))
+	}
+	vmB.must(t, "zfs create stk/pub")
+	forged := token("partial1")
+	vmB.must(t, "zfs rename stk/pub/x stk/secret")
+	honest := token("partial2")
+
+	if out := vmB.must(t, "zfs send -n -P -t "+forged); !strings.Contains(out, "stk/secret@s") {
+		t.Errorf("zfs send -t of the token did not resolve to stk/secret@s (the premise):\n%s", out)
+	}
+	out := vmA.fails(t, "ssh btok zfs send -n -P -t "+forged)
+	if !strings.Contains(out, "zfs-vm serve: refused: zfs send -t: no snapshot below --allow-send has the resume token's guid") {
+		t.Errorf("a token of stk/pub/x@s with stk/secret@s's guid:\n%s", out)
+	}
+	if out := vmA.must(t, "ssh btok zfs send -n -P -t "+honest); !strings.Contains(out, "stk/pub/x@s") {
+		t.Errorf("the estimate of an honest resume:\n%s", out)
 	}
 }
