@@ -243,6 +243,8 @@ func TestForcedCommandResumedPull(t *testing.T) {
 	resumeCompletes(t, vmA, "zfs-vm pull -d srp/back bres", replica{vmB, "srs/pub/img"}, replica{vmA, "srp/back/img"}, "zfs-vm:rs:1")
 	if j := vmB.must(t, "journalctl -t zfs-vm --no-pager -n 50 | grep refused || echo none"); !strings.Contains(j, "none") {
 		t.Errorf("serve refused something:\n%s", j)
+	}
+}
 
 // TestForcedCommandResumeTokenOfAnother: zfs send -t sends the snapshot with the token's
 // guid, searched from the token's name up to the pool's root. A token cut from a stream of
