@@ -176,7 +176,7 @@ zfs clone csrc/tmpl@zfs-vm:csh:1 csrc/ct && echo 2 > /csrc/ct/g && zfs-vm tag cs
 	if strings.Contains(out, "warning") {
 		t.Errorf("warnings pushing to a tcsh peer:\n%s", out)
 	}
-	holds := vmB.must(t, "zfs holds -H -r cdst | cut -f2 | sort -u")
+	holds := vmB.must(t, "zfs list -H -t snapshot -o name -r cdst | xargs -r zfs holds -H | cut -f2 | sort -u")
 	if !strings.Contains(holds, "zfs-vm-base:") {
 		t.Errorf("no base holds on the tcsh peer:\n%s", holds)
 	}
