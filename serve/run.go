@@ -211,9 +211,8 @@ func receiveExpect(argv []string) stream.Expect {
 // goroutine, for zfs receive's stdin. An empty stream is passed on for zfs receive to
 // report.
 func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
-	// What Admit passes on (the record, and a compound stream's header, up to
-	// stream.MaxCompoundHeader) may not fit a pipe's buffer: it is held here, and written
-	// by the goroutine that copies the rest, once zfs receive reads.
+	// What Admit passes on (the first record) is held here and written by the goroutine
+	// that copies the rest, so that nothing here waits on zfs receive to read.
 	var head bytes.Buffer
 	if _, err := stream.Admit(&head, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
 		return nil, err

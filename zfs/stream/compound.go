@@ -68,7 +68,7 @@ func (c *Compound) CheckRange() error {
 	return nil
 }
 
-// readCompound takes the compound stream whose first record h is only when its header is
+// checkCompound takes the compound stream whose first record h is only when its header is
 // empty, which is what zfs send -I (and -w -I) alone writes on OpenZFS 2.x (seen on 2.1.11
 // and 2.3.2): zfs receive then takes the stream as one filesystem's, with no recursion,
 // properties or holds, since it reads "not_recursive" and the filesystems from the header.
@@ -76,27 +76,27 @@ func (c *Compound) CheckRange() error {
 // refused too: no OpenZFS sender writes one for a plain -I, and a header is an nvlist whose
 // every detail (a duplicate name, a flag of another type, "snapprops") libzfs reads in its
 // own way. The header is still read and decoded, bounded, to say what it was.
-func readCompound(src io.Reader, h *Header) ([]byte, error) {
+func checkCompound(src io.Reader, h *Header) error {
 	if h.PayloadLen == 0 {
-		return nil, nil
+		return nil
 	}
 	if h.PayloadLen > MaxCompoundHeader {
-		return nil, &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header (zfs-vm reads at most %d)", h.PayloadLen, MaxCompoundHeader)}
+		return &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header (zfs-vm reads at most %d)", h.PayloadLen, MaxCompoundHeader)}
 	}
 	payload := make([]byte, h.PayloadLen)
 	if n, err := io.ReadFull(src, payload); err == io.EOF || err == io.ErrUnexpectedEOF {
-		return nil, &RefusedError{Err: fmt.Errorf("a compound stream that ends %d bytes into its %d-byte header", n, h.PayloadLen)}
+		return &RefusedError{Err: fmt.Errorf("a compound stream that ends %d bytes into its %d-byte header", n, h.PayloadLen)}
 	} else if err != nil {
-		return nil, fmt.Errorf("reading the compound stream's header: %w", err)
+		return fmt.Errorf("reading the compound stream's header: %w", err)
 	}
 	c, err := ParseCompound(payload)
 	if err != nil {
 		// The reason may quote a pair's name, the peer's text.
 		why := untrusted.Printable(untrusted.Line(err.Error(), 200))
-		return nil, &RefusedError{Err: fmt.Errorf("a compound stream whose header zfs-vm cannot read: %s", why)}
+		return &RefusedError{Err: fmt.Errorf("a compound stream whose header zfs-vm cannot read: %s", why)}
 	}
 	if err := c.CheckRange(); err != nil {
-		return nil, &RefusedError{Err: err}
+		return &RefusedError{Err: err}
 	}
-	return nil, &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header where a run of one filesystem's snapshots (zfs send -I) was asked: zfs send -I writes none", h.PayloadLen)}
+	return &RefusedError{Err: fmt.Errorf("a compound stream with a %d-byte header where a run of one filesystem's snapshots (zfs send -I) was asked: zfs send -I writes none", h.PayloadLen)}
 }

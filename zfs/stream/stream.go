@@ -210,7 +210,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Admit reads src's first record, checks it against want and writes it to dst; the caller
 // passes the rest of the stream on. Of a compound stream that want allows (a run of
-// snapshots, Expect.Range), it reads and checks the header too, and writes both. A stream
+// snapshots, Expect.Range), it reads and checks the header too (only an empty one passes). A stream
 // that is refused, or not a send stream at all, is a *RefusedError, and nothing is
 // written; an empty one is ErrEmpty.
 func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
@@ -232,11 +232,9 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 		return nil, &RefusedError{Err: err}
 	}
 	if h.Compound() {
-		payload, err := readCompound(src, h)
-		if err != nil {
+		if err := checkCompound(src, h); err != nil {
 			return nil, err
 		}
-		rec = append(rec, payload...)
 	}
 	if _, err := dst.Write(rec); err != nil {
 		return nil, err
@@ -247,18 +245,9 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 // Copy is Admit, then a copy of the rest of src to dst; it returns the bytes written.
 // Between two *os.File pipes the copy is io.Copy's, which Linux can splice.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
-	h, err := Admit(dst, src, want)
-	if err != nil {
+	if _, err := Admit(dst, src, want); err != nil {
 		return 0, err
 	}
 	n, err := io.Copy(dst, src)
-	return n + h.admitted(), err
-}
-
-// admitted is the bytes Admit wrote: the record, and a compound stream's header.
-func (h *Header) admitted() int64 {
-	if h.Compound() {
-		return RecordSize + int64(h.PayloadLen)
-	}
-	return RecordSize
+	return n + RecordSize, err
 }
