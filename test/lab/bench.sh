@@ -86,6 +86,11 @@ push() { # $1: variant, $2: dataset, $3: destination host, $4...: zfs-vm push op
 bare_ssh() { # $1: dataset
   on a "$timing; s=\$(now); zfs send src/$1@zfs-vm:$1:1 | ssh b zfs receive -u dst/vm/$1; elapsed \$s"
 }
+# A pull passes the stream through zfs-vm on the receiver (it reads the first record before
+# zfs receive sees a byte, see zfs/stream), where a push leaves it to ssh: B pulls from A.
+pull() { # $1: variant, $2: dataset
+  on b "$timing; s=\$(now); zfs-vm -d pull -n $2 -d dst/vm a 2>/tmp/$1.log >/dev/null; elapsed \$s; sed -n 's/.*resources: /$1: /p' /tmp/$1.log >&2"
+}
 variant() {
   case $1 in
     a) on a "$timing; zfs destroy -r dst/vm/local 2>/dev/null; s=\$(now); zfs send src/local@zfs-vm:local:1 | zfs receive -u dst/vm/local; elapsed \$s" ;;
@@ -97,11 +102,13 @@ variant() {
     g) push g text b --compress zstd ;;
     h) push h rand b --compress zstd ;;
     i) bare_ssh rand ;;
+    j) on b "$timing; s=\$(now); ssh a zfs send src/remote@zfs-vm:remote:1 | zfs receive -u dst/vm/remote; elapsed \$s" ;;
+    k) pull k remote ;;
   esac
 }
 declare -A secs
 for run in $(seq 1 "$RUNS"); do
-  for v in a b c d e f g i h; do
+  for v in a b c d j k e f g i h; do
     on a "$unhold; unhold src; unhold dst"
     on b "$unhold; unhold dst; zfs list -H -o name -d 1 dst/vm | tail -n +2 | xargs -r -n1 zfs destroy -r"
     t=$(variant $v 2>>/tmp/zfs-vm-bench-res.log)
@@ -113,11 +120,13 @@ text_wire=$(on a "zfs send src/text@zfs-vm:text:1 | zstd -q -c -T0 | wc -c")
 echo
 echo "## 1. Data path (median of $RUNS alternating runs)"
 awk -v a="$(med a)" -v b="$(med b)" -v c="$(med c)" -v d="$(med d)" -v e="$(med e)" -v f="$(med f)" -v g="$(med g)" \
-    -v h="$(med h)" -v i="$(med i)" -v l="$LOCAL_MIB" -v s="$SSH_MIB" -v z="$COMPRESS_MIB" -v w="$text_wire" 'BEGIN {
+    -v h="$(med h)" -v i="$(med i)" -v j="$(med j)" -v k="$(med k)" -v l="$LOCAL_MIB" -v s="$SSH_MIB" -v z="$COMPRESS_MIB" -v w="$text_wire" 'BEGIN {
   printf "a. bare zfs send | zfs receive (in one VM, %d MiB):  %.2fs  %.1f MiB/s\n", l, a, l/a
   printf "b. zfs-vm push to the same VM:                      %.2fs  %.1f MiB/s   b/a throughput = %.3f\n", b, l/b, a/b
   printf "c. bare zfs send | ssh B zfs receive (%d MiB):     %.2fs  %.1f MiB/s\n", s, c, s/c
   printf "d. zfs-vm push to B:                                %.2fs  %.1f MiB/s   d/c throughput = %.3f\n", d, s/d, c/d
+  printf "j. bare ssh A zfs send | zfs receive, on B:          %.2fs  %.1f MiB/s\n", j, s/j
+  printf "k. zfs-vm pull from A, on B:                        %.2fs  %.1f MiB/s   k/j throughput = %.3f\n", k, s/k, j/k
   printf "compressible data (%d MiB of the guest'"'"'s /usr; zstd -3 makes it %.0f MiB):\n", z, w/1048576
   printf "e. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", e, z/e
   printf "f. zfs-vm push to B:                                %.2fs  %.1f MiB/s   f/e throughput = %.3f\n", f, z/f, e/f
