@@ -121,8 +121,8 @@ func (a SendArgs) Argv() []string {
 
 // ReportingArgv returns the command line with -P -v, which makes zfs send print its size
 // estimate on stderr before the stream (see ParseEstimate) and, once a second while it runs,
-// how many bytes it has sent (see ParseProgress). Only these lines pass through zfs-vm; the
-// stream itself does not.
+// how many bytes it has sent (see ParseProgress). zfs-vm reads these lines from send's stderr;
+// the stream itself is not read for them.
 func (a SendArgs) ReportingArgv() []string {
 	argv := a.Argv()
 	return append([]string{"zfs", "send", "-P", "-v"}, argv[2:]...)
