@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,21 +15,18 @@ import (
 // spec is [user@]host[:port], dest the receiving parent dataset ("" for none), sshOptions
 // the options every ssh run to the peer gets. The host is keyed as ssh resolves it (its
 // HostName and Port, see zfs.ResolveHost), so that a Host alias and the name it stands for,
-// or two ports' spellings, take one lock; if ssh cannot say, by the name as written.
+// or two ports' spellings, take one lock. When ssh cannot say, there is no key: the name as
+// written would let another spelling of the same machine run on the same datasets at once,
+// so the run stops. "local" (this host, no ssh) is keyed as written.
 func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
-	target, port, err := zfs.ParseHostSpec(spec)
+	if zfs.IsLocal(spec) {
+		return lock.PeerName("local", "", dest), nil
+	}
+	host, port, err := zfs.ResolveHost(ctx, spec, sshOptions)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot resolve peer %s for its lock: %v", spec, err)
 	}
-	host, rport, err := zfs.ResolveHost(ctx, spec, sshOptions)
-	if err == nil {
-		return lock.PeerName(host, rport, dest), nil
-	}
-	log.WithError(err).WithField("host", spec).Debug("peer lock keyed by the host as written")
-	if i := strings.LastIndexByte(target, '@'); i >= 0 {
-		target = target[i+1:]
-	}
-	return lock.PeerName(target, port, dest), nil
+	return lock.PeerName(host, port, dest), nil
 }
 
 // errPeerLocked is returned by lockPeer when another run holds the peer's lock.
