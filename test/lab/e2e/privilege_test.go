@@ -201,7 +201,8 @@ sed -e 's/^Host b$/Host `+alias+`/' -e 's|^  IdentityFile .*|  IdentityFile `+ke
 // TestForcedCommandCloneOfOutside: b's template sco/tmpl is outside --allow-send, its clone
 // sco/pub/c1 inside. serve lists the clone with origin "-", so a pull through it takes the
 // clone as a dataset of its own: received in full, with no origin, and its version; the
-// template stays hidden. The base hold on b goes through --hold-peer (a's hostname).
+// template stays hidden. The base hold on b goes through --hold-peer (a's hostname), and
+// zfs holds through the key shows that hold only.
 func TestForcedCommandCloneOfOutside(t *testing.T) {
 	vmB.pool(t, "sco")
 	vmA.pool(t, "scp")
@@ -222,6 +223,14 @@ zfs create sco/pub && zfs clone sco/tmpl@zfs-vm:sc:1 sco/pub/c1 && echo c > /sco
 	vmA.fails(t, "zfs list scp/back/tmpl")
 	if h := vmB.must(t, "zfs holds -H sco/pub/c1@zfs-vm:sc:2"); !strings.Contains(h, "zfs-vm-base:"+me+":bclone:scp/back") {
 		t.Errorf("no base hold through --hold-peer on b:\n%s", h)
+	}
+	// zfs holds through the key shows only this client's base holds, as real zfs prints
+	// them: not another client's tag (its host and peer) nor another tool's hold.
+	vmB.must(t, "zfs hold zfs-vm-base:other:mirror:tank/m sco/pub/c1@zfs-vm:sc:2 && zfs hold keep sco/pub/c1@zfs-vm:sc:2")
+	h := vmA.must(t, "ssh bclone zfs holds -H sco/pub/c1@zfs-vm:sc:2")
+	if !strings.Contains(h, "sco/pub/c1@zfs-vm:sc:2\tzfs-vm-base:"+me+":bclone:scp/back\t") ||
+		strings.Contains(h, "other") || strings.Contains(h, "keep") {
+		t.Errorf("zfs holds through --hold-peer shows:\n%s", h)
 	}
 }
 
