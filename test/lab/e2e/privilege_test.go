@@ -229,7 +229,7 @@ zfs create sco/pub && zfs clone sco/tmpl@zfs-vm:sc:1 sco/pub/c1 && echo c > /sco
 	vmB.must(t, "zfs hold zfs-vm-base:other:mirror:tank/m sco/pub/c1@zfs-vm:sc:2 && zfs hold keep sco/pub/c1@zfs-vm:sc:2")
 	h := vmA.must(t, "ssh bclone zfs holds -H sco/pub/c1@zfs-vm:sc:2")
 	if !strings.Contains(h, "sco/pub/c1@zfs-vm:sc:2\tzfs-vm-base:"+me+":bclone:scp/back\t") ||
-		strings.Contains(h, "other") || strings.Contains(h, "keep") {
+		strings.Contains(h, "zfs-vm-base:other:") || strings.Contains(h, "\tkeep\t") {
 		t.Errorf("zfs holds through --hold-peer shows:\n%s", h)
 	}
 }
