@@ -271,11 +271,13 @@ func (p *planner) onReceiver(s *zfs.Snapshot) *zfs.Snapshot {
 	return first
 }
 
-// inDest reports whether a receiver dataset is below the destination parent (any is, without
-// -d: names are the sender's, and a copy renamed on the receiver is still found).
-func (p *planner) inDest(name string) bool {
-	d := p.opt.DestParent
-	return d == "" || strings.HasPrefix(name, d+"/")
+// inDest reports whether a receiver dataset is below the destination parent.
+func (p *planner) inDest(name string) bool { return underDest(name, p.opt.DestParent) }
+
+// underDest reports whether a receiver dataset is below dest, the destination parent (any
+// is, without -d: names are the sender's, and a copy renamed on the receiver is still found).
+func underDest(name, dest string) bool {
+	return dest == "" || strings.HasPrefix(name, dest+"/")
 }
 
 // want marks s, and the zfs-vm versions it descends from that the receiver lacks, as to be
