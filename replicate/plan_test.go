@@ -198,6 +198,13 @@ func TestPlanStreams(t *testing.T) {
 			want: []string{"incremental pool/t@zfs-vm:d:1>pool/t@zfs-vm:d:2 @tank/x/t"},
 		},
 		{
+			name: "nothing is received into another destination's dataset",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@zfs-vm:d:2 #2"},
+			dst:  []string{"tank", "tank/x", "tank/y", "tank/y/t", "tank/y/t@zfs-vm:d:1 #1"},
+			opt:  Options{DestParent: "tank/x"},
+			want: []string{"full ->pool/t@zfs-vm:d:1 @tank/x/t", "incremental pool/t@zfs-vm:d:1>pool/t@zfs-vm:d:2 @tank/x/t"},
+		},
+		{
 			name: "a clone's origin under another destination is sent to this one first",
 			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/c < pool/t@zfs-vm:d:1", "pool/c@zfs-vm:d:2 #2"},
 			dst:  []string{"tank", "tank/old", "tank/old/t", "tank/old/t@zfs-vm:d:1 #1", "tank/new"},
