@@ -17,16 +17,22 @@ import (
 // HostName and Port, see zfs.ResolveHost), so that a Host alias and the name it stands for,
 // or two ports' spellings, take one lock. When ssh cannot say, there is no key: the name as
 // written would let another spelling of the same machine run on the same datasets at once,
-// so the run stops. "local" (this host, no ssh) is keyed as written.
+// so the run stops.
 func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
-	if zfs.IsLocal(spec) {
-		return lock.PeerName("local", "", dest), nil
-	}
 	host, port, err := zfs.ResolveHost(ctx, spec, sshOptions)
 	if err != nil {
 		return "", fmt.Errorf("cannot resolve peer %s for its lock: %v", spec, err)
 	}
 	return lock.PeerName(host, port, dest), nil
+}
+
+// replicateLockName is push's and pull's peerLockName: "local" (this host, which they reach
+// without ssh) is keyed as written, and ssh gets no options.
+func replicateLockName(ctx context.Context, spec, dest string) (string, error) {
+	if zfs.IsLocal(spec) {
+		return lock.PeerName("local", "", dest), nil
+	}
+	return peerLockName(ctx, spec, dest, nil)
 }
 
 // errPeerLocked is returned by lockPeer when another run holds the peer's lock.
@@ -40,13 +46,9 @@ func (e *errPeerLocked) Error() string {
 	return fmt.Sprintf("another zfs-vm run with %s is going on (pid %s)", what, e.holder)
 }
 
-// lockPeer takes the peer's lock, waiting up to --wait; an *errPeerLocked when it stays busy.
-// sshOptions are those of every ssh run to the peer (the config's ssh_options).
-func lockPeer(c *cli.Context, spec, dest string, sshOptions []string) (*lock.Lock, error) {
-	name, err := peerLockName(ctx(c), spec, dest, sshOptions)
-	if err != nil {
-		return nil, err
-	}
+// lockPeer takes the lock name of the peer spec with destination dest, waiting up to
+// --wait; an *errPeerLocked when it stays busy.
+func lockPeer(c *cli.Context, name, spec, dest string) (*lock.Lock, error) {
 	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
 	if err != nil {
 		return nil, err

@@ -87,9 +87,9 @@ func TestPeerLockFailsClosed(t *testing.T) {
 	if got := err.Error(); got != want {
 		t.Errorf("error\n%s\nwant\n%s", got, want)
 	}
-	// This host needs no ssh at all: "local" keys its lock as written.
+	// push and pull reach this host without ssh: "local" keys their lock as written.
 	t.Setenv("PATH", t.TempDir())
-	if n, err := peerLockName(context.Background(), "local", "tank/bk", nil); err != nil || n != lock.PeerName("local", "", "tank/bk") {
+	if n, err := replicateLockName(context.Background(), "local", "tank/bk"); err != nil || n != lock.PeerName("local", "", "tank/bk") {
 		t.Errorf("local without ssh: %s, %v", n, err)
 	}
 }
