@@ -36,6 +36,11 @@ func TestPlanBases(t *testing.T) {
 	if got := describeBases(plan); len(got) != 3 || got[1] != "pool/o@zfs-vm:other:1 bk/o@zfs-vm:other:1" {
 		t.Errorf("bases of all streamlines: %q", got)
 	}
+	// Another destination's copies are not this pair's bases: its holds would land there.
+	other := zfstest.Inventory(t, "bk", "bk2", "bk2/tmpl", "bk2/tmpl@zfs-vm:d:1 #1")
+	if got := describeBases(Compute(src, other, Options{DestParent: "bk", Streamlines: []string{"d"}})); len(got) != 0 {
+		t.Errorf("bases under another destination: %q", got)
+	}
 }
 
 func snap(name string, refs uint64) *zfs.Snapshot {

@@ -37,9 +37,11 @@ type Summary struct {
 	// Errors are the refusals and failures, one per line to report.
 	Errors []error
 
-	// The listings the plan was made from, and the run's streamlines, for States.
+	// The listings the plan was made from, the run's streamlines and destination parent,
+	// for States.
 	sender, receiver *zfs.Inventory
 	streamlines      []string
+	dest             string
 }
 
 // list reads both hosts. When both are this machine (replicating to another of its pools),
@@ -150,7 +152,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	ex.MigrateHolds(ctx, plan.Bases)
 	res := ex.Run(ctx, plan)
 	sum.Plan = plan
-	sum.sender, sum.receiver, sum.streamlines = src, dst, j.Options.Streamlines
+	sum.sender, sum.receiver, sum.streamlines, sum.dest = src, dst, j.Options.Streamlines, j.Options.DestParent
 	sum.Done += res.Done
 	sum.Bytes += res.Bytes
 	sum.ByStreamline = res.ByStreamline

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -252,19 +253,31 @@ func (p *planner) noticeGoneMembers() {
 }
 
 // onReceiver returns the receiver's copy of a sender snapshot (same guid), preferring the
-// one in the dataset it would be received into, or nil.
+// one in the dataset it would be received into, or nil. Under -d only copies below
+// DestParent count: one elsewhere belongs to another destination (another peer on the same
+// host, which may destroy it, and whose holds it carries); taking it for this one's would
+// plan nothing for this destination, and hold that copy as this pair's base.
 func (p *planner) onReceiver(s *zfs.Snapshot) *zfs.Snapshot {
-	copies := p.dst.ByGUID(s.GUID)
-	if len(copies) == 0 {
-		return nil
-	}
 	want := p.mapped(s.Dataset.Name)
-	for _, c := range copies {
+	var first *zfs.Snapshot
+	for _, c := range p.dst.ByGUID(s.GUID) {
 		if c.Dataset.Name == want {
 			return c
 		}
+		if first == nil && p.inDest(c.Dataset.Name) {
+			first = c
+		}
 	}
-	return copies[0]
+	return first
+}
+
+// inDest reports whether a receiver dataset is below the destination parent.
+func (p *planner) inDest(name string) bool { return underDest(name, p.opt.DestParent) }
+
+// underDest reports whether a receiver dataset is below dest, the destination parent (any
+// is, without -d: names are the sender's, and a copy renamed on the receiver is still found).
+func underDest(name, dest string) bool {
+	return dest == "" || strings.HasPrefix(name, dest+"/")
 }
 
 // want marks s, and the zfs-vm versions it descends from that the receiver lacks, as to be

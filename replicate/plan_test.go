@@ -181,6 +181,46 @@ func TestPlanStreams(t *testing.T) {
 			want: []string{"clone pool/t@zfs-vm:d:1>pool/c@zfs-vm:d:2 @tank/new/c origin=tank/new/t@zfs-vm:d:1"},
 		},
 		{
+			// Two peers on one host (TestHoldsPerPeerOnOneHost): py's copy is not px's. With
+			// it counted, px's run sent nothing and exited 0.
+			name: "a copy under another destination is not this destination's",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1"},
+			dst:  []string{"hpx", "hpx/bk", "hpy", "hpy/bk", "hpy/bk/t", "hpy/bk/t@zfs-vm:d:1 #1"},
+			opt:  Options{DestParent: "hpx/bk"},
+			want: []string{"full ->pool/t@zfs-vm:d:1 @hpx/bk/t"},
+		},
+		{
+			name: "another destination ahead does not stop this one's incremental",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@zfs-vm:d:2 #2"},
+			dst: []string{"tank", "tank/x", "tank/x/t", "tank/x/t@zfs-vm:d:1 #1",
+				"tank/y", "tank/y/t", "tank/y/t@zfs-vm:d:1 #1", "tank/y/t@zfs-vm:d:2 #2"},
+			opt:  Options{DestParent: "tank/x"},
+			want: []string{"incremental pool/t@zfs-vm:d:1>pool/t@zfs-vm:d:2 @tank/x/t"},
+		},
+		{
+			name: "nothing is received into another destination's dataset",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@zfs-vm:d:2 #2"},
+			dst:  []string{"tank", "tank/x", "tank/y", "tank/y/t", "tank/y/t@zfs-vm:d:1 #1"},
+			opt:  Options{DestParent: "tank/x"},
+			want: []string{"full ->pool/t@zfs-vm:d:1 @tank/x/t", "incremental pool/t@zfs-vm:d:1>pool/t@zfs-vm:d:2 @tank/x/t"},
+		},
+		{
+			name: "a clone's origin under another destination is sent to this one first",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/c < pool/t@zfs-vm:d:1", "pool/c@zfs-vm:d:2 #2"},
+			dst:  []string{"tank", "tank/old", "tank/old/t", "tank/old/t@zfs-vm:d:1 #1", "tank/new"},
+			opt:  Options{DestParent: "tank/new"},
+			want: []string{
+				"full ->pool/t@zfs-vm:d:1 @tank/new/t",
+				"clone pool/t@zfs-vm:d:1>pool/c@zfs-vm:d:2 @tank/new/c origin=tank/new/t@zfs-vm:d:1",
+			},
+		},
+		{
+			name: "without -d a copy anywhere counts (names are the sender's, a renamed copy is found)",
+			src:  []string{"pool/t", "pool/t@zfs-vm:d:1 #1", "pool/t@zfs-vm:d:2 #2"},
+			dst:  []string{"pool", "pool/renamed", "pool/renamed@zfs-vm:d:1 #1"},
+			want: []string{"incremental pool/t@zfs-vm:d:1>pool/t@zfs-vm:d:2 @pool/renamed"},
+		},
+		{
 			name: "foreign snapshots are never sent on their own",
 			src:  []string{"pool/a", "pool/a@daily #1"},
 			dst:  []string{"pool"},

@@ -23,13 +23,14 @@ type StreamlineState struct {
 
 // Compare returns the state of each streamline the sender has (of streamlines only, when
 // given), by name. Versions are compared by number: a version of a recursive image counts
-// once, whatever its members.
-func Compare(sender, receiver *zfs.Inventory, streamlines []string) []StreamlineState {
-	return compare(sender, receiver, streamlines, nil)
+// once, whatever its members. dest is the pair's destination parent (-d; "" for none): the
+// receiver's versions elsewhere are another destination's, as in the plan.
+func Compare(sender, receiver *zfs.Inventory, streamlines []string, dest string) []StreamlineState {
+	return compare(sender, receiver, streamlines, dest, nil)
 }
 
 // compare is Compare with the versions a run has just received (not in receiver's listing).
-func compare(sender, receiver *zfs.Inventory, streamlines []string, received []*zfs.Snapshot) []StreamlineState {
+func compare(sender, receiver *zfs.Inventory, streamlines []string, dest string, received []*zfs.Snapshot) []StreamlineState {
 	byName := map[string]*StreamlineState{}
 	versions := map[string]map[uint64]bool{} // the sender's, per streamline
 	for _, s := range sender.Tagged() {
@@ -47,7 +48,12 @@ func compare(sender, receiver *zfs.Inventory, streamlines []string, received []*
 			st.SenderNewest, st.SenderNewestTime = s.Tag.Version, time.Unix(s.Creation, 0)
 		}
 	}
-	for _, s := range append(receiver.Tagged(), received...) {
+	for _, s := range receiver.Tagged() {
+		if underDest(s.Dataset.Name, dest) {
+			received = append(received, s)
+		}
+	}
+	for _, s := range received {
 		st := byName[s.Tag.Streamline]
 		if st != nil && s.Tag.Version >= st.ReceiverNewest {
 			st.ReceiverNewest, st.ReceiverNewestTime = s.Tag.Version, time.Unix(s.Creation, 0)
@@ -94,5 +100,5 @@ func (s *Summary) States() []StreamlineState {
 			received = append(received, st.To)
 		}
 	}
-	return compare(s.sender, s.receiver, s.streamlines, received)
+	return compare(s.sender, s.receiver, s.streamlines, s.dest, received)
 }

@@ -50,7 +50,8 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 	return cmd
 }
 
-// runOne runs one command; the listing's lines outside the policy's datasets are dropped.
+// runOne runs one command; the listing's lines outside the policy's datasets are dropped,
+// and with hold peers the holds that are not theirs.
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
@@ -61,7 +62,13 @@ func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 		defer in.Close()
 		cmd.Stdin = in
 	}
-	if c.kind != kList {
+	var filter func(io.Reader, io.Writer)
+	switch {
+	case c.kind == kList:
+		filter = func(r io.Reader, w io.Writer) { filterListing(r, w, p, originColumn(c.argv)) }
+	case c.kind == kHolds && len(p.HoldPeers) > 0:
+		filter = func(r io.Reader, w io.Writer) { filterHolds(r, w, p, c.argv) }
+	default:
 		return status(cmd.Run(), c, s)
 	}
 	cmd.Stdout = nil
@@ -72,7 +79,7 @@ func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	if err := cmd.Start(); err != nil {
 		return status(err, c, s)
 	}
-	filterListing(out, s.Stdout, p, originColumn(c.argv))
+	filter(out, s.Stdout)
 	return status(cmd.Wait(), c, s)
 }
 
@@ -258,4 +265,54 @@ func status(err error, c command, s Streams) int {
 	}
 	fmt.Fprintf(s.Stderr, "%s: %v\n", c.argv[0], err)
 	return 126
+}
+
+// filterHolds copies the lines of `zfs holds -H SNAPSHOT...` (argv) that show a hold the
+// policy's hold peers may move (Policy.holdTagAllowed for a release: a client's own
+// "zfs-vm-base:NAME:…" tags and its legacy "zfs-vm-base:NAME"), which are the only tags
+// zfs-vm reads there. Other clients' tags name their hosts, peers and destinations, and
+// other tools' holds are none of the client's business. A line must be zfs's
+// "SNAPSHOT<tab>TAG<tab>TIMESTAMP" for a snapshot asked for, without control characters;
+// anything else is dropped, and a line too long ends the output.
+func filterHolds(r io.Reader, w io.Writer, p Policy, argv []string) {
+	asked := map[string]bool{}
+	for _, a := range argv[3:] { // zfs holds -H SNAPSHOT...
+		asked[a] = true
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64*1024)
+	sc.Split(scanLF)
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) == 3 && asked[f[0]] && f[2] != "" && !hasControl(sc.Text()) &&
+			strings.HasPrefix(f[1], HoldTagPrefix) && p.holdTagAllowed("release", f[1]) {
+			bw.WriteString(sc.Text())
+			bw.WriteByte('\n')
+		}
+	}
+	io.Copy(io.Discard, r) // a line too long: let zfs finish rather than die of SIGPIPE
+}
+
+// scanLF splits at newlines only: bufio.ScanLines would drop a carriage return before one,
+// and the line would pass for one zfs printed.
+func scanLF(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// hasControl reports whether line has a control character other than its column tabs.
+func hasControl(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }

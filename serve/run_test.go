@@ -332,3 +332,77 @@ func TestAcceptResumeOnlyOfItsOwnSnapshot(t *testing.T) {
 		t.Errorf("a failed listing: %v", err)
 	}
 }
+
+// holdsOutput is what `zfs holds -H` of two snapshots prints on a host that several clients
+// replicate with, with lines no zfs prints mixed in.
+const holdsOutput = "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:backup:tank/bk\tSat Nov 28 16:40 2026\n" +
+	"tank/img/t@zfs-vm:d:1\tzfs-vm-base:build3:mirror:tank/m\tSat Nov 28 16:41 2026\n" +
+	"tank/img/t@zfs-vm:d:1\tzfs-vm\tSat Nov 28 16:42 2026\n" +
+	"tank/img/t@zfs-vm:d:1\tkeep\tSat Nov 28 16:43 2026\n" +
+	"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build1\tSat Nov 28 16:44 2026\n" +
+	"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build3\tSat Nov 28 16:45 2026\n" +
+	"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build10:x:tank/bk\tSat Nov 28 16:46 2026\n"
+
+// With --hold-peer, `zfs holds` shows the client only the holds it may move: its own
+// "zfs-vm-base:NAME:…" tags and its legacy "zfs-vm-base:NAME", which is all zfs-vm reads
+// there (replicate's MigrateHolds). Other clients' tags, which name their hosts and peers,
+// and lines not of zfs's form are dropped.
+func TestFilterHolds(t *testing.T) {
+	restricted := Policy{Send: []string{"tank/img"}, HoldPeers: []string{"build1"}}
+	asked := []string{"zfs", "holds", "-H", "tank/img/t@zfs-vm:d:1", "tank/img/t@zfs-vm:d:2"}
+	cases := []struct{ name, in, want string }{
+		{"mixed", holdsOutput,
+			"tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:backup:tank/bk\tSat Nov 28 16:40 2026\n" +
+				"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build1\tSat Nov 28 16:44 2026\n"},
+		{"no holds", "", ""},
+		{"two columns", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\n", ""},
+		{"four columns", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\tx\ty\n", ""},
+		{"a tab in the tag", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b\tc\tSat\n", ""},
+		{"empty timestamp", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\t\n", ""},
+		{"a snapshot not asked for", "tank/img/t@zfs-vm:d:3\tzfs-vm-base:build1:b:\tSat\n", ""},
+		{"a dataset", "tank/img/t\tzfs-vm-base:build1:b:\tSat\n", ""},
+		{"no newline at the end", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\tSat", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\tSat\n"},
+		{"a carriage return", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:b:\tSat\r\n", ""},
+		{"a line too long", "tank/img/t@zfs-vm:d:1\tzfs-vm-base:build1:" + strings.Repeat("x", 2<<20) + "\tSat\n" +
+			"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build1:b:\tSat\n", ""},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		filterHolds(strings.NewReader(c.in), &out, restricted, asked)
+		if out.String() != c.want {
+			t.Errorf("%s: shown\n%q\nwant\n%q", c.name, out.String(), c.want)
+		}
+	}
+}
+
+// serve runs `zfs holds` through that filter with --hold-peer, and passes it as it is
+// without (the key may move every zfs-vm-base: tag then).
+func TestRunHoldsFiltered(t *testing.T) {
+	fakeZFS(t)
+	f := filepath.Join(t.TempDir(), "holds")
+	if err := os.WriteFile(f, []byte(holdsOutput), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_HOLDS", f)
+	l := lines{zfs.Unconnected("b", false)}
+	line := l.one("zfs", "holds", "-H", "tank/img/t@zfs-vm:d:1", "tank/img/t@zfs-vm:d:2")
+	for _, c := range []struct {
+		p    Policy
+		want string
+	}{
+		{Policy{Send: []string{"tank/img"}, HoldPeers: []string{"build3"}},
+			"tank/img/t@zfs-vm:d:1\tzfs-vm-base:build3:mirror:tank/m\tSat Nov 28 16:41 2026\n" +
+				"tank/img/t@zfs-vm:d:2\tzfs-vm-base:build3\tSat Nov 28 16:45 2026\n"},
+		{Policy{Send: []string{"tank/img"}}, holdsOutput},
+	} {
+		r, err := c.p.Parse(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		st := r.Run(context.Background(), c.p, Streams{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+		if st != 0 || out.String() != c.want {
+			t.Errorf("hold peers %v: status %d stderr %q, shown\n%s\nwant\n%s", c.p.HoldPeers, st, errb.String(), out.String(), c.want)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // DefaultConnectTimeout, DefaultServerAliveInterval and DefaultServerAliveCountMax bound how
@@ -64,9 +66,14 @@ func sshConfig(ctx context.Context, extra []string, port, target string) (map[st
 	if port != "" {
 		args = append(args, "-p", port)
 	}
-	out, err := exec.CommandContext(ctx, "ssh", append(args, target)...).Output()
+	cmd := exec.CommandContext(ctx, "ssh", append(args, target)...)
+	stderr := &untrusted.Buffer{Max: maxMessageLine}
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("ssh -G %s: %w", target, err)
+		// What ssh said (a bad line in ssh_config, an unknown option) is the useful part;
+		// the first line of it, short and escaped, as for any command's error.
+		return nil, fmt.Errorf("ssh -G %s: %s", target, FirstLine(stderr.String(), err))
 	}
 	set := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(out))

@@ -92,7 +92,11 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	if !c.Bool("dry-run") {
-		l, err := lockPeer(c, spec, opt.DestParent, nil) // push and pull pass ssh no options
+		name, err := replicateLockName(ctx(c), spec, opt.DestParent)
+		if err != nil {
+			return err
+		}
+		l, err := lockPeer(c, name, spec, opt.DestParent)
 		var busy *errPeerLocked
 		if errors.As(err, &busy) {
 			return cli.Exit(fmt.Sprintf("%s: %v", c.Command.Name, err), exitLocked)

@@ -27,7 +27,7 @@ func serveCommand() *cli.Command {
 			"options (-x mountpoint -x sharenfs -x sharesmb with -o canmount=noauto or -x canmount,\n" +
 			"or -o volmode=default; -o origin= for a clone), or none into an existing volume only,\n" +
 			"zfs hold, release and holds -H with zfs-vm's tags (zfs-vm-base:...; with --hold-peer only\n" +
-			"the named clients' own), and zstd on the wire. A receive's\n" +
+			"the named clients' own, and zfs holds shows only those), and zstd on the wire. A receive's\n" +
 			"stream is read first: a compound stream (zfs send -R, -p, -h; into a filesystem one with\n" +
 			"an empty header is taken as the run of versions zfs send -I makes), a stream of another\n" +
 			"dataset type than its\n" +
@@ -39,7 +39,7 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "allow-receive", Usage: "the peer may receive (push) below `DATASET` (repeatable)"},
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "the peer may roll back datasets below --allow-receive (zfs-vm --rollback)"},
 			&cli.StringSliceFlag{Name: "hold-peer", Usage: "the peer may hold and release only the base holds that the client `HOST` (its hostname) places here, " +
-				"zfs-vm-base:HOST:..., and release its legacy zfs-vm-base:HOST (repeatable); without it, any zfs-vm-base: tag, so that one key can release another client's base holds"},
+				"zfs-vm-base:HOST:..., and release its legacy zfs-vm-base:HOST, and sees only those in zfs holds (repeatable); without it, any zfs-vm-base: tag, so that one key can release another client's base holds"},
 		},
 		Action: runServe,
 	}

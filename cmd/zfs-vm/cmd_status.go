@@ -113,7 +113,7 @@ func comparePeer(c *cli.Context, p config.Peer) peerOutcome {
 	if p.Direction == "pull" {
 		sender, receiver = there, here
 	}
-	return peerOutcome{peer: p, states: replicate.Compare(sender, receiver, p.Streamlines)}
+	return peerOutcome{peer: p, states: replicate.Compare(sender, receiver, p.Streamlines, p.Dest)}
 }
 
 // statusRows judges one peer against its thresholds: one row per streamline, or one row

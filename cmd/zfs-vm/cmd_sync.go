@@ -288,7 +288,11 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
-	l, err := lockPeer(c, p.Host, p.Dest, p.SSHOptions)
+	name, err := peerLockName(ctx(c), p.Host, p.Dest, p.SSHOptions)
+	if err != nil {
+		return peerOutcome{peer: p, err: err}
+	}
+	l, err := lockPeer(c, name, p.Host, p.Dest)
 	var busy *errPeerLocked
 	if errors.As(err, &busy) {
 		return peerOutcome{peer: p, locked: true, err: err}

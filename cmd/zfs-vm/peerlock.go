@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,21 +15,24 @@ import (
 // spec is [user@]host[:port], dest the receiving parent dataset ("" for none), sshOptions
 // the options every ssh run to the peer gets. The host is keyed as ssh resolves it (its
 // HostName and Port, see zfs.ResolveHost), so that a Host alias and the name it stands for,
-// or two ports' spellings, take one lock; if ssh cannot say, by the name as written.
+// or two ports' spellings, take one lock. When ssh cannot say, there is no key: the name as
+// written would let another spelling of the same machine run on the same datasets at once,
+// so the run stops.
 func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
-	target, port, err := zfs.ParseHostSpec(spec)
+	host, port, err := zfs.ResolveHost(ctx, spec, sshOptions)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot resolve peer %s for its lock: %v", spec, err)
 	}
-	host, rport, err := zfs.ResolveHost(ctx, spec, sshOptions)
-	if err == nil {
-		return lock.PeerName(host, rport, dest), nil
+	return lock.PeerName(host, port, dest), nil
+}
+
+// replicateLockName is push's and pull's peerLockName: "local" (this host, which they reach
+// without ssh) is keyed as written, and ssh gets no options.
+func replicateLockName(ctx context.Context, spec, dest string) (string, error) {
+	if zfs.IsLocal(spec) {
+		return lock.PeerName("local", "", dest), nil
 	}
-	log.WithError(err).WithField("host", spec).Debug("peer lock keyed by the host as written")
-	if i := strings.LastIndexByte(target, '@'); i >= 0 {
-		target = target[i+1:]
-	}
-	return lock.PeerName(target, port, dest), nil
+	return peerLockName(ctx, spec, dest, nil)
 }
 
 // errPeerLocked is returned by lockPeer when another run holds the peer's lock.
@@ -44,13 +46,9 @@ func (e *errPeerLocked) Error() string {
 	return fmt.Sprintf("another zfs-vm run with %s is going on (pid %s)", what, e.holder)
 }
 
-// lockPeer takes the peer's lock, waiting up to --wait; an *errPeerLocked when it stays busy.
-// sshOptions are those of every ssh run to the peer (the config's ssh_options).
-func lockPeer(c *cli.Context, spec, dest string, sshOptions []string) (*lock.Lock, error) {
-	name, err := peerLockName(ctx(c), spec, dest, sshOptions)
-	if err != nil {
-		return nil, err
-	}
+// lockPeer takes the lock name of the peer spec with destination dest, waiting up to
+// --wait; an *errPeerLocked when it stays busy.
+func lockPeer(c *cli.Context, name, spec, dest string) (*lock.Lock, error) {
 	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
 	if err != nil {
 		return nil, err

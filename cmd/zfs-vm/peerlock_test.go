@@ -30,7 +30,7 @@ host=${host#*@}
 case "$host" in
   b|b.example) name=b.example.org ;;
   bport) name=b.example.org; port=${port:-2222} ;;
-  broken) echo "ssh: /root/.ssh/config line 3: Bad configuration option" >&2; exit 255 ;;
+  broken) printf 'ssh: /root/.ssh/config line 3: Bad configuration option \033[31m\nsecond line\n' >&2; exit 255 ;;
   *) name=$host ;;
 esac
 printf 'user root\nhostname %s\nport %s\nbatchmode no\n' "$name" "${port:-22}"
@@ -72,9 +72,43 @@ func TestPeerLockResolvesTheHost(t *testing.T) {
 	if name("b", "tank/bk") == name("b", "tank/other") {
 		t.Error("two destinations of one host take one lock")
 	}
-	// When ssh cannot say, the name as written keys the lock, as before.
-	if got, want := name("root@broken:2200", "tank/bk"), lock.PeerName("broken", "2200", "tank/bk"); got != want {
-		t.Errorf("unresolved: %s, want %s", got, want)
+}
+
+// When ssh -G cannot resolve a peer, there is no lock key: the name as written would let
+// another spelling of the same machine run at once. The error is one line naming the peer
+// and what ssh said, escaped.
+func TestPeerLockFailsClosed(t *testing.T) {
+	resolvingSSH(t)
+	n, err := peerLockName(context.Background(), "root@broken:2200", "tank/bk", nil)
+	if err == nil {
+		t.Fatalf("ssh -G failed, yet the lock is %s", n)
+	}
+	want := "cannot resolve peer root@broken:2200 for its lock: ssh -G root@broken: ssh: /root/.ssh/config line 3: Bad configuration option \\x1b[31m"
+	if got := err.Error(); got != want {
+		t.Errorf("error\n%s\nwant\n%s", got, want)
+	}
+	// push and pull reach this host without ssh: "local" keys their lock as written.
+	t.Setenv("PATH", t.TempDir())
+	if n, err := replicateLockName(context.Background(), "local", "tank/bk"); err != nil || n != lock.PeerName("local", "", "tank/bk") {
+		t.Errorf("local without ssh: %s, %v", n, err)
+	}
+}
+
+// A push to a peer that ssh -G cannot resolve stops before any zfs command, with status 1.
+func TestPushUnresolvedPeerStops(t *testing.T) {
+	resolvingSSH(t)
+	out, zfsLog, status := run(t, "0", "push", "-d", "tank/bk", "root@broken")
+	if status != exitFailure || !strings.Contains(out, "cannot resolve peer root@broken for its lock: ssh -G root@broken: ssh:") {
+		t.Errorf("status %d, want %d\n%s", status, exitFailure, out)
+	}
+	if zfsLog != "" {
+		t.Errorf("ran zfs: %s", zfsLog)
+	}
+	// In a sync, that peer fails alone.
+	cfg := writeConfig(t, "[[peer]]\nname = \"bad\"\nhost = \"broken\"\ndirection = \"push\"\n")
+	out, _, status = run(t, "0", "--config", cfg, "sync")
+	if status != exitFailure || !strings.Contains(out, "peer bad: failed: cannot resolve peer broken for its lock: ssh -G broken: ssh:") {
+		t.Errorf("sync: status %d, want %d\n%s", status, exitFailure, out)
 	}
 }
 

@@ -26,6 +26,8 @@ func TestStatusLevels(t *testing.T) {
 			"OK: 1 peer(s), 2 row(s), none beyond its limits | 'b debian behind'=1;;;0; 'b rec behind'=1;;;0;\n",
 			"b     push       debian      2     1      1       -             OK",
 			"b     push       rec         1     -      1       -             OK"}},
+		{"a copy outside the peer's dest is not its", "push", "dest = \"pool/bk\"", nil, levelOK, []string{
+			"'b debian behind'=2;;;0;", "b     push       debian      2     -      2"}},
 		{"one behind warns", "push", "warn_behind = 1\ncrit_behind = 3", nil, levelWarning, []string{
 			"WARNING: b debian: 1 version(s) behind (warn_behind 1); b rec: 1 version(s) behind (warn_behind 1) | 'b debian behind'=1;1;3;0;",
 			"debian      2     1      1       -             WARNING"}},

@@ -146,7 +146,8 @@ zfs create sva/back`)
 
 // TestHoldsPerPeerOnOneHost: two peers on one host (two pools) hold the sender's base each
 // under its own tag, so moving one peer on does not release the other's base; a legacy
-// host-named hold on the receiver is taken over on the next run.
+// host-named hold on the receiver is taken over on the next run. A version one destination
+// already has is still sent to the other.
 func TestHoldsPerPeerOnOneHost(t *testing.T) {
 	vmA.pool(t, "hpa")
 	vmB.pool(t, "hpx")
@@ -155,7 +156,14 @@ func TestHoldsPerPeerOnOneHost(t *testing.T) {
 	vmB.must(t, "zfs create hpx/bk && zfs create hpy/bk")
 	config := "[[peer]]\nname = \"px\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpx/bk\"\n" +
 		"[[peer]]\nname = \"py\"\nhost = \"b\"\ndirection = \"push\"\nstreamlines = [\"hp\"]\ndest = \"hpy/bk\"\n"
-	vmA.must(t, "cat > /tmp/hp.toml <<'END'\n"+config+"END\nzfs-vm --config /tmp/hp.toml sync")
+	// py first, then both: px must get its own copy although b has py's, with the same guid.
+	// (Both at once, px once planned nothing and exited 0 when py's receive had finished
+	// before px listed b: the planner took py's copy for px's.)
+	vmA.must(t, "cat > /tmp/hp.toml <<'END'\n"+config+"END\nzfs-vm --config /tmp/hp.toml sync --peer py")
+	vmA.must(t, "zfs-vm --config /tmp/hp.toml sync")
+	if out, err := vmB.run("zfs list -H -o name hpx/bk/t@zfs-vm:hp:1 hpy/bk/t@zfs-vm:hp:1"); err != nil {
+		t.Fatalf("each destination has its own copy after py's sync and then both: %v\n%s", err, out)
+	}
 	me := strings.TrimSpace(vmA.must(t, "hostname"))
 	// What an older zfs-vm would have left: holds named after the other host.
 	vmB.must(t, "zfs hold zfs-vm-base:"+me+" hpx/bk/t@zfs-vm:hp:1")
@@ -201,7 +209,8 @@ sed -e 's/^Host b$/Host `+alias+`/' -e 's|^  IdentityFile .*|  IdentityFile `+ke
 // TestForcedCommandCloneOfOutside: b's template sco/tmpl is outside --allow-send, its clone
 // sco/pub/c1 inside. serve lists the clone with origin "-", so a pull through it takes the
 // clone as a dataset of its own: received in full, with no origin, and its version; the
-// template stays hidden. The base hold on b goes through --hold-peer (a's hostname).
+// template stays hidden. The base hold on b goes through --hold-peer (a's hostname), and
+// zfs holds through the key shows that hold only.
 func TestForcedCommandCloneOfOutside(t *testing.T) {
 	vmB.pool(t, "sco")
 	vmA.pool(t, "scp")
@@ -222,6 +231,14 @@ zfs create sco/pub && zfs clone sco/tmpl@zfs-vm:sc:1 sco/pub/c1 && echo c > /sco
 	vmA.fails(t, "zfs list scp/back/tmpl")
 	if h := vmB.must(t, "zfs holds -H sco/pub/c1@zfs-vm:sc:2"); !strings.Contains(h, "zfs-vm-base:"+me+":bclone:scp/back") {
 		t.Errorf("no base hold through --hold-peer on b:\n%s", h)
+	}
+	// zfs holds through the key shows only this client's base holds, as real zfs prints
+	// them: not another client's tag (its host and peer) nor another tool's hold.
+	vmB.must(t, "zfs hold zfs-vm-base:other:mirror:tank/m sco/pub/c1@zfs-vm:sc:2 && zfs hold keep sco/pub/c1@zfs-vm:sc:2")
+	h := vmA.must(t, "ssh bclone zfs holds -H sco/pub/c1@zfs-vm:sc:2")
+	if !strings.Contains(h, "sco/pub/c1@zfs-vm:sc:2\tzfs-vm-base:"+me+":bclone:scp/back\t") ||
+		strings.Contains(h, "zfs-vm-base:other:") || strings.Contains(h, "\tkeep\t") {
+		t.Errorf("zfs holds through --hold-peer shows:\n%s", h)
 	}
 }
 
