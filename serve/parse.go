@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // token is one space-separated piece of a line: a word (after unquoting) or an operator of
@@ -175,10 +177,8 @@ func sequenceOf(toks []token) ([][]string, error) {
 	}
 }
 
-// short bounds what a message quotes of a peer's line.
+// short bounds what a message quotes of a peer's line and escapes it, so that a refusal is
+// one line whatever the peer sent.
 func short(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
+	return untrusted.Printable(untrusted.Line(s, 60))
 }
