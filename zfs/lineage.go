@@ -46,14 +46,17 @@ import (
 //         and for "below the streamline's highest".
 //
 // The limit of the lineage: a copy of the same streamline in a dataset not connected to this
-// one by origin (a manual `zfs send | zfs receive` to a backup pool,
-// say) is not consulted when the next version is chosen automatically, so the two can come
-// to carry the same version name with different contents. That is the price of a tag and a
-// container stop costing what their lineage costs whatever else the pool holds (issue 16);
-// zfs-vm's own copies are made by push and pull, which keep clones as clones and add to the
-// receiver's lineage rather than start a separate one. If it happens, replication between
-// the two reports it: a receiver holding the same name with another guid is a conflict, and
-// the streamline is refused for that peer until one of the two is renamed or destroyed.
+// one by origin is not consulted when the next version is chosen automatically. Such a copy
+// is normally made outside push and pull (they find the receiver's copies by guid and extend
+// them, clones as clones): a manual `zfs send | zfs receive` of a peer's template into a
+// backup pool, say, that holds versions above this lineage's. The automatic version here may then
+// take a number that copy already has, with other contents (another guid). That is the price
+// of a tag and a container stop costing what their lineage costs, whatever else the pool
+// holds (issue 16). What an operator sees if it happens: the number twice on this host, and
+// replication to a host that holds the other snapshot under that name refuses the
+// streamline as a conflict, naming both guids ("streamline S conflicts: version N is ...
+// here but ... on PEER"). `tag -n S:VERSION` checks the whole host and names the next free
+// version; destroying or renaming one of the two ends the conflict.
 //
 // A no-op (nothing written since the dataset's newest version) therefore never lists the
 // snapshots of other datasets at all.
