@@ -66,6 +66,19 @@ func TestTagReadsOnlyItsLineage(t *testing.T) {
 	// A member of the recursive image pool/img that holds a higher version than the image's
 	// root (tagged on its own).
 	memberHigher := []string{"pool/img/data@zfs-vm:rec:4\tsnapshot\t44\t44\t-\t0\t0\t-\t-\t0\t1\t-"}
+	// Listings no real host makes: an origin cycle (pool/cy1 and pool/cy2 clones of each
+	// other), with a clone of it holding the highest version, and a clone whose origin's
+	// dataset is not listed.
+	cycle := []string{
+		"pool/cy1\tfilesystem\t50\t50\tpool/cy2@zfs-vm:cy:2\t0\t0\t0\t/pool/cy1\t-\t1\t-",
+		"pool/cy1@zfs-vm:cy:1\tsnapshot\t51\t51\t-\t0\t0\t-\t-\t0\t1\t-",
+		"pool/cy2\tfilesystem\t52\t52\tpool/cy1@zfs-vm:cy:1\t0\t0\t0\t/pool/cy2\t-\t1\t-",
+		"pool/cy2@zfs-vm:cy:2\tsnapshot\t53\t53\t-\t0\t0\t-\t-\t0\t1\t-",
+		"pool/cy3\tfilesystem\t54\t54\tpool/cy1@zfs-vm:cy:1\t0\t0\t0\t/pool/cy3\t-\t1\t-",
+		"pool/cy3@zfs-vm:cy:5\tsnapshot\t55\t55\t-\t0\t0\t-\t-\t0\t1\t-",
+		"pool/dg\tfilesystem\t56\t56\tpool/gone@zfs-vm:cy:9\t0\t0\t0\t/pool/dg\t-\t1\t-",
+		"pool/dg@zfs-vm:cy:6\tsnapshot\t57\t57\t-\t0\t0\t-\t-\t0\t1\t-",
+	}
 	cases := []struct {
 		name    string
 		written string
@@ -101,6 +114,10 @@ func TestTagReadsOnlyItsLineage(t *testing.T) {
 			"pool/img@zfs-vm:rec:5 (recursive, 3 members)", lineageListing("pool/img"), lineageNames("pool/img/data", "pool/img/disk")},
 		{"not recursive: the descendants are not read", "4096", []string{"tag", "pool/img"}, memberHigher,
 			"pool/img@zfs-vm:rec:2", lineageListing("pool/img"), ""},
+		{"an origin cycle ends", "4096", []string{"tag", "pool/cy1"}, cycle,
+			"pool/cy1@zfs-vm:cy:6", lineageListing("pool/cy1", "pool/cy2"), lineageNames("pool/cy3")},
+		{"an origin not listed ends the lineage", "4096", []string{"tag", "pool/dg"}, cycle,
+			"pool/dg@zfs-vm:cy:7", lineageListing("pool/dg"), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
