@@ -125,8 +125,9 @@ func (r *Runner) Run(ctx context.Context, ev Event) (string, error) {
 		}
 		defer l.Release()
 	}
-	// Datasets, then the snapshots of the container's lineage; every version's name only
-	// if a new one is made (tagging.Apply): a stop never waits on the whole pool's listing.
+	// Datasets, then the snapshots of the container's origin chain; the names of its
+	// lineage's versions only if a new one is made (tagging.Apply): a stop never waits on
+	// a listing of the whole pool's snapshots.
 	inv, err := r.Host.ListDatasets(ctx)
 	if err != nil {
 		return "", err

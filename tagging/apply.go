@@ -22,7 +22,8 @@ type Result struct {
 
 // Apply decides the tag for dataset d (see Decide) and creates it on host: `zfs snapshot`,
 // then `zfs hold`. inv is a full listing, or one read for tagging d (zfs.Host.ListDatasets
-// and ListLineage of d); Apply then reads the host's version names only when it makes one. Before calling a dataset unchanged it syncs the pool, because `written`
+// and ListLineage of d); Apply then reads version names only when it makes a version (see
+// readVersionNames). Before calling a dataset unchanged it syncs the pool, because `written`
 // counts only committed data and a container that just stopped may have writes in flight.
 func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset, req Request) (Result, error) {
 	written, err := writtenSinceNewestTag(ctx, host, d)
@@ -36,9 +37,8 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 	}
 	dec, err := Decide(inv, d, req, written)
 	if err == nil && !dec.Unchanged && !inv.AllTags() {
-		// Only a new version needs every version on the host (see zfs.ListTagNames); an
-		// error or a no-op on the partial inventory stands, as it is one on the whole.
-		if err := host.ListTagNames(ctx, inv); err != nil {
+		// An error or a no-op on the partial inventory stands, as it is one on the whole.
+		if err := readVersionNames(ctx, host, inv, d, req); err != nil {
 			return Result{}, err
 		}
 		dec, err = Decide(inv, d, req, written)
@@ -65,6 +65,25 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 		return Result{Decision: dec, Snapshot: snap}, fmt.Errorf("%s created, but holding it failed: %w", snap, err)
 	}
 	return Result{Decision: dec, Snapshot: snap}, nil
+}
+
+// readVersionNames adds to inv the versions, by name, that a new version of d must be
+// chosen among (see the top of zfs/lineage.go). The next version of the streamline d
+// already carries is one above the highest of d's lineage (zfs.Inventory.LineageComponent;
+// with -r, also of its descendants', which get the same name), whose snapshots are all that
+// is listed: a hook or tag costs what the lineage costs, not what the pool does. A version or a streamline the operator named with -n is checked
+// against every version on the host: the name may be taken anywhere, and an explicit
+// version below the streamline's highest on the host needs --force.
+func readVersionNames(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset, req Request) error {
+	lineage := d.LineageTag()
+	if req.Version == 0 && lineage != nil && (req.Streamline == "" || req.Streamline == lineage.Tag.Streamline) {
+		ds := []*zfs.Dataset{d}
+		if req.Recursive {
+			ds = append(ds, inv.Descendants(d)...)
+		}
+		return host.ListLineageTagNames(ctx, inv, ds...)
+	}
+	return host.ListTagNames(ctx, inv)
 }
 
 // writtenSinceNewestTag returns the space written to d since its own newest zfs-vm snapshot

@@ -28,7 +28,10 @@ type Dataset struct {
 	// snapshots were not listed in full: Snapshots then holds at most its zfs-vm snapshots,
 	// by name only (no guid, createtxg or order).
 	Partial bool
-	line    int // of the listing, for errors
+	// tagNames is set on a Partial dataset whose snapshot names were read (AddTagNamesOf):
+	// Snapshots then holds every zfs-vm snapshot it has.
+	tagNames bool
+	line     int // of the listing, for errors
 }
 
 // Snapshot is one snapshot of a dataset.
@@ -135,7 +138,9 @@ type Inventory struct {
 	byTag    map[Tag][]*Snapshot
 	err      error // an origin cycle found while linking (see linkLineages)
 	// allTags is set when every zfs-vm snapshot of the host is in the inventory (at least by
-	// name): always for ParseList, after AddTagNames for an inventory read for tagging.
+	// name): always for ParseList and ListVersions, after AddTagNames for an inventory read
+	// for tagging. An inventory that read only a lineage's names (AddTagNamesOf) does not
+	// have it: it knows the versions of those datasets only (see HasTagsOf).
 	allTags bool
 }
 
@@ -186,7 +191,8 @@ func (inv *Inventory) Tagged() []*Snapshot {
 	return out
 }
 
-// MaxVersion returns the highest version of streamline on this host, and whether any exists.
+// MaxVersion returns the highest version of streamline in the inventory, and whether any
+// exists: on the host when the inventory has AllTags, else among the datasets it read.
 func (inv *Inventory) MaxVersion(streamline string) (uint64, bool) {
 	var max uint64
 	found := false

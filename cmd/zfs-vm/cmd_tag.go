@@ -19,13 +19,16 @@ func tagCommand() *cli.Command {
 		Description: "The argument is a dataset, a dataset's mountpoint, or a container ID or name of\n" +
 			"OpenVZ, LXC, Proxmox or a FreeBSD jail manager (tried in that order; --type picks one).\n" +
 			"The streamline is the one of the dataset's newest zfs-vm snapshot, else of the nearest\n" +
-			"one up its origin chain. The version is the streamline's highest on this host plus one.\n" +
-			"-n NAME, -n NAME:VERSION or -n VERSION set either; a version below the streamline's\n" +
-			"highest is refused unless --force is given. A dataset not written since its\n" +
-			"newest version is left alone unless --force is given. -r tags an image made of a\n" +
-			"dataset tree: the dataset and all descendants, atomically. New versions are held\n" +
-			"(zfs hold zfs-vm) so that they cannot be destroyed by accident. Tags on one host take\n" +
-			"turns (a lock held from listing to snapshot), so that two never get the same version.",
+			"one up its origin chain. The version is one above the streamline's highest in the\n" +
+			"dataset's lineage (the datasets connected to it by origin: its origin chain, their\n" +
+			"clones, clones of clones; with -r also its descendants'). -n NAME, -n NAME:VERSION or\n" +
+			"-n VERSION set either; a version, or a streamline other than the lineage's, is checked\n" +
+			"against every version on this host, and a version below the streamline's highest there\n" +
+			"is refused unless --force is given. A dataset not written since its newest version is\n" +
+			"left alone unless --force is given. -r tags an image made of a dataset tree: the\n" +
+			"dataset and all descendants, atomically. New versions are held (zfs hold zfs-vm) so\n" +
+			"that they cannot be destroyed by accident. Tags on one host take turns (a lock held\n" +
+			"from listing to snapshot), so that two never get the same version.",
 		ArgsUsage: "filesystem|mountpoint|container-id",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "`[NAME:]VERSION` or NAME"},
@@ -64,8 +67,8 @@ func runTag(c *cli.Context) error {
 	}
 	defer l.Release()
 	host := zfs.Local(log)
-	// Datasets first, then the snapshots of this one's lineage: never every snapshot of the
-	// host unless a new version is made (see zfs.ListDatasets).
+	// Datasets first, then the snapshots of this one's origin chain: never every snapshot
+	// of the host unless -n names a version or another streamline (see zfs.ListDatasets).
 	inv, err := host.ListDatasets(ctx(c))
 	if err != nil {
 		return err

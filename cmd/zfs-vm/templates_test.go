@@ -56,7 +56,7 @@ func TestHookTemplates(t *testing.T) {
 			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\n"},
 		{"written since its version: tagged", []string{"pool/tmpl"}, []string{tmplRow, tmplWritten}, nil, "0", 0,
 			[]string{"template pool/tmpl: tagged pool/tmpl@zfs-vm:debian:3"},
-			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\n" + namesListing + "\nzfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n"},
+			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\n" + lineageNames("pool/ct") + "zfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n"},
 		{"a foreign snapshot after the version: one written@ check", []string{"pool/tmpl"}, nil, []string{hourly}, "0", 0,
 			[]string{"unchanged since pool/tmpl@zfs-vm:debian:2"},
 			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\nzpool sync pool\nzfs get -H -p -o value written@zfs-vm:debian:2 pool/tmpl\n"},
@@ -64,11 +64,12 @@ func TestHookTemplates(t *testing.T) {
 			[]string{"tagged pool/tmpl@zfs-vm:debian:3"}, ""},
 		{"two templates of one streamline get two versions", []string{"pool/tmpl", "1007"}, []string{tmplRow, tmplWritten}, nil, "0", 0,
 			[]string{"tagged pool/tmpl@zfs-vm:debian:3", "template 1007: tagged pool/ct@zfs-vm:debian:4"},
-			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl pool/ct\n" + namesListing + "\nzfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n" +
+			// Both datasets of the lineage were read in full: no names listing.
+			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl pool/ct\nzfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n" +
 				"zfs snapshot pool/ct@zfs-vm:debian:4\nzfs hold zfs-vm pool/ct@zfs-vm:debian:4\n"},
 		{"a template named twice is tagged once", []string{"pool/tmpl", "/pool/tmpl"}, []string{tmplRow, tmplWritten}, nil, "0", 0,
 			[]string{"template pool/tmpl: tagged pool/tmpl@zfs-vm:debian:3", "template /pool/tmpl (pool/tmpl): unchanged since pool/tmpl@zfs-vm:debian:3"},
-			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\n" + namesListing + "\nzfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n"},
+			"zfs list -H -p -t snapshot -d 1 -o * pool/tmpl\n" + lineageNames("pool/ct") + "zfs snapshot pool/tmpl@zfs-vm:debian:3\nzfs hold zfs-vm pool/tmpl@zfs-vm:debian:3\n"},
 		{"an unknown template fails, the others are done", []string{"pool/nope", "pool/tmpl"}, nil, nil, "0", exitFailure,
 			[]string{"unchanged since pool/tmpl@zfs-vm:debian:2", "hook templates: 1 of 2 templates failed: template pool/nope: pool/nope is not a dataset"}, ""},
 	}

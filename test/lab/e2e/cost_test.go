@@ -8,10 +8,12 @@ import (
 )
 
 // TestTagAndListReadOnlyWhatTheyNeed: on real ZFS, `zfs list -t snapshot -d 1 DATASET` lists
-// that dataset's own snapshots (not its children's), and tag, list and push read through it
-// and the names-only listing, never the full listing, with the results of before: a clone
-// of an lxc-copy-style foreign snapshot gets the streamline's highest version + 1, even when
-// that version lives in an unrelated tree.
+// that dataset's own snapshots (not its children's), with all columns or names only, and
+// tag, list and push read through these listings, never the full listing. A clone of an
+// lxc-copy-style foreign snapshot gets one above the highest version of its lineage (the
+// template and its other clone, whose snapshot names alone are read), not of an unrelated
+// tree's copy of the streamline (lt/bk, at lt:7); an explicit -n version is checked against
+// the whole host's names and finds that copy.
 func TestTagAndListReadOnlyWhatTheyNeed(t *testing.T) {
 	vmA.pool(t, "lt")
 	vmB.pool(t, "ltdst")
@@ -19,23 +21,31 @@ func TestTagAndListReadOnlyWhatTheyNeed(t *testing.T) {
 zfs create lt/tmpl && zfs create lt/tmpl/child && zfs create lt/other
 zfs-vm tag -n lt:1 lt/tmpl
 zfs snapshot lt/tmpl@copy && zfs snapshot lt/tmpl/child@hourly-1 && zfs snapshot lt/other@hourly-1
-zfs clone lt/tmpl@copy lt/ct
+zfs clone lt/tmpl@copy lt/ct && zfs clone lt/tmpl@zfs-vm:lt:1 lt/ct2
 zfs create lt/bk && zfs snapshot lt/bk@zfs-vm:lt:7`)
-	own := vmA.must(t, "zfs list -H -t snapshot -d 1 -o name lt/tmpl")
-	if strings.Contains(own, "child@") || !strings.Contains(own, "lt/tmpl@copy") {
-		t.Errorf("zfs list -t snapshot -d 1 lt/tmpl:\n%s", own)
+	own := vmA.must(t, "zfs list -H -t snapshot -d 1 -o name lt/tmpl; echo ---; zfs list -H -t snapshot -o name -s name -d 1 lt/tmpl lt/other")
+	if strings.Contains(own, "child@") || strings.Count(own, "lt/tmpl@copy") != 2 || !strings.Contains(own, "lt/other@hourly-1") {
+		t.Errorf("zfs list -t snapshot -d 1 lt/tmpl, then names only of lt/tmpl lt/other:\n%s", own)
 	}
 	const full = "-t filesystem,volume,snapshot"
 	out := vmA.must(t, "zfs-vm -d tag lt/ct 2>&1")
-	if !strings.Contains(out, "lt/ct@zfs-vm:lt:8") || strings.Contains(out, full) {
+	if !strings.Contains(out, "lt/ct@zfs-vm:lt:2") || strings.Contains(out, full) {
 		t.Errorf("tag of the lxc-copy clone:\n%s", out)
 	}
 	if !strings.Contains(out, "-t snapshot -d 1 -o ") || !strings.Contains(out, " lt/ct lt/tmpl") {
 		t.Errorf("tag did not read its origin chain's snapshots:\n%s", out)
 	}
-	out = vmA.must(t, "zfs-vm -d tag lt/ct 2>&1")
-	if !strings.Contains(out, "unchanged since lt/ct@zfs-vm:lt:8") || strings.Contains(out, "-o name -s name") {
-		t.Errorf("no-op tag read every snapshot's name:\n%s", out)
+	// The debug log's exec lines end with " host=local".
+	if !strings.Contains(out, "-o name -s name -d 1 lt/ct2 host=") || strings.Contains(out, "-o name -s name host=") {
+		t.Errorf("tag did not read its lineage's names only (lt/ct2's):\n%s", out)
+	}
+	out = vmA.must(t, "zfs-vm -d tag lt/ct 2>&1; echo ---; zfs-vm tag -n 7 lt/ct 2>&1 || true")
+	noop, explicit, _ := strings.Cut(out, "---")
+	if !strings.Contains(noop, "unchanged since lt/ct@zfs-vm:lt:2") || strings.Contains(noop, "-o name -s name") {
+		t.Errorf("no-op tag read snapshot names:\n%s", noop)
+	}
+	if !strings.Contains(explicit, "version lt:7 already exists: lt/bk@zfs-vm:lt:7 (the next free one is 8)") {
+		t.Errorf("tag -n 7 did not check the whole host:\n%s", explicit)
 	}
 	out = vmA.must(t, "zfs-vm -d list 2>&1")
 	if strings.Contains(out, full) || strings.Contains(out, "lt/other") || !strings.Contains(out, "lt/bk") {
@@ -45,6 +55,6 @@ zfs create lt/bk && zfs snapshot lt/bk@zfs-vm:lt:7`)
 	if strings.Contains(out, full) {
 		t.Errorf("push used the full listing:\n%s", out)
 	}
-	expectStreams(t, out, 3, "push of lt:1, lt:7 and lt:8")
-	sameGUID(t, vmA, "lt/ct@zfs-vm:lt:8", vmB, "ltdst/ct@zfs-vm:lt:8")
+	expectStreams(t, out, 3, "push of lt:1, lt:7 and lt:2")
+	sameGUID(t, vmA, "lt/ct@zfs-vm:lt:2", vmB, "ltdst/ct@zfs-vm:lt:2")
 }
