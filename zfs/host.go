@@ -197,9 +197,13 @@ type OutputTooLargeError struct {
 	Host  string
 	Argv  []string
 	Limit int
+	Line  bool // a line past maxNameLine, rather than more than Limit bytes in all
 }
 
 func (e *OutputTooLargeError) Error() string {
+	if e.Line {
+		return fmt.Sprintf("%s on %s: printed a line longer than %d bytes; stopped it", strings.Join(e.Argv, " "), e.Host, maxNameLine)
+	}
 	return fmt.Sprintf("%s on %s: printed more than %d MiB; stopped it", strings.Join(e.Argv, " "), e.Host, e.Limit>>20)
 }
 
@@ -225,6 +229,97 @@ func (h *Host) output(ctx context.Context, limit int, argv ...string) ([]byte, e
 		return nil, h.commandError(argv, stderr.String(), err)
 	}
 	return stdout.buf.Bytes(), nil
+}
+
+// TagNamesOutput runs a names-only snapshot listing (TagNamesArgs, TagNamesOfArgs) and returns
+// the lines that name a zfs-vm snapshot, dropping the others as they arrive: a pool's
+// foreign snapshots (hourlies, a million of them on a big host) then cost zfs-vm no memory,
+// and what it keeps is bounded by maxStdout of zfs-vm's own names. A line longer than
+// maxNameLine, which no zfs prints (names end at 255 bytes), stops the command.
+func (h *Host) TagNamesOutput(ctx context.Context, argv ...string) ([]byte, error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cmd := h.Command(ctx, argv...)
+	stdout := &lineFilter{keep: isTagNameLine, max: maxStdout, maxLine: maxNameLine, stop: stop}
+	stderr := &untrusted.Buffer{Max: maxStderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if stdout.failed == nil {
+		stdout.flush()
+	}
+	if stdout.failed != nil {
+		return nil, &OutputTooLargeError{Host: h.Name, Argv: argv, Limit: maxStdout, Line: stdout.failed == errLongLine}
+	}
+	if err != nil {
+		return nil, h.commandError(argv, stderr.String(), err)
+	}
+	return stdout.kept.Bytes(), nil
+}
+
+// maxNameLine bounds a line of a names-only listing (ZFS_MAX_DATASET_NAME_LEN is 256).
+const maxNameLine = 4 << 10
+
+// isTagNameLine reports whether a line of a names-only listing names a zfs-vm snapshot.
+func isTagNameLine(line []byte) bool {
+	return bytes.Contains(line, []byte("@"+TagPrefix))
+}
+
+var (
+	errLongLine = errors.New("line limit reached")
+	errFull     = errors.New("output limit reached")
+)
+
+// lineFilter keeps the lines of a stream that keep accepts, up to max bytes of them, and
+// drops the rest as they arrive; past max, or at a line longer than maxLine, it calls stop
+// (which kills the command, whose pipe would otherwise fill and block it) and fails.
+type lineFilter struct {
+	keep         func(line []byte) bool
+	kept         bytes.Buffer
+	line         []byte // the line being read, up to its newline
+	max, maxLine int
+	stop         func()
+	failed       error
+}
+
+func (w *lineFilter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && w.failed == nil {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i+1]
+		}
+		p = p[len(chunk):]
+		if len(w.line)+len(chunk) > w.maxLine {
+			w.fail(errLongLine)
+			break
+		}
+		w.line = append(w.line, chunk...)
+		if i >= 0 {
+			w.flush()
+		}
+	}
+	if w.failed != nil {
+		return 0, w.failed
+	}
+	return n, nil
+}
+
+// flush ends the line being read: kept if keep accepts it.
+func (w *lineFilter) flush() {
+	if len(w.line) > 0 && w.keep(w.line) {
+		if w.kept.Len()+len(w.line) > w.max {
+			w.fail(errFull)
+			return
+		}
+		w.kept.Write(w.line)
+	}
+	w.line = w.line[:0]
+}
+
+func (w *lineFilter) fail(err error) {
+	w.failed = err
+	w.stop()
 }
 
 // stopWriter keeps up to max bytes; past that it calls stop (which kills the command, whose

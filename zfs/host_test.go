@@ -1,6 +1,7 @@
 package zfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -149,6 +150,65 @@ func TestOutputIsBounded(t *testing.T) {
 	_, err = h.Output(ctx, "sh", "-c", "printf '\\033[2J\\033[Hroot# \\rX' >&2; exit 1")
 	if err == nil || !strings.Contains(err.Error(), `\x1b[2J\x1b[Hroot# \x0dX`) {
 		t.Errorf("control characters not escaped: %q", err)
+	}
+}
+
+// A names-only listing keeps zfs-vm's names only, whatever the pool holds besides: the
+// foreign lines are dropped as they arrive (a line split across writes included), and a
+// line no zfs would print stops the command.
+func TestTagNamesOutputKeepsOnlyZFSVMNames(t *testing.T) {
+	h := Local(nil)
+	ctx := context.Background()
+	// 300,000 foreign names (about 14 MB), with two of zfs-vm's among them and one at the end
+	// without a newline.
+	script := `awk 'BEGIN {for (i = 0; i < 300000; i++) { printf "tank/many/d%d@autosnap_%08d_hourly\n", i % 100, i; if (i == 1000) print "tank/t@zfs-vm:deb:1" }; print "tank/x@not-zfs-vm:1"; printf "tank/t@zfs-vm:deb:2" }'`
+	out, err := h.TagNamesOutput(ctx, "sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), "tank/t@zfs-vm:deb:1\ntank/t@zfs-vm:deb:2"; got != want {
+		t.Errorf("kept %.200q; want %q", got, want)
+	}
+	_, err = h.TagNamesOutput(ctx, "sh", "-c", "printf 'tank/t@zfs-vm:deb:1\n'; head -c 100000 /dev/zero | tr '\\0' x; yes")
+	var big *OutputTooLargeError
+	if !errors.As(err, &big) || !strings.Contains(err.Error(), "a line longer than 4096 bytes") {
+		t.Errorf("a 100 kB line: %v", err)
+	}
+}
+
+func TestLineFilter(t *testing.T) {
+	keep := func(l []byte) bool { return bytes.HasPrefix(l, []byte("k")) }
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		max    int
+		want   string
+		failed error
+	}{
+		{"split lines", []string{"k1\nd", "rop\nk", "2\n", "k3"}, 100, "k1\nk2\nk3", nil},
+		{"nothing kept", []string{"a\nb\n"}, 100, "", nil},
+		{"kept past max", []string{"k123\nk456\n"}, 8, "", errFull},
+		{"dropped past max", []string{"k1\n", "drop-me\n", "k2\n"}, 6, "k1\nk2\n", nil},
+		{"long line", []string{"k1\n", "aaaaaaaaa", "aaaaaaa\n"}, 100, "", errLongLine},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stopped := false
+			w := &lineFilter{keep: keep, max: tc.max, maxLine: 12, stop: func() { stopped = true }}
+			for _, s := range tc.writes {
+				if _, err := w.Write([]byte(s)); err != nil {
+					break
+				}
+			}
+			if w.failed == nil {
+				w.flush()
+			}
+			if w.failed != tc.failed || stopped != (tc.failed != nil) {
+				t.Fatalf("failed %v, stopped %v; want %v", w.failed, stopped, tc.failed)
+			}
+			if tc.failed == nil && w.kept.String() != tc.want {
+				t.Errorf("kept %q; want %q", w.kept.String(), tc.want)
+			}
+		})
 	}
 }
 

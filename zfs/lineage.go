@@ -305,7 +305,7 @@ func (h *Host) ListTagNames(ctx context.Context, inv *Inventory) error {
 	if inv.allTags {
 		return nil
 	}
-	out, err := h.Output(ctx, TagNamesArgs()...)
+	out, err := h.TagNamesOutput(ctx, TagNamesArgs()...)
 	if err != nil {
 		return err
 	}
@@ -332,7 +332,7 @@ func (h *Host) ListLineageTagNames(ctx context.Context, inv *Inventory, ds ...*D
 		for i, x := range chunk {
 			names[i] = x.Name
 		}
-		out, err := h.Output(ctx, TagNamesOfArgs(names...)...)
+		out, err := h.TagNamesOutput(ctx, TagNamesOfArgs(names...)...)
 		var ce *CommandError
 		if errors.As(err, &ce) && ctx.Err() == nil {
 			if h.log != nil {

@@ -40,7 +40,7 @@ func (h *Host) ListVersions(ctx context.Context) (*Inventory, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		names, namesErr = h.Output(ctx, TagNamesArgs()...)
+		names, namesErr = h.TagNamesOutput(ctx, TagNamesArgs()...)
 	}()
 	datasets, err := h.Output(ctx, DatasetListArgs()...)
 	<-done
