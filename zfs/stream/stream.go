@@ -174,6 +174,9 @@ type Expect struct {
 	// canmount=noauto) apply to every dataset of such a stream, where a volume's -o
 	// volmode= would be skipped for a filesystem in it.
 	Range bool
+	// FromGUID and ToGUID, when not 0, are the guids of a run's base and last snapshot, as
+	// the plan knows them: Walk refuses a run that starts or ends elsewhere.
+	FromGUID, ToGUID uint64
 }
 
 // Check refuses a stream that is not the one dataset's stream a receive with the options
@@ -242,12 +245,26 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	return h, nil
 }
 
-// Copy is Admit, then a copy of the rest of src to dst; it returns the bytes written.
-// Between two *os.File pipes the copy is io.Copy's, which Linux can splice.
+// Copy is Admit, then the rest of src to dst: a compound stream (a run of snapshots) is
+// walked record by record (see Walk); one dataset's stream is copied as it is, by io.Copy,
+// which Linux can splice between two *os.File pipes. It returns the bytes written.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
-	if _, err := Admit(dst, src, want); err != nil {
+	h, err := Admit(dst, src, want)
+	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(dst, src)
+	return Rest(dst, src, h, want)
+}
+
+// Rest passes on the rest of the stream whose first record Admit read (h), as Copy does;
+// it returns the bytes written, RecordSize for the first record included.
+func Rest(dst io.Writer, src io.Reader, h *Header, want Expect) (int64, error) {
+	var n int64
+	var err error
+	if h.Compound() {
+		n, err = Walk(dst, src, h, want)
+	} else {
+		n, err = io.Copy(dst, src)
+	}
 	return n + RecordSize, err
 }
