@@ -54,12 +54,13 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		in, err := checkedStdin(s.Stdin, receiveExpect(c.argv))
+		in, refusal, err := checkedStdin(s.Stdin, receiveExpect(c.argv))
 		if err != nil {
 			return refused(err, s)
 		}
 		defer in.Close()
 		cmd.Stdin = in
+		return receiveStatus(status(cmd.Run(), c, s), refusal, s)
 	}
 	if c.kind != kList {
 		return status(cmd.Run(), c, s)
@@ -157,9 +158,9 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	}
 	// Only the child holds the write end now, so that its end is seen.
 	pw.Close()
-	in := pr
+	in, refusal := pr, (<-chan error)(nil)
 	if cmds[1].kind == kReceive {
-		if in, err = checkedStdin(pr, receiveExpect(cmds[1].argv)); err != nil {
+		if in, refusal, err = checkedStdin(pr, receiveExpect(cmds[1].argv)); err != nil {
 			first.Process.Kill()
 			pr.Close()
 			first.Wait()
@@ -173,7 +174,7 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 		return status(err, cmds[1], s)
 	}
 	in.Close()
-	st := status(last.Wait(), cmds[1], s)
+	st := receiveStatus(status(last.Wait(), cmds[1], s), refusal, s)
 	// The first stage sees its reader gone if the last ended early.
 	pr.Close()
 	first.Wait()
@@ -207,30 +208,52 @@ func receiveExpect(argv []string) stream.Expect {
 // checkedStdin reads the first record of the stream in src and checks it against want
 // (see stream.Check): a peer may send a compound stream (zfs send -R -p), whose
 // properties and children zfs receive would apply past the options the policy checked. It
-// returns the read end of a pipe that yields the whole stream, the rest copied on by a
-// goroutine, for zfs receive's stdin. An empty stream is passed on for zfs receive to
-// report.
-func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
+// returns the read end of a pipe that yields the whole stream, the rest passed on by a
+// goroutine, for zfs receive's stdin: copied as it is, or, for the compound stream of a run
+// of snapshots (zfs send -I), walked record by record (see stream.Walk). A substream the
+// walk refuses ends the pipe where it would start, so that zfs receive fails there with the
+// whole snapshots before it received; the refusal is sent on the channel returned first, so
+// that it is there when zfs receive has failed (see receiveStatus). An empty stream is
+// passed on for zfs receive to report.
+func checkedStdin(src io.Reader, want stream.Expect) (*os.File, <-chan error, error) {
 	// What Admit passes on (the first record) is held here and written by the goroutine
-	// that copies the rest, so that nothing here waits on zfs receive to read.
+	// that passes the rest, so that nothing here waits on zfs receive to read.
 	var head bytes.Buffer
-	if _, err := stream.Admit(&head, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
-		return nil, err
+	h, err := stream.Admit(&head, src, want)
+	if err != nil && !errors.Is(err, stream.ErrEmpty) {
+		return nil, nil, err
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	refusal := make(chan error, 1)
 	go func() {
-		if _, err := pw.Write(head.Bytes()); err == nil {
-			io.Copy(pw, src) // between two pipes, Linux splices
+		if _, err := pw.Write(head.Bytes()); err == nil && h != nil {
+			// Between two pipes, a plain copy is spliced (io.Copy).
+			if _, err := stream.Rest(pw, src, h, want); errors.As(err, new(*stream.RefusedError)) {
+				refusal <- err
+			}
 		}
 		pw.Close()
 	}()
-	return pr, nil
+	return pr, refusal, nil
 }
 
-// refused reports a refused stream; zfs receive did not run.
+// receiveStatus is zfs receive's exit status st, unless the walk of its stream refused a
+// substream: zfs receive then failed where its input ended, and the refusal, reported here,
+// says why.
+func receiveStatus(st int, refusal <-chan error, s Streams) int {
+	select {
+	case err := <-refusal:
+		return refused(err, s)
+	default:
+		return st
+	}
+}
+
+// refused reports a refused stream: zfs receive did not run, or (a run's substream) failed
+// where the refused substream would have started.
 func refused(err error, s Streams) int {
 	if s.Refused != nil {
 		s.Refused(err)
