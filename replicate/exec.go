@@ -247,9 +247,23 @@ func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs, 
 	want := recv.Expects()
 	want.Range = send.Range()
 	if want.Range && st != nil && st.From != nil && st.To != nil {
-		want.FromGUID, want.ToGUID = st.From.GUID, st.To.GUID
+		want.FromGUID, want.ToGUID, want.Planned = st.From.GUID, st.To.GUID, plannedGUIDs(st)
 	}
 	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, want, rate, rest)})
+}
+
+// plannedGUIDs are the guids of the snapshots a run (-I) brings, its base's excluded: every
+// snapshot of the sender's dataset after From up to To, as zfs send -I sends them. nil
+// (nothing to check) where From is not among To's ancestors.
+func plannedGUIDs(st *Stream) []uint64 {
+	guids := []uint64{st.To.GUID}
+	for s := range st.To.Ancestors() {
+		if s == st.From {
+			return guids
+		}
+		guids = append(guids, s.GUID)
+	}
+	return nil
 }
 
 // plainCopy passes a stream on; between two pipes, Linux may splice it.

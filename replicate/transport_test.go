@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
 func TestParseRate(t *testing.T) {
@@ -419,7 +421,14 @@ func TestPullOfARunWalksItsSubstreams(t *testing.T) {
 	third := bytes.Index(run, []byte("tank/img/t@v3")) - 56
 	nested := append(append(append([]byte(nil), run[:third]...),
 		(&stream.Header{HeaderType: stream.CompoundStream, ToName: "tank/img/t@x"}).Record()...), run[len(run)-stream.RecordSize:]...)
-	planned := &Stream{Kind: Incremental, Intermediates: true, From: &zfs.Snapshot{GUID: 0x1000}, To: &zfs.Snapshot{GUID: 0x1003}}
+	inv := zfstest.Inventory(t, "tank/img/t", "tank/img/t@v0 #4096", "tank/img/t@v1 #4097", "tank/img/t@v2 #4098", "tank/img/t@v3 #4099")
+	planned := &Stream{Kind: Incremental, Intermediates: true, From: inv.Snapshot("tank/img/t@v0"), To: inv.Snapshot("tank/img/t@v3")}
+	if got := plannedGUIDs(planned); !slices.Equal(got, []uint64{0x1003, 0x1002, 0x1001}) {
+		t.Fatalf("planned guids %#x", got)
+	}
+	// The peer listed a snapshot between v1 and v2 that the stream does not bring.
+	inv = zfstest.Inventory(t, "tank/img/t", "tank/img/t@v0 #4096", "tank/img/t@v1 #4097", "tank/img/t@x #9", "tank/img/t@v3 #4099")
+	other := &Stream{Kind: Incremental, Intermediates: true, From: inv.Snapshot("tank/img/t@v0"), To: inv.Snapshot("tank/img/t@v3")}
 	cases := []struct {
 		name    string
 		in      []byte
@@ -431,6 +440,7 @@ func TestPullOfARunWalksItsSubstreams(t *testing.T) {
 		{"a whole run", run, planned, false, run, ""},
 		{"a nested compound stream", nested, nil, true, run[:third], "a compound stream nested in a run of snapshots (substream 3"},
 		{"another base", run, &Stream{Kind: Incremental, Intermediates: true, From: &zfs.Snapshot{GUID: 0x999}, To: &zfs.Snapshot{GUID: 0x1003}}, true, run[:2*stream.RecordSize], "not from the base 0x999"},
+		{"a snapshot the plan does not send", run, other, true, run[:bytes.Index(run, []byte("tank/img/t@v2"))-56], "substream 2 (\"tank/img/t@v2\") is of guid 0x1002, not one of the snapshots asked for"},
 		{"another last snapshot", run, &Stream{Kind: Incremental, Intermediates: true, From: &zfs.Snapshot{GUID: 0x1000}, To: &zfs.Snapshot{GUID: 0x1002}}, true, run[:third], "follows the last snapshot asked for"},
 	}
 	for _, c := range cases {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -333,7 +334,7 @@ func TestReceiveExpectMatchesTheReceive(t *testing.T) {
 			// every filesystem.
 			got, want := receiveExpect(r.Argv()), r.Expects()
 			want.Range = want.Type == stream.Filesystem
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%v: serve expects %+v, zfs-vm %+v", r.Argv(), got, want)
 			}
 		}

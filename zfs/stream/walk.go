@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/zfs-vm/zfs-vm/internal/untrusted"
@@ -208,6 +209,8 @@ func (w *walker) checkBegin() (*Header, error) {
 		return nil, refused("substream %d (%s) starts from guid %#x, not from the previous snapshot's %#x", i, name, sub.FromGUID, w.last.ToGUID)
 	case w.last != nil && w.want.ToGUID != 0 && w.last.ToGUID == w.want.ToGUID:
 		return nil, refused("substream %d (%s) follows the last snapshot asked for", i, name)
+	case w.want.Planned != nil && !slices.Contains(w.want.Planned, sub.ToGUID):
+		return nil, refused("substream %d (%s) is of guid %#x, not one of the snapshots asked for", i, name, sub.ToGUID)
 	}
 	if err := sub.Check(Expect{Type: Filesystem}); err != nil {
 		return nil, refused("substream %d (%s): %v", i, name, err)
@@ -230,13 +233,21 @@ func (w *walker) checkEnd() error {
 // payloadSize is the size of the payload after the record read, as the kernel computes it
 // when it reads the stream (module/zfs/dmu_recv.c, receive_read_record, with the macros of
 // include/sys/zfs_ioctl.h), from the record's fields in the substream's byte order: never
-// from drr_payloadlen, which zfs send leaves 0 in these records and which the kernel does not
-// read. libzfs's recv_skip (which reads past a substream whose snapshot exists already)
-// computes the same sizes for these types, byteswapping the same fields; unlike the kernel
-// it takes a BEGIN inside a substream (reading drr_payloadlen, not byteswapped, after it)
-// and refuses DRR_REDACT. Walk refuses both, so the two readers agree on where every
-// record starts. Types zfs send -I of OpenZFS 2.x never writes are refused: DRR_WRITE_BYREF
-// (dedup streams, gone since 2.1) and DRR_REDACT (a redacted send).
+// from drr_payloadlen, which zfs send leaves 0 in these records (seen in the 2.1 and 2.3
+// captures) and which the kernel does not read.
+//
+// libzfs's recv_skip reads a substream itself where the receive ioctl failed with EEXIST or
+// ENOENT and the target has a snapshot of the substream's toguid ("already exists;
+// ignoring"). For these record types it computes the same sizes, byteswapping the same
+// fields; unlike the kernel it takes a BEGIN inside a substream (and reads drr_payloadlen
+// after it, not byteswapped) and refuses DRR_REDACT: Walk refuses both. But recv_skip starts
+// where the kernel stopped, and the kernel reads one record ahead of its checks when the
+// BEGIN has a payload (and, before openzfs/zfs#14568, always): if that record has a
+// payload, recv_skip reads the payload as records, where Walk cannot follow. Expect.Planned
+// closes this: the target has none of the planned snapshots, so recv_skip never runs.
+//
+// Types zfs send -I of OpenZFS 2.x never writes are refused: DRR_WRITE_BYREF (dedup
+// streams, gone since 2.1) and DRR_REDACT (a redacted send).
 func (w *walker) payloadSize(o binary.ByteOrder) (uint64, error) {
 	r := w.rec
 	var size uint64
