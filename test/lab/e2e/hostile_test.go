@@ -169,6 +169,40 @@ func TestHostileReplicationStreamForARun(t *testing.T) {
 	}
 }
 
+// TestHostileNestedCompoundInARun: a peer answers a run of versions (zfs send -I) with the
+// run's package, its final END cut off, followed by a nested compound stream of another
+// filesystem sent with -p (mountpoint=/srv/nvictim, canmount=on), which libzfs would take as
+// a package of its own. The pull walks the run's substreams and refuses the nested one in one
+// line before a byte of it passes: the run's two whole snapshots are received, nothing of
+// the other filesystem is, and after zfs mount -a this host's /srv/nvictim is untouched.
+func TestHostileNestedCompoundInARun(t *testing.T) {
+	vmB.pool(t, "nsrc")
+	vmA.pool(t, "ndst")
+	vmB.must(t, "zfs create nsrc/t && zfs-vm tag -n nr:1 nsrc/t")
+	vmA.must(t, "zfs-vm pull -d ndst b")
+	vmB.must(t, "zfs-vm tag -n nr:2 nsrc/t && zfs-vm tag -n nr:3 nsrc/t")
+	vmB.must(t, "zfs create -o mountpoint=/srv/nvictim -o canmount=on nsrc/evil && echo evil > /srv/nvictim/planted && zfs snapshot nsrc/evil@e")
+	t.Cleanup(func() { vmA.run("rm -rf /srv/nvictim") })
+	vmA.must(t, "mkdir -p /srv/nvictim && echo mine > /srv/nvictim/marker")
+	// Only the stream of a run: zfs-vm's estimates (zfs send -n -P) go to the real zfs.
+	wrapZFS(t, vmB, `if [ "$1" = send ] && case " $* " in *" -n "*) false;; *" -I "*) true;; *) false;; esac; then
+  "$real" "$@" | head -c -312
+  exec "$real" send -p nsrc/evil@e
+fi`)
+	out := vmA.fails(t, "zfs-vm pull -d ndst b")
+	if !strings.Contains(out, `refused the stream from b: a compound stream nested in a run of snapshots (substream 3, "nsrc/evil@e")`) || strings.Count(out, "refused the stream") != 1 {
+		t.Errorf("the pull did not refuse the nested stream in one line:\n%s", out)
+	}
+	got := vmA.must(t, "zfs list -H -t all -o name -r ndst")
+	if strings.Contains(got, "evil") || strings.Count(got, "nr:") != 3 {
+		t.Errorf("want the run's snapshots and nothing of nsrc/evil on ndst:\n%s", got)
+	}
+	vmA.must(t, "zfs mount -a")
+	if out := vmA.must(t, "ls /srv/nvictim; findmnt -n /srv/nvictim || true"); strings.TrimSpace(out) != "marker" {
+		t.Errorf("/srv/nvictim changed:\n%s", out)
+	}
+}
+
 // TestHostileResumeTokenWithoutRawok: zfs send -t takes raw from the receiver's token. A
 // push of an encrypted dataset interrupted without raw leaves a token without rawok on the
 // peer (as a peer that stripped it would); a push with --send-option raw refuses to resume
