@@ -475,6 +475,28 @@ func TestPullOfARunWalksItsSubstreams(t *testing.T) {
 	}
 }
 
+// A run walked by the copy that also holds the rate limit (no compression: one pipe) keeps
+// to the rate, and passes byte for byte.
+func TestPullOfARunAtARateLimit(t *testing.T) {
+	run := gunzipFile(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
+	l := newPipeLab(t, nil)
+	os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), run, 0o644)
+	const rate = 32 << 10 // a 4 KiB burst, then 32 KiB a second: about 0.85 s for the run
+	ex := &Executor{Sender: l.remote(), Receiver: l.local, Log: l.log, Transport: Transport{RateLimit: rate}}
+	send, _ := zfs.NewIncrementalSend("tank/img/t@v0", "tank/img/t@v3", true)
+	recv, _ := zfs.NewReceive("backup/t", "")
+	start := time.Now()
+	if _, err := ex.pipe(t.Context(), send, recv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if took, least := time.Since(start), time.Duration(float64(len(run)-4<<10)/rate*float64(time.Second)); took < least {
+		t.Errorf("took %v, under the %v the rate allows", took, least)
+	}
+	if got, _ := os.ReadFile(l.out); !bytes.Equal(got, run) {
+		t.Errorf("zfs receive got %d bytes, want the run's %d", len(got), len(run))
+	}
+}
+
 func gunzipFile(t *testing.T, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)

@@ -375,3 +375,21 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWalk walks a run of 128 KiB blocks (4 substreams of 16 MiB) into io.Discard.
+func BenchmarkWalk(b *testing.B) {
+	r := rb{binary.LittleEndian}
+	block := r.write(128<<10, 0)
+	sub := bytes.Repeat(block, 128)
+	in := r.head()
+	for i := 1; i <= 4; i++ {
+		in = append(in, cat(r.begin(fmt.Sprintf("%s@v%d", ds, i), base+uint64(i-1), base+uint64(i)), sub, r.end())...)
+	}
+	in = append(in, r.end()...)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := Copy(io.Discard, bytes.NewReader(in), wantRun); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
