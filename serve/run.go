@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -54,7 +55,7 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		in, refusal, err := checkedStdin(s.Stdin, receiveExpect(c.argv))
+		in, refusal, err := checkedStdin(s.Stdin, receiveWant(ctx, c.argv))
 		if err != nil {
 			return refused(err, s)
 		}
@@ -160,7 +161,7 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	pw.Close()
 	in, refusal := pr, (<-chan error)(nil)
 	if cmds[1].kind == kReceive {
-		if in, refusal, err = checkedStdin(pr, receiveExpect(cmds[1].argv)); err != nil {
+		if in, refusal, err = checkedStdin(pr, receiveWant(ctx, cmds[1].argv)); err != nil {
 			first.Process.Kill()
 			pr.Close()
 			first.Wait()
@@ -203,6 +204,33 @@ func receiveExpect(argv []string) stream.Expect {
 		}
 	}
 	return want
+}
+
+// receiveWant is receiveExpect, with, where a run of snapshots may come, the guids of the
+// snapshots the target (the line's last word) has: a pushed run must not bring one again,
+// which libzfs would skip by reading the substream its own way (see stream.Expect.Existing).
+func receiveWant(ctx context.Context, argv []string) stream.Expect {
+	want := receiveExpect(argv)
+	if want.Range {
+		want.Existing = snapshotGUIDs(ctx, argv[len(argv)-1])
+	}
+	return want
+}
+
+// snapshotGUIDs are the guids of dataset's snapshots, none where it has none or does not
+// exist (a new dataset's stream is no run).
+func snapshotGUIDs(ctx context.Context, dataset string) []uint64 {
+	out, err := exec.CommandContext(ctx, zfs.LocalPath("zfs"), "list", "-H", "-p", "-o", "guid", "-t", "snapshot", "-d", "1", dataset).Output()
+	if err != nil {
+		return nil
+	}
+	var guids []uint64
+	for _, f := range strings.Fields(string(out)) {
+		if g, err := strconv.ParseUint(f, 10, 64); err == nil {
+			guids = append(guids, g)
+		}
+	}
+	return guids
 }
 
 // checkedStdin reads the first record of the stream in src and checks it against want

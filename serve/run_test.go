@@ -277,7 +277,8 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 // A pushed run of versions (zfs send -I) is walked substream by substream: a whole run
 // passes byte for byte; one with a nested compound stream after its second substream is
 // refused there, with one line on stderr and status 1, zfs receive having got the two whole
-// substreams before it and seen its input end. The run is zfs/stream's synthetic fixture.
+// substreams before it and seen its input end; one that brings a snapshot the target has
+// (by guid) is refused too. The run is zfs/stream's synthetic fixture.
 func TestRunWalksAPushedRun(t *testing.T) {
 	l := lines{zfs.Unconnected("b", false)}
 	recv := must(zfs.NewReceive("tank/backup/t", "")).WithProps(zfs.ReceiveProps{New: true})
@@ -296,7 +297,16 @@ func TestRunWalksAPushedRun(t *testing.T) {
 		if got, _ := os.ReadFile(recvOut); !bytes.Equal(got, run) {
 			t.Errorf("a whole run (zstd %v): received %d of %d bytes, or others", pipe, len(got), len(run))
 		}
-		st, _, errs := runLine(t, line, string(nested))
+		// The target has the run's second snapshot (guid 0x1002) already.
+		list := filepath.Join(t.TempDir(), "guids")
+		os.WriteFile(list, []byte("4096\n4098\n"), 0o644)
+		t.Setenv("FAKE_LIST", list)
+		st, _, errs := runLine(t, line, string(run))
+		if want := "zfs-vm serve: refused the stream: substream 2 (\"tank/img/t@v2\") is of guid 0x1002, a snapshot the target has already\n"; st != 1 || errs != want {
+			t.Errorf("a snapshot the target has (zstd %v): status %d, stderr %q", pipe, st, errs)
+		}
+		t.Setenv("FAKE_LIST", "")
+		st, _, errs = runLine(t, line, string(nested))
 		if want := "zfs-vm serve: refused the stream: a compound stream nested in a run of snapshots (substream 3, \"tank/img/t@x\")\n"; st != 1 || errs != want {
 			t.Errorf("a nested compound stream (zstd %v): status %d, stderr %q", pipe, st, errs)
 		}

@@ -183,6 +183,10 @@ type Expect struct {
 	// of them, so libzfs never skips one of these substreams by reading it its own way
 	// (see walker.payloadSize on recv_skip).
 	Planned []uint64
+	// Existing, when not nil, holds the guids of the receive target's snapshots: Walk
+	// refuses a substream of one of them, which libzfs would skip reading it its own way.
+	// For a receiver that does not know the plan (zfs-vm serve).
+	Existing []uint64
 }
 
 // Check refuses a stream that is not the one dataset's stream a receive with the options

@@ -209,6 +209,8 @@ func (w *walker) checkBegin() (*Header, error) {
 		return nil, refused("substream %d (%s) starts from guid %#x, not from the previous snapshot's %#x", i, name, sub.FromGUID, w.last.ToGUID)
 	case w.last != nil && w.want.ToGUID != 0 && w.last.ToGUID == w.want.ToGUID:
 		return nil, refused("substream %d (%s) follows the last snapshot asked for", i, name)
+	case slices.Contains(w.want.Existing, sub.ToGUID):
+		return nil, refused("substream %d (%s) is of guid %#x, a snapshot the target has already", i, name, sub.ToGUID)
 	case w.want.Planned != nil && !slices.Contains(w.want.Planned, sub.ToGUID):
 		return nil, refused("substream %d (%s) is of guid %#x, not one of the snapshots asked for", i, name, sub.ToGUID)
 	}
@@ -244,7 +246,8 @@ func (w *walker) checkEnd() error {
 // where the kernel stopped, and the kernel reads one record ahead of its checks when the
 // BEGIN has a payload (and, before openzfs/zfs#14568, always): if that record has a
 // payload, recv_skip reads the payload as records, where Walk cannot follow. Expect.Planned
-// closes this: the target has none of the planned snapshots, so recv_skip never runs.
+// (the target has none of the planned snapshots) and Expect.Existing (the target's own)
+// close this: recv_skip never runs.
 //
 // Types zfs send -I of OpenZFS 2.x never writes are refused: DRR_WRITE_BYREF (dedup
 // streams, gone since 2.1) and DRR_REDACT (a redacted send).

@@ -216,6 +216,7 @@ func TestWalkRefuses(t *testing.T) {
 			{"another base than the plan's", b.head(), cat(b.sub(1), b.end()), Expect{Type: Filesystem, Range: true, FromGUID: 0x99}, "starts from guid 0x1000, not from the base 0x99"},
 			{"a run that ends short of the plan's last", cat(b.head(), b.sub(1), b.sub(2)), b.end(), Expect{Type: Filesystem, Range: true, ToGUID: base + 3}, "ends at \"tank/img/t@v2\""},
 			{"a snapshot the plan does not send", one, cat(b.sub(2), b.end()), Expect{Type: Filesystem, Range: true, Planned: []uint64{base + 1, base + 3}}, "is of guid 0x1002, not one of the snapshots asked for"},
+			{"a snapshot the target has", one, cat(b.sub(2), b.end()), Expect{Type: Filesystem, Range: true, Existing: []uint64{base, base + 2}}, "is of guid 0x1002, a snapshot the target has already"},
 			{"a run past the plan's last", one, cat(b.sub(2), b.end()), Expect{Type: Filesystem, Range: true, ToGUID: base + 1}, "follows the last snapshot asked for"},
 			{"a peer's name with escapes", one, cat(sub2(func(h *Header) { h.ToName = "tank/\x1b[2Jx@v2" }), b.end()), wantRun, `"tank/\x1b[2Jx@v2"`},
 		}
