@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -30,6 +31,7 @@ type Streams struct {
 // Run runs the request and returns the exit status a shell would have returned for the line:
 // a pipeline's last stage's, a sequence's last failure's, 127 for a command not installed.
 func (r *Request) Run(ctx context.Context, p Policy, s Streams) int {
+	s.Stderr = syncWriter(s.Stderr)
 	switch r.shape {
 	case pipeline:
 		return runPipeline(ctx, r.cmds, s)
@@ -45,6 +47,27 @@ func (r *Request) Run(ctx context.Context, p Policy, s Streams) int {
 	return runOne(ctx, r.cmds[0], p, s)
 }
 
+// syncWriter returns w fit for the writes of several goroutines: a file as it is (each
+// write is the kernel's), else w behind a lock, for exec's copies of the commands' stderr
+// and the report of a refusal made while zfs receive runs (see checkedStdin).
+func syncWriter(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, zfs.LocalPath(c.argv[0]), c.argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
@@ -55,13 +78,13 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		in, refusal, err := checkedStdin(s.Stdin, receiveWant(ctx, c.argv))
+		in, refusal, err := checkedStdin(s.Stdin, receiveWant(ctx, c.argv), s)
 		if err != nil {
 			return refused(err, s)
 		}
 		defer in.Close()
 		cmd.Stdin = in
-		return receiveStatus(status(cmd.Run(), c, s), refusal, s)
+		return receiveStatus(status(cmd.Run(), c, s), refusal)
 	}
 	if c.kind != kList {
 		return status(cmd.Run(), c, s)
@@ -159,9 +182,9 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	}
 	// Only the child holds the write end now, so that its end is seen.
 	pw.Close()
-	in, refusal := pr, (<-chan error)(nil)
+	in, refusal := pr, (<-chan struct{})(nil)
 	if cmds[1].kind == kReceive {
-		if in, refusal, err = checkedStdin(pr, receiveWant(ctx, cmds[1].argv)); err != nil {
+		if in, refusal, err = checkedStdin(pr, receiveWant(ctx, cmds[1].argv), s); err != nil {
 			first.Process.Kill()
 			pr.Close()
 			first.Wait()
@@ -175,7 +198,7 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 		return status(err, cmds[1], s)
 	}
 	in.Close()
-	st := receiveStatus(status(last.Wait(), cmds[1], s), refusal, s)
+	st := receiveStatus(status(last.Wait(), cmds[1], s), refusal)
 	// The first stage sees its reader gone if the last ended early.
 	pr.Close()
 	first.Wait()
@@ -239,11 +262,11 @@ func snapshotGUIDs(ctx context.Context, dataset string) []uint64 {
 // returns the read end of a pipe that yields the whole stream, the rest passed on by a
 // goroutine, for zfs receive's stdin: copied as it is, or, for the compound stream of a run
 // of snapshots (zfs send -I), walked record by record (see stream.Walk). A substream the
-// walk refuses ends the pipe where it would start, so that zfs receive fails there with the
-// whole snapshots before it received; the refusal is sent on the channel returned first, so
-// that it is there when zfs receive has failed (see receiveStatus). An empty stream is
-// passed on for zfs receive to report.
-func checkedStdin(src io.Reader, want stream.Expect) (*os.File, <-chan error, error) {
+// walk refuses is reported (as refused does, to s) and ends the pipe where it would start,
+// so that zfs receive fails there, with the whole snapshots before it received: the report
+// comes first on stderr, and the channel returned is closed before zfs receive can fail
+// (see receiveStatus). An empty stream is passed on for zfs receive to report.
+func checkedStdin(src io.Reader, want stream.Expect, s Streams) (*os.File, <-chan struct{}, error) {
 	// What Admit passes on (the first record) is held here and written by the goroutine
 	// that passes the rest, so that nothing here waits on zfs receive to read.
 	var head bytes.Buffer
@@ -255,12 +278,13 @@ func checkedStdin(src io.Reader, want stream.Expect) (*os.File, <-chan error, er
 	if err != nil {
 		return nil, nil, err
 	}
-	refusal := make(chan error, 1)
+	refusal := make(chan struct{})
 	go func() {
 		if _, err := pw.Write(head.Bytes()); err == nil && h != nil {
 			// Between two pipes, a plain copy is spliced (io.Copy).
 			if _, err := stream.Rest(pw, src, h, want); errors.As(err, new(*stream.RefusedError)) {
-				refusal <- err
+				refused(err, s)
+				close(refusal)
 			}
 		}
 		pw.Close()
@@ -268,13 +292,12 @@ func checkedStdin(src io.Reader, want stream.Expect) (*os.File, <-chan error, er
 	return pr, refusal, nil
 }
 
-// receiveStatus is zfs receive's exit status st, unless the walk of its stream refused a
-// substream: zfs receive then failed where its input ended, and the refusal, reported here,
-// says why.
-func receiveStatus(st int, refusal <-chan error, s Streams) int {
+// receiveStatus is zfs receive's exit status st, or 1 where the walk of its stream refused a
+// substream (reported already): zfs receive then failed where its input ended.
+func receiveStatus(st int, refusal <-chan struct{}) int {
 	select {
-	case err := <-refusal:
-		return refused(err, s)
+	case <-refusal:
+		return 1
 	default:
 		return st
 	}
