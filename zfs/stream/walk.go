@@ -78,10 +78,13 @@ var ErrTruncated = errors.New("the stream ends before its end")
 // passed on, record by record, and refuses (a *RefusedError) what zfs send -I of one
 // filesystem's snapshots does not write, before its first byte is written: a nested
 // compound stream, a substream of another dataset or type, a clone stream, a broken guid
-// chain (and, when want names them, another first base or last snapshot), a record type
-// zfs send -I does not write, a BEGIN record inside a substream. Each substream passed
-// before a refused one is whole (its END was written), so zfs receive has received whole
-// snapshots when it fails at the missing next one. Walk stops after the package's final
+// chain (and, as want asks, another base or last snapshot, a snapshot not planned or one the
+// target has), a record type zfs send -I does not write, a BEGIN record inside a substream.
+// A substream refused at its BEGIN is not begun: each one passed before it is whole (its END
+// was written), so zfs receive has received whole snapshots when it fails at the missing
+// next one. A bad record inside a substream is refused where it starts: what passed of that
+// substream is whole records, which the kernel, as with a stream cut there, does not
+// complete into a snapshot (zfs receive -s keeps it as partial state). Walk stops after the package's final
 // END: libzfs reads no further (zfs_receive_package returns when zfs_receive_impl reads
 // it), so bytes after it reach nothing. It returns the bytes written.
 func Walk(dst io.Writer, src io.Reader, h *Header, want Expect) (int64, error) {
