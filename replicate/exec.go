@@ -211,7 +211,7 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 	recvCtx, stopRecv := receiverContext(ctx)
 	defer stopRecv()
 	p := e.newStreamPipe(ctx, recvCtx, send, recv, st)
-	if err := p.connect(e.cuts(p, send, recv)); err != nil {
+	if err := p.connect(e.cuts(p, send, recv, st)); err != nil {
 		return 0, err
 	}
 	if err := p.start(); err != nil {
@@ -225,10 +225,11 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 }
 
 // cuts are the copies of ours a stream passes through: the rate limit, between the two
-// sides; and, when this host receives from a peer (a pull), the check of the stream's first
-// record (see checkedCopy), just before zfs receive, after any decompressor. Where both fall
-// on the same pipe, one copy does both.
-func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs) []*cut {
+// sides; and, when this host receives from a peer (a pull), the check of the stream (see
+// checkedCopy), just before zfs receive, after any decompressor. Where both fall on the
+// same pipe, one copy does both. st, when not nil, is the planned stream, whose snapshots'
+// guids a run of snapshots (-I) must start and end at.
+func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) []*cut {
 	var cuts []*cut
 	if rate := e.Transport.RateLimit; rate > 0 {
 		cuts = append(cuts, &cut{at: len(p.senders) - 1, copy: func(ctx context.Context, dst, src *os.File) error {
@@ -239,13 +240,30 @@ func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs) 
 	if !e.Receiver.IsLocal() || e.Sender.IsLocal() {
 		return cuts
 	}
-	at, rest := len(p.all)-2, plainCopy
+	at, rest, rate := len(p.all)-2, plainCopy, uint64(0)
 	if len(cuts) > 0 && cuts[0].at == at {
-		at, rest, cuts = cuts[0].at, cuts[0].copy, nil
+		at, rest, rate, cuts = cuts[0].at, cuts[0].copy, e.Transport.RateLimit, nil
 	}
 	want := recv.Expects()
 	want.Range = send.Range()
-	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, want, rest)})
+	if want.Range && st != nil && st.From != nil && st.To != nil {
+		want.FromGUID, want.ToGUID, want.Planned = st.From.GUID, st.To.GUID, plannedGUIDs(st)
+	}
+	return append(cuts, &cut{at: at, copy: p.checkedCopy(e.Sender.Name, want, rate, rest)})
+}
+
+// plannedGUIDs are the guids of the snapshots a run (-I) brings, its base's excluded: every
+// snapshot of the sender's dataset after From up to To, as zfs send -I sends them. nil
+// (nothing to check) where From is not among To's ancestors.
+func plannedGUIDs(st *Stream) []uint64 {
+	guids := []uint64{st.To.GUID}
+	for s := range st.To.Ancestors() {
+		if s == st.From {
+			return guids
+		}
+		guids = append(guids, s.GUID)
+	}
+	return nil
 }
 
 // plainCopy passes a stream on; between two pipes, Linux may splice it.
@@ -254,8 +272,10 @@ func plainCopy(_ context.Context, dst, src *os.File) error {
 	return err
 }
 
-// StreamRefusedError is a peer's stream refused before zfs receive got a byte of it: it is
-// not the one dataset's stream of the type the receive options were chosen for.
+// StreamRefusedError is a peer's stream refused before zfs receive got a byte of what was
+// refused: it is not the one dataset's stream of the type the receive options were chosen
+// for, or (a run of snapshots) one of its substreams is not the next snapshot of that
+// dataset; the whole snapshots before it were received.
 type StreamRefusedError struct {
 	Peer string
 	Err  error
@@ -268,13 +288,23 @@ func (e *StreamRefusedError) Error() string {
 func (e *StreamRefusedError) Unwrap() error { return e.Err }
 
 // checkedCopy reads the stream's first record and checks it against want (see
-// stream.Check) before it passes the record, then the rest (with rest), to zfs receive. A
-// refused stream stops the sending side and ends zfs receive's input before its first
-// byte, so that nothing is received. An empty stream is passed on as it is: the sender's
-// failure explains it.
-func (p *streamPipe) checkedCopy(peer string, want stream.Expect, rest func(context.Context, *os.File, *os.File) error) func(context.Context, *os.File, *os.File) error {
+// stream.Check) before it passes the record, then the rest (with rest), to zfs receive;
+// the compound stream of a run of snapshots (-I) is walked record by record instead, at
+// rate bytes a second when rate is not 0, each substream checked before its first byte
+// passes (see stream.Walk). A refused stream stops the sending side and ends zfs receive's
+// input where the refused part would start, so that zfs receive fails there, with the
+// whole snapshots before it received. An empty stream is passed on as it is: the sender's
+// failure explains it, as it explains a run that ends early (stream.ErrTruncated).
+func (p *streamPipe) checkedCopy(peer string, want stream.Expect, rate uint64, rest func(context.Context, *os.File, *os.File) error) func(context.Context, *os.File, *os.File) error {
 	return func(ctx context.Context, dst, src *os.File) error {
-		_, err := stream.Admit(dst, src, want)
+		h, err := stream.Admit(dst, src, want)
+		if err == nil && h.Compound() {
+			var in io.Reader = src
+			if rate > 0 {
+				in = newRateLimitedReader(ctx, src, rate)
+			}
+			_, err = stream.Walk(dst, in, h, want)
+		}
 		var refused *stream.RefusedError
 		switch {
 		case errors.As(err, &refused):
@@ -284,7 +314,7 @@ func (p *streamPipe) checkedCopy(peer string, want stream.Expect, rest func(cont
 			return &StreamRefusedError{Peer: peer, Err: refused.Err}
 		case errors.Is(err, stream.ErrEmpty):
 			return nil
-		case err != nil:
+		case err != nil || h.Compound():
 			return err
 		}
 		return rest(ctx, dst, src)

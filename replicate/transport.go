@@ -97,7 +97,7 @@ func (e *Executor) chooseWire(ctx context.Context) wire {
 // rateLimitedCopy copies src to dst at no more than bytesPerSecond, in chunks small enough
 // that the rate is smooth (about 8 a second) and never so small that the copy costs CPU.
 func rateLimitedCopy(ctx context.Context, dst io.Writer, src io.Reader, bytesPerSecond uint64) (int64, error) {
-	chunk := int(min(max(bytesPerSecond/8, 4<<10), 256<<10))
+	chunk := rateChunk(bytesPerSecond)
 	lim := rate.NewLimiter(rate.Limit(bytesPerSecond), chunk)
 	buf := make([]byte, chunk)
 	var done int64
@@ -120,4 +120,34 @@ func rateLimitedCopy(ctx context.Context, dst io.Writer, src io.Reader, bytesPer
 			return done, rerr
 		}
 	}
+}
+
+// rateChunk is the size of the chunks a rate limit lets through at once.
+func rateChunk(bytesPerSecond uint64) int {
+	return int(min(max(bytesPerSecond/8, 4<<10), 256<<10))
+}
+
+// rateLimitedReader reads from r at no more than bytesPerSecond, in the chunks of
+// rateLimitedCopy: the rate limit of a stream that is walked record by record (see
+// checkedCopy) rather than copied.
+type rateLimitedReader struct {
+	ctx   context.Context
+	r     io.Reader
+	lim   *rate.Limiter
+	chunk int
+}
+
+func newRateLimitedReader(ctx context.Context, r io.Reader, bytesPerSecond uint64) *rateLimitedReader {
+	chunk := rateChunk(bytesPerSecond)
+	return &rateLimitedReader{ctx: ctx, r: r, lim: rate.NewLimiter(rate.Limit(bytesPerSecond), chunk), chunk: chunk}
+}
+
+func (l *rateLimitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p[:min(len(p), l.chunk)])
+	if n > 0 {
+		if werr := l.lim.WaitN(l.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
 }

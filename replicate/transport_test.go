@@ -2,11 +2,14 @@ package replicate
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
+	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
 func TestParseRate(t *testing.T) {
@@ -360,7 +364,9 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 // A pull of a run of versions (zfs send -I, which writes a compound stream) takes the
 // stream when its header lists the one filesystem asked for, and refuses a replication
 // stream (-R), or one with the sender's properties or holds, before zfs receive gets a byte.
-// The heads of streams are zfs/stream's fixtures, real captures among them.
+// The heads of streams are zfs/stream's fixtures, real captures among them: of a compound
+// one, the head alone is sent (it is cut inside a record, which the walk of its records
+// finds, and passes on without a refusal).
 func TestPullOfARunChecksTheCompoundHeader(t *testing.T) {
 	for _, verdict := range []string{"accept", "refuse"} {
 		files, _ := filepath.Glob(filepath.Join("..", "zfs", "stream", "testdata", "compound", verdict, "*"))
@@ -373,24 +379,138 @@ func TestPullOfARunChecksTheCompoundHeader(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				l := newPipeLab(t, compressible(64<<10))
+				h, err := stream.Parse(head)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := compressible(64 << 10)
+				if h.Compound() {
+					body = nil
+				}
+				l := newPipeLab(t, body)
 				os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), head, 0o644)
 				ex := &Executor{Sender: l.remote(), Receiver: l.local, Log: l.log}
 				send, _ := zfs.NewIncrementalSend("tank/a@zfs-vm:a:1", "tank/a@zfs-vm:a:3", true)
 				recv, _ := zfs.NewReceive("backup/a", "")
 				_, err = ex.pipe(t.Context(), send, recv, nil)
 				var refused *StreamRefusedError
+				got, _ := os.ReadFile(l.out)
 				switch {
-				case verdict == "accept" && (err != nil || !bytes.Equal(l.received(), compressible(64<<10))):
+				case verdict == "accept" && !h.Compound() && (err != nil || !bytes.Equal(l.received(), body)):
 					t.Errorf("error %v, or the stream changed on its way", err)
+				case verdict == "accept" && h.Compound() && (errors.As(err, &refused) || len(got) <= len(head)-stream.RecordSize || !bytes.HasPrefix(head, got)):
+					t.Errorf("error %v, zfs receive got %d of %d bytes", err, len(got), len(head))
 				case verdict == "refuse" && (!errors.As(err, &refused) || strings.Contains(err.Error(), "\n")):
 					t.Errorf("error %v", err)
-				case verdict == "refuse":
-					if got, _ := os.ReadFile(l.out); len(got) != 0 {
-						t.Errorf("zfs receive got %d bytes", len(got))
-					}
+				case verdict == "refuse" && len(got) != 0:
+					t.Errorf("zfs receive got %d bytes", len(got))
 				}
 			})
 		}
 	}
+}
+
+// A pull of a run of versions walks the compound stream: a whole run passes byte for byte;
+// one with a nested compound stream after its second snapshot's substream is refused there,
+// zfs receive gets the two whole substreams before it (and sees its input end), and the
+// sender is stopped. A run that does not start or end at the planned snapshots' guids is
+// refused. The run is zfs/stream's synthetic fixture (guids 0x1000 to 0x1003).
+func TestPullOfARunWalksItsSubstreams(t *testing.T) {
+	run := gunzipFile(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
+	// The end of the second substream: the third starts with a BEGIN naming @v3.
+	third := bytes.Index(run, []byte("tank/img/t@v3")) - 56
+	nested := append(append(append([]byte(nil), run[:third]...),
+		(&stream.Header{HeaderType: stream.CompoundStream, ToName: "tank/img/t@x"}).Record()...), run[len(run)-stream.RecordSize:]...)
+	inv := zfstest.Inventory(t, "tank/img/t", "tank/img/t@v0 #4096", "tank/img/t@v1 #4097", "tank/img/t@v2 #4098", "tank/img/t@v3 #4099")
+	planned := &Stream{Kind: Incremental, Intermediates: true, From: inv.Snapshot("tank/img/t@v0"), To: inv.Snapshot("tank/img/t@v3")}
+	if got := plannedGUIDs(planned); !slices.Equal(got, []uint64{0x1003, 0x1002, 0x1001}) {
+		t.Fatalf("planned guids %#x", got)
+	}
+	// The peer listed a snapshot between v1 and v2 that the stream does not bring.
+	inv = zfstest.Inventory(t, "tank/img/t", "tank/img/t@v0 #4096", "tank/img/t@v1 #4097", "tank/img/t@x #9", "tank/img/t@v3 #4099")
+	other := &Stream{Kind: Incremental, Intermediates: true, From: inv.Snapshot("tank/img/t@v0"), To: inv.Snapshot("tank/img/t@v3")}
+	cases := []struct {
+		name    string
+		in      []byte
+		st      *Stream
+		hang    bool
+		want    []byte // what zfs receive gets
+		refusal string // "" for none
+	}{
+		{"a whole run", run, planned, false, run, ""},
+		{"a nested compound stream", nested, nil, true, run[:third], "a compound stream nested in a run of snapshots (substream 3"},
+		{"another base", run, &Stream{Kind: Incremental, Intermediates: true, From: &zfs.Snapshot{GUID: 0x999}, To: &zfs.Snapshot{GUID: 0x1003}}, true, run[:2*stream.RecordSize], "not from the base 0x999"},
+		{"a snapshot the plan does not send", run, other, true, run[:bytes.Index(run, []byte("tank/img/t@v2"))-56], "substream 2 (\"tank/img/t@v2\") is of guid 0x1002, not one of the snapshots asked for"},
+		{"another last snapshot", run, &Stream{Kind: Incremental, Intermediates: true, From: &zfs.Snapshot{GUID: 0x1000}, To: &zfs.Snapshot{GUID: 0x1002}}, true, run[:third], "follows the last snapshot asked for"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newPipeLab(t, nil)
+			os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), c.in, 0o644)
+			if c.hang {
+				t.Setenv("FAKE_SEND_HANG", "1") // a refusal must stop the sender
+			}
+			ex := &Executor{Sender: l.remote(), Receiver: l.local, Log: l.log}
+			send, _ := zfs.NewIncrementalSend("tank/img/t@v0", "tank/img/t@v3", true)
+			recv, _ := zfs.NewReceive("backup/t", "")
+			start := time.Now()
+			// A sender that hangs unrefused is stopped at the deadline: the case fails, not the run.
+			ctx, cancel := context.WithTimeout(t.Context(), 2*zfs.StopDelay)
+			defer cancel()
+			_, err := ex.pipe(ctx, send, recv, c.st)
+			var refused *StreamRefusedError
+			switch {
+			case c.refusal == "" && err != nil:
+				t.Errorf("error %v", err)
+			case c.refusal != "" && (!errors.As(err, &refused) || !strings.Contains(err.Error(), c.refusal) || strings.Contains(err.Error(), "\n")):
+				t.Errorf("error %v, want a refusal with %q", err, c.refusal)
+			}
+			if got, _ := os.ReadFile(l.out); !bytes.Equal(got, c.want) {
+				t.Errorf("zfs receive got %d bytes, want %d", len(got), len(c.want))
+			}
+			if took := time.Since(start); took > zfs.StopDelay {
+				t.Errorf("took %v: the sender was not stopped", took)
+			}
+		})
+	}
+}
+
+// A run walked by the copy that also holds the rate limit (no compression: one pipe) keeps
+// to the rate, and passes byte for byte.
+func TestPullOfARunAtARateLimit(t *testing.T) {
+	run := gunzipFile(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
+	l := newPipeLab(t, nil)
+	os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), run, 0o644)
+	const rate = 32 << 10 // a 4 KiB burst, then 32 KiB a second: about 0.85 s for the run
+	ex := &Executor{Sender: l.remote(), Receiver: l.local, Log: l.log, Transport: Transport{RateLimit: rate}}
+	send, _ := zfs.NewIncrementalSend("tank/img/t@v0", "tank/img/t@v3", true)
+	recv, _ := zfs.NewReceive("backup/t", "")
+	start := time.Now()
+	if _, err := ex.pipe(t.Context(), send, recv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if took, least := time.Since(start), time.Duration(float64(len(run)-4<<10)/rate*float64(time.Second)); took < least {
+		t.Errorf("took %v, under the %v the rate allows", took, least)
+	}
+	if got, _ := os.ReadFile(l.out); !bytes.Equal(got, run) {
+		t.Errorf("zfs receive got %d bytes, want the run's %d", len(got), len(run))
+	}
+}
+
+func gunzipFile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
@@ -29,6 +31,7 @@ type Streams struct {
 // Run runs the request and returns the exit status a shell would have returned for the line:
 // a pipeline's last stage's, a sequence's last failure's, 127 for a command not installed.
 func (r *Request) Run(ctx context.Context, p Policy, s Streams) int {
+	s.Stderr = syncWriter(s.Stderr)
 	switch r.shape {
 	case pipeline:
 		return runPipeline(ctx, r.cmds, s)
@@ -44,6 +47,27 @@ func (r *Request) Run(ctx context.Context, p Policy, s Streams) int {
 	return runOne(ctx, r.cmds[0], p, s)
 }
 
+// syncWriter returns w fit for the writes of several goroutines: a file as it is (each
+// write is the kernel's), else w behind a lock, for exec's copies of the commands' stderr
+// and the report of a refusal made while zfs receive runs (see checkedStdin).
+func syncWriter(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, zfs.LocalPath(c.argv[0]), c.argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
@@ -55,12 +79,13 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		in, err := checkedStdin(s.Stdin, receiveExpect(c.argv))
+		in, refusal, err := checkedStdin(s.Stdin, receiveWant(ctx, c.argv), s)
 		if err != nil {
 			return refused(err, s)
 		}
 		defer in.Close()
 		cmd.Stdin = in
+		return receiveStatus(status(cmd.Run(), c, s), refusal)
 	}
 	var filter func(io.Reader, io.Writer)
 	switch {
@@ -164,9 +189,9 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	}
 	// Only the child holds the write end now, so that its end is seen.
 	pw.Close()
-	in := pr
+	in, refusal := pr, (<-chan struct{})(nil)
 	if cmds[1].kind == kReceive {
-		if in, err = checkedStdin(pr, receiveExpect(cmds[1].argv)); err != nil {
+		if in, refusal, err = checkedStdin(pr, receiveWant(ctx, cmds[1].argv), s); err != nil {
 			first.Process.Kill()
 			pr.Close()
 			first.Wait()
@@ -180,7 +205,7 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 		return status(err, cmds[1], s)
 	}
 	in.Close()
-	st := status(last.Wait(), cmds[1], s)
+	st := receiveStatus(status(last.Wait(), cmds[1], s), refusal)
 	// The first stage sees its reader gone if the last ended early.
 	pr.Close()
 	first.Wait()
@@ -211,33 +236,82 @@ func receiveExpect(argv []string) stream.Expect {
 	return want
 }
 
+// receiveWant is receiveExpect, with, where a run of snapshots may come, the guids of the
+// snapshots the target (the line's last word) has: a pushed run must not bring one again,
+// which libzfs would skip by reading the substream its own way (see stream.Expect.Existing).
+func receiveWant(ctx context.Context, argv []string) stream.Expect {
+	want := receiveExpect(argv)
+	if want.Range {
+		want.Existing = snapshotGUIDs(ctx, argv[len(argv)-1])
+	}
+	return want
+}
+
+// snapshotGUIDs are the guids of dataset's snapshots, none where it has none or does not
+// exist (a new dataset's stream is no run).
+func snapshotGUIDs(ctx context.Context, dataset string) []uint64 {
+	out, err := exec.CommandContext(ctx, zfs.LocalPath("zfs"), "list", "-H", "-p", "-o", "guid", "-t", "snapshot", "-d", "1", dataset).Output()
+	if err != nil {
+		return nil
+	}
+	var guids []uint64
+	for _, f := range strings.Fields(string(out)) {
+		if g, err := strconv.ParseUint(f, 10, 64); err == nil {
+			guids = append(guids, g)
+		}
+	}
+	return guids
+}
+
 // checkedStdin reads the first record of the stream in src and checks it against want
 // (see stream.Check): a peer may send a compound stream (zfs send -R -p), whose
 // properties and children zfs receive would apply past the options the policy checked. It
-// returns the read end of a pipe that yields the whole stream, the rest copied on by a
-// goroutine, for zfs receive's stdin. An empty stream is passed on for zfs receive to
-// report.
-func checkedStdin(src io.Reader, want stream.Expect) (*os.File, error) {
+// returns the read end of a pipe that yields the whole stream, the rest passed on by a
+// goroutine, for zfs receive's stdin: copied as it is, or, for the compound stream of a run
+// of snapshots (zfs send -I), walked record by record (see stream.Walk). A substream the
+// walk refuses is reported (as refused does, to s) and ends the pipe where it would start,
+// so that zfs receive fails there, with the whole snapshots before it received: the report
+// comes first on stderr, and the channel returned is closed before zfs receive can fail
+// (see receiveStatus). An empty stream is passed on for zfs receive to report.
+func checkedStdin(src io.Reader, want stream.Expect, s Streams) (*os.File, <-chan struct{}, error) {
 	// What Admit passes on (the first record) is held here and written by the goroutine
-	// that copies the rest, so that nothing here waits on zfs receive to read.
+	// that passes the rest, so that nothing here waits on zfs receive to read.
 	var head bytes.Buffer
-	if _, err := stream.Admit(&head, src, want); err != nil && !errors.Is(err, stream.ErrEmpty) {
-		return nil, err
+	h, err := stream.Admit(&head, src, want)
+	if err != nil && !errors.Is(err, stream.ErrEmpty) {
+		return nil, nil, err
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	refusal := make(chan struct{})
 	go func() {
-		if _, err := pw.Write(head.Bytes()); err == nil {
-			io.Copy(pw, src) // between two pipes, Linux splices
+		if _, err := pw.Write(head.Bytes()); err == nil && h != nil {
+			// Between two pipes, a plain copy is spliced (io.Copy).
+			if _, err := stream.Rest(pw, src, h, want); errors.As(err, new(*stream.RefusedError)) {
+				refused(err, s)
+				close(refusal)
+			}
 		}
 		pw.Close()
 	}()
-	return pr, nil
+	return pr, refusal, nil
 }
 
-// refused reports a refused stream; zfs receive did not run.
+// receiveStatus is zfs receive's exit status st, or 1 where the walk of its stream refused a
+// substream (reported already): zfs receive then failed where its input ended.
+func receiveStatus(st int, refusal <-chan struct{}) int {
+	select {
+	case <-refusal:
+		return 1
+	default:
+		return st
+	}
+}
+
+// refused reports a refused stream: zfs receive did not run, or (a run's substream) failed
+// where the refused substream would have started.
 func refused(err error, s Streams) int {
 	if s.Refused != nil {
 		s.Refused(err)

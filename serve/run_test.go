@@ -2,10 +2,13 @@ package serve
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -250,11 +253,17 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 			if pipe {
 				line = l.pipe(zstdD, zfs.Stage{Argv: c.recv.Argv()})
 			}
-			st, _, errs := runLine(t, line, string(c.header)+"the rest")
+			// The head of a run's compound stream is cut inside a record: it goes alone, and
+			// its walk passes all but the cut record on (stream.Walk).
+			rest, whole := "the rest", c.header
+			if h, err := stream.Parse(c.header); err == nil && h.Compound() {
+				rest, whole = "", c.header[:len(c.header)-stream.RecordSize]
+			}
+			st, _, errs := runLine(t, line, string(c.header)+rest)
 			got, _ := os.ReadFile(recvOut)
 			zlog, _ := os.ReadFile(logFile)
 			switch {
-			case c.want == "" && (st != 0 || !bytes.HasPrefix(got, c.header)):
+			case c.want == "" && (st != 0 || !bytes.HasPrefix(got, whole)):
 				t.Errorf("%s (zstd %v): status %d, %q, received %d bytes", c.name, pipe, st, errs, len(got))
 			case c.want != "" && (st != 1 || !strings.HasPrefix(errs, "zfs-vm serve: refused the stream: "+c.want)):
 				t.Errorf("%s (zstd %v): status %d, stderr %q", c.name, pipe, st, errs)
@@ -263,6 +272,66 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A pushed run of versions (zfs send -I) is walked substream by substream: a whole run
+// passes byte for byte; one with a nested compound stream after its second substream is
+// refused there, with one line on stderr and status 1, zfs receive having got the two whole
+// substreams before it and seen its input end; one that brings a snapshot the target has
+// (by guid) is refused too. The run is zfs/stream's synthetic fixture.
+func TestRunWalksAPushedRun(t *testing.T) {
+	l := lines{zfs.Unconnected("b", false)}
+	recv := must(zfs.NewReceive("tank/backup/t", "")).WithProps(zfs.ReceiveProps{New: true})
+	run := gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-BigEndian-3subs.zstream.gz"))
+	third := bytes.Index(run, []byte("tank/img/t@v3")) - 56 // where the third substream's BEGIN starts
+	nested := slices.Concat(run[:third], (&stream.Header{HeaderType: stream.CompoundStream, ToName: "tank/img/t@x"}).Record(), run[len(run)-stream.RecordSize:])
+	for _, pipe := range []bool{false, true} {
+		line := l.pipe(zfs.Stage{Argv: recv.Argv()})
+		if pipe {
+			line = l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()})
+		}
+		_, recvOut := fakeZFS(t)
+		if st, _, errs := runLine(t, line, string(run)); st != 0 || errs != "" {
+			t.Errorf("a whole run (zstd %v): status %d, %q", pipe, st, errs)
+		}
+		if got, _ := os.ReadFile(recvOut); !bytes.Equal(got, run) {
+			t.Errorf("a whole run (zstd %v): received %d of %d bytes, or others", pipe, len(got), len(run))
+		}
+		// The target has the run's second snapshot (guid 0x1002) already.
+		list := filepath.Join(t.TempDir(), "guids")
+		os.WriteFile(list, []byte("4096\n4098\n"), 0o644)
+		t.Setenv("FAKE_LIST", list)
+		st, _, errs := runLine(t, line, string(run))
+		if want := "zfs-vm serve: refused the stream: substream 2 (\"tank/img/t@v2\") is of guid 0x1002, a snapshot the target has already\n"; st != 1 || errs != want {
+			t.Errorf("a snapshot the target has (zstd %v): status %d, stderr %q", pipe, st, errs)
+		}
+		t.Setenv("FAKE_LIST", "")
+		st, _, errs = runLine(t, line, string(nested))
+		if want := "zfs-vm serve: refused the stream: a compound stream nested in a run of snapshots (substream 3, \"tank/img/t@x\")\n"; st != 1 || errs != want {
+			t.Errorf("a nested compound stream (zstd %v): status %d, stderr %q", pipe, st, errs)
+		}
+		if got, _ := os.ReadFile(recvOut); !bytes.Equal(got, run[:third]) {
+			t.Errorf("a nested compound stream (zstd %v): received %d bytes, want the %d of two whole substreams", pipe, len(got), third)
+		}
+	}
+}
+
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // serve expects of a receive line exactly what zfs-vm expects of the receive it built.
@@ -275,7 +344,7 @@ func TestReceiveExpectMatchesTheReceive(t *testing.T) {
 			// every filesystem.
 			got, want := receiveExpect(r.Argv()), r.Expects()
 			want.Range = want.Type == stream.Filesystem
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%v: serve expects %+v, zfs-vm %+v", r.Argv(), got, want)
 			}
 		}

@@ -32,7 +32,11 @@ func serveCommand() *cli.Command {
 			"an empty header is taken as the run of versions zfs send -I makes), a stream of another\n" +
 			"dataset type than its\n" +
 			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
-			"receive starts. Anything else\n" +
+			"receive starts. Such a run is then read record by record, and a substream that is not\n" +
+			"the next snapshot of its one filesystem (a nested compound stream, another dataset, a\n" +
+			"broken guid chain, a clone or volume stream, a record zfs send -I does not write) is\n" +
+			"refused before its first byte: zfs receive fails there, with the whole snapshots before it\n" +
+			"received. Anything else\n" +
 			"is refused with one line, on stderr and in the journal, and exit status 1.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "allow-send", Usage: "the peer may send (pull) snapshots of `DATASET` and below (repeatable)"},

@@ -107,9 +107,9 @@ func TestWriteCompoundFixtures(t *testing.T) {
 	}
 	for _, o := range orders { // a plain incremental (zfs send -i) is taken too
 		write(t, filepath.Join("testdata", "compound", "accept", fmt.Sprintf("synthetic-i-%s.zstream", o)), good(o).bytes())
-		r := good(o) // and zfs send -I's compound stream with its empty header
+		r := good(o) // and zfs send -I's compound stream with its empty header, its END, a substream
 		r.hdrType = CompoundStream
-		b := append(append(r.bytes(), good(o).bytes()...), good(o).bytes()...)
+		b := cat(r.bytes(), rb{o}.end(), good(o).bytes())
 		write(t, filepath.Join("testdata", "compound", "accept", fmt.Sprintf("synthetic-I-empty-header-%s.zstream", o)), b)
 	}
 }

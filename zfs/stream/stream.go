@@ -1,7 +1,8 @@
 // Package stream reads the first record of a zfs send stream, so that a receiver can refuse a
 // stream that is not the one dataset's stream it asked for before zfs receive sees a byte;
 // of the compound stream zfs send -I writes, it reads the header after that record too (an
-// XDR nvlist, see compound.go).
+// XDR nvlist, see compound.go), then every record after it, to refuse a substream that is
+// not the next snapshot of that one filesystem (see walk.go).
 //
 // The layout is OpenZFS's dmu_replay_record_t with its drr_begin member
 // (include/sys/zfs_ioctl.h): the record is 312 bytes, written in the sender's byte order,
@@ -168,12 +169,24 @@ type Expect struct {
 	Type  ObjsetType // the dataset type the receive options were chosen for
 	Clone bool       // the receive pins an origin (-o origin=)
 	// Range allows the compound stream zfs send -I writes for a run of one filesystem's
-	// snapshots (a header whose payload lists them), and Admit reads that header to refuse
-	// any other compound stream (see Compound.CheckRange). Only into a filesystem: the
+	// snapshots (an empty header), and Admit reads that header to refuse any other compound
+	// stream (see checkCompound), and Walk its substreams. Only into a filesystem: the
 	// receive options that keep the sender's mountpoint, share and canmount away (-x, -o
 	// canmount=noauto) apply to every dataset of such a stream, where a volume's -o
 	// volmode= would be skipped for a filesystem in it.
 	Range bool
+	// FromGUID and ToGUID, when not 0, are the guids of a run's base and last snapshot, as
+	// the plan knows them: Walk refuses a run that starts or ends elsewhere.
+	FromGUID, ToGUID uint64
+	// Planned, when not nil, holds the guids of the run's snapshots after its base, as the
+	// plan lists them: Walk refuses a substream of any other snapshot. The receiver has none
+	// of them, so libzfs never skips one of these substreams by reading it its own way
+	// (see walker.payloadSize on recv_skip).
+	Planned []uint64
+	// Existing, when not nil, holds the guids of the receive target's snapshots: Walk
+	// refuses a substream of one of them, which libzfs would skip reading it its own way.
+	// For a receiver that does not know the plan (zfs-vm serve).
+	Existing []uint64
 }
 
 // Check refuses a stream that is not the one dataset's stream a receive with the options
@@ -209,8 +222,9 @@ func (e *RefusedError) Error() string { return e.Err.Error() }
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Admit reads src's first record, checks it against want and writes it to dst; the caller
-// passes the rest of the stream on. Of a compound stream that want allows (a run of
-// snapshots, Expect.Range), it reads and checks the header too (only an empty one passes). A stream
+// passes the rest of the stream on with Rest (which walks a compound stream). Of a compound
+// stream that want allows (a run of snapshots, Expect.Range), it reads and checks the header
+// too (only an empty one passes). A stream
 // that is refused, or not a send stream at all, is a *RefusedError, and nothing is
 // written; an empty one is ErrEmpty.
 func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
@@ -242,12 +256,26 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	return h, nil
 }
 
-// Copy is Admit, then a copy of the rest of src to dst; it returns the bytes written.
-// Between two *os.File pipes the copy is io.Copy's, which Linux can splice.
+// Copy is Admit, then the rest of src to dst: a compound stream (a run of snapshots) is
+// walked record by record (see Walk); one dataset's stream is copied as it is, by io.Copy,
+// which Linux can splice between two *os.File pipes. It returns the bytes written.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
-	if _, err := Admit(dst, src, want); err != nil {
+	h, err := Admit(dst, src, want)
+	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(dst, src)
+	return Rest(dst, src, h, want)
+}
+
+// Rest passes on the rest of the stream whose first record Admit read (h), as Copy does;
+// it returns the bytes written, RecordSize for the first record included.
+func Rest(dst io.Writer, src io.Reader, h *Header, want Expect) (int64, error) {
+	var n int64
+	var err error
+	if h.Compound() {
+		n, err = Walk(dst, src, h, want)
+	} else {
+		n, err = io.Copy(dst, src)
+	}
 	return n + RecordSize, err
 }

@@ -169,6 +169,75 @@ func TestHostileReplicationStreamForARun(t *testing.T) {
 	}
 }
 
+// TestHostileNestedCompoundInARun: a peer answers a run of versions (zfs send -I) with the
+// run's package, its final END cut off, followed by a nested compound stream of another
+// filesystem sent with -p (mountpoint=/srv/nvictim, canmount=on), which libzfs would take as
+// a package of its own. The pull walks the run's substreams and refuses the nested one in one
+// line before a byte of it passes: the run's two whole snapshots are received, nothing of
+// the other filesystem is, and after zfs mount -a this host's /srv/nvictim is untouched.
+func TestHostileNestedCompoundInARun(t *testing.T) {
+	vmB.pool(t, "nsrc")
+	vmA.pool(t, "ndst")
+	vmB.must(t, "zfs create nsrc/t && zfs-vm tag -n nr:1 nsrc/t")
+	vmA.must(t, "zfs-vm pull -n nr -d ndst b")
+	vmB.must(t, "zfs-vm tag -n nr:2 nsrc/t && zfs-vm tag -n nr:3 nsrc/t")
+	vmB.must(t, "zfs create -o mountpoint=/srv/nvictim -o canmount=on nsrc/evil && echo evil > /srv/nvictim/planted && zfs snapshot nsrc/evil@e")
+	t.Cleanup(func() { vmA.run("rm -rf /srv/nvictim"); vmB.run("rm -rf /srv/nvictim") })
+	vmA.must(t, "mkdir -p /srv/nvictim && echo mine > /srv/nvictim/marker")
+	// Only the stream of a run: zfs-vm's estimates (zfs send -n -P) go to the real zfs.
+	wrapZFS(t, vmB, nestWrapper("nsrc/evil@e"))
+	out := vmA.fails(t, "zfs-vm pull -n nr -d ndst b")
+	if !strings.Contains(out, `refused the stream from b: a compound stream nested in a run of snapshots (substream 3, "nsrc/evil@e")`) || strings.Count(out, "refused the stream") != 1 {
+		t.Errorf("the pull did not refuse the nested stream in one line:\n%s", out)
+	}
+	got := vmA.must(t, "zfs list -H -t all -o name -r ndst")
+	if strings.Contains(got, "evil") || strings.Count(got, "nr:") != 3 {
+		t.Errorf("want the run's snapshots and nothing of nsrc/evil on ndst:\n%s", got)
+	}
+	vmA.must(t, "zfs mount -a")
+	if out := vmA.must(t, "ls /srv/nvictim; findmnt -n /srv/nvictim || true"); strings.TrimSpace(out) != "marker" {
+		t.Errorf("/srv/nvictim changed:\n%s", out)
+	}
+}
+
+// nestWrapper is a zfs wrapper body whose zfs send of a run (-I; not an estimate, -n) writes
+// the run's package without its final END, then zfs send -p of snap: a nested compound
+// stream.
+func nestWrapper(snap string) string {
+	return `if [ "$1" = send ] && case " $* " in *" -n "*) false;; *" -I "*) true;; *) false;; esac; then
+  "$real" "$@" | head -c -312
+  exec "$real" send -p ` + snap + `
+fi`
+}
+
+// TestHostileNestedCompoundInAPush: the same nested stream, pushed by a peer (a, its zfs
+// wrapped) through b's forced command: zfs-vm serve walks the run and refuses the nested
+// stream in one line (the push reports it), b has the run's two whole snapshots and nothing
+// of npa/evil, and b's /srv/pvictim is untouched after zfs mount -a.
+func TestHostileNestedCompoundInAPush(t *testing.T) {
+	vmA.pool(t, "npa")
+	vmB.pool(t, "npb")
+	forcedCommandAlias(t, "bnest", "--allow-receive npb/in")
+	vmB.must(t, "zfs create npb/in")
+	vmA.must(t, "zfs create npa/t && zfs-vm tag -n np:1 npa/t && zfs-vm push -n np -d npb/in bnest")
+	vmA.must(t, "zfs-vm tag -n np:2 npa/t && zfs-vm tag -n np:3 npa/t && zfs create -o mountpoint=/srv/pvictim -o canmount=on npa/evil && echo evil > /srv/pvictim/planted && zfs snapshot npa/evil@e")
+	t.Cleanup(func() { vmA.run("rm -rf /srv/pvictim"); vmB.run("rm -rf /srv/pvictim") })
+	vmB.must(t, "mkdir -p /srv/pvictim && echo mine > /srv/pvictim/marker")
+	wrapZFS(t, vmA, nestWrapper("npa/evil@e"))
+	out := vmA.fails(t, "zfs-vm push -n np -d npb/in bnest")
+	if !strings.Contains(out, `a compound stream nested in a run of snapshots (substream 3, "npa/evil@e")`) {
+		t.Errorf("the push did not report serve's refusal:\n%s", out)
+	}
+	got := vmB.must(t, "zfs list -H -t all -o name -r npb")
+	if strings.Contains(got, "evil") || strings.Count(got, "np:") != 3 {
+		t.Errorf("want the run's snapshots and nothing of npa/evil on npb:\n%s", got)
+	}
+	vmB.must(t, "zfs mount -a")
+	if out := vmB.must(t, "ls /srv/pvictim; findmnt -n /srv/pvictim || true"); strings.TrimSpace(out) != "marker" {
+		t.Errorf("/srv/pvictim changed:\n%s", out)
+	}
+}
+
 // TestHostileResumeTokenWithoutRawok: zfs send -t takes raw from the receiver's token. A
 // push of an encrypted dataset interrupted without raw leaves a token without rawok on the
 // peer (as a peer that stripped it would); a push with --send-option raw refuses to resume
