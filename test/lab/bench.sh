@@ -18,6 +18,8 @@
 #   FANOUT_MIB   data in each new template version of section 8 (default 16)
 #   SMALL        datasets of the syncoid comparison, section 9 (default 21: a template, 20 clones)
 #   SECTIONS     which sections to run (default "1 2 3 4 5 6 7 8 9")
+#   VARIANTS     which variants of section 1 to time (default "a b c d j k e f g i h"); a
+#                variant left out prints as "-"
 # Pools live on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +28,7 @@ LOCAL_MIB=${LOCAL_MIB:-2048} SSH_MIB=${SSH_MIB:-1024} COMPRESS_MIB=${COMPRESS_MI
 STREAMLINES=${STREAMLINES:-50} CLONES=${CLONES:-20} SNAPSHOTS=${SNAPSHOTS:-10000} LAT_RUNS=${LAT_RUNS:-5}
 SCALE=${SCALE:-10000 100000} VERSIONS=${VERSIONS:-100} BASE_REF=${BASE_REF-957920dfd635}
 FANOUT=${FANOUT:-1 4 16} FANOUT_JOBS=${FANOUT_JOBS:-1 4} FANOUT_MIB=${FANOUT_MIB:-16} SMALL=${SMALL:-21}
-SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8 9}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8 9} VARIANTS=${VARIANTS:-a b c d j k e f g i h}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 vm="$here/vm.sh"
 bin=$(mktemp) base=$(mktemp)
@@ -108,32 +110,32 @@ variant() {
 }
 declare -A secs
 for run in $(seq 1 "$RUNS"); do
-  for v in a b c d j k e f g i h; do
+  for v in $VARIANTS; do
     on a "$unhold; unhold src; unhold dst"
     on b "$unhold; unhold dst; zfs list -H -o name -d 1 dst/vm | tail -n +2 | xargs -r -n1 zfs destroy -r"
     t=$(variant $v 2>>/tmp/zfs-vm-bench-res.log)
     secs[$v]+="$t "
   done
 done
-med() { echo "${secs[$1]}" | tr ' ' '\n' | grep . | median; }
+med() { echo "${secs[$1]:-}" | tr ' ' '\n' | grep . | median; }
 text_wire=$(on a "zfs send src/text@zfs-vm:text:1 | zstd -q -c -T0 | wc -c")
 echo
 echo "## 1. Data path (median of $RUNS alternating runs)"
 awk -v a="$(med a)" -v b="$(med b)" -v c="$(med c)" -v d="$(med d)" -v e="$(med e)" -v f="$(med f)" -v g="$(med g)" \
     -v h="$(med h)" -v i="$(med i)" -v j="$(med j)" -v k="$(med k)" -v l="$LOCAL_MIB" -v s="$SSH_MIB" -v z="$COMPRESS_MIB" -v w="$text_wire" 'BEGIN {
-  printf "a. bare zfs send | zfs receive (in one VM, %d MiB):  %.2fs  %.1f MiB/s\n", l, a, l/a
-  printf "b. zfs-vm push to the same VM:                      %.2fs  %.1f MiB/s   b/a throughput = %.3f\n", b, l/b, a/b
-  printf "c. bare zfs send | ssh B zfs receive (%d MiB):     %.2fs  %.1f MiB/s\n", s, c, s/c
-  printf "d. zfs-vm push to B:                                %.2fs  %.1f MiB/s   d/c throughput = %.3f\n", d, s/d, c/d
-  printf "j. bare ssh A zfs send | zfs receive, on B:          %.2fs  %.1f MiB/s\n", j, s/j
-  printf "k. zfs-vm pull from A, on B:                        %.2fs  %.1f MiB/s   k/j throughput = %.3f\n", k, s/k, j/k
+  if (a>0) printf "a. bare zfs send | zfs receive (in one VM, %d MiB):  %.2fs  %.1f MiB/s\n", l, a, l/a
+  if (a>0 && b>0) printf "b. zfs-vm push to the same VM:                      %.2fs  %.1f MiB/s   b/a throughput = %.3f\n", b, l/b, a/b
+  if (c>0) printf "c. bare zfs send | ssh B zfs receive (%d MiB):     %.2fs  %.1f MiB/s\n", s, c, s/c
+  if (c>0 && d>0) printf "d. zfs-vm push to B:                                %.2fs  %.1f MiB/s   d/c throughput = %.3f\n", d, s/d, c/d
+  if (j>0) printf "j. bare ssh A zfs send | zfs receive, on B:          %.2fs  %.1f MiB/s\n", j, s/j
+  if (j>0 && k>0) printf "k. zfs-vm pull from A, on B:                        %.2fs  %.1f MiB/s   k/j throughput = %.3f\n", k, s/k, j/k
   printf "compressible data (%d MiB of the guest'"'"'s /usr; zstd -3 makes it %.0f MiB):\n", z, w/1048576
-  printf "e. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", e, z/e
-  printf "f. zfs-vm push to B:                                %.2fs  %.1f MiB/s   f/e throughput = %.3f\n", f, z/f, e/f
-  printf "g. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   g/e throughput = %.3f\n", g, z/g, e/g
+  if (e>0) printf "e. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", e, z/e
+  if (e>0 && f>0) printf "f. zfs-vm push to B:                                %.2fs  %.1f MiB/s   f/e throughput = %.3f\n", f, z/f, e/f
+  if (e>0 && g>0) printf "g. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   g/e throughput = %.3f\n", g, z/g, e/g
   printf "incompressible data (%d MiB):\n", z
-  printf "i. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", i, z/i
-  printf "h. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   h/i throughput = %.3f\n", h, z/h, i/h }'
+  if (i>0) printf "i. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", i, z/i
+  if (i>0 && h>0) printf "h. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   h/i throughput = %.3f\n", h, z/h, i/h}'
 echo "zfs-vm's own process per push (user+sys CPU, peak RSS), by variant:"
 sort /tmp/zfs-vm-bench-res.log | sed 's/^/  /'
 rm -f /tmp/zfs-vm-bench-res.log
