@@ -2,10 +2,8 @@ package replicate
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
+	"github.com/zfs-vm/zfs-vm/zfs/stream/streamtest"
 	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
@@ -416,7 +415,7 @@ func TestPullOfARunChecksTheCompoundHeader(t *testing.T) {
 // sender is stopped. A run that does not start or end at the planned snapshots' guids is
 // refused. The run is zfs/stream's synthetic fixture (guids 0x1000 to 0x1003).
 func TestPullOfARunWalksItsSubstreams(t *testing.T) {
-	run := gunzipFile(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
+	run := streamtest.Gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
 	// The end of the second substream: the third starts with a BEGIN naming @v3.
 	third := bytes.Index(run, []byte("tank/img/t@v3")) - 56
 	nested := append(append(append([]byte(nil), run[:third]...),
@@ -478,7 +477,7 @@ func TestPullOfARunWalksItsSubstreams(t *testing.T) {
 // A run walked by the copy that also holds the rate limit (no compression: one pipe) keeps
 // to the rate, and passes byte for byte.
 func TestPullOfARunAtARateLimit(t *testing.T) {
-	run := gunzipFile(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
+	run := streamtest.Gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-LittleEndian-3subs.zstream.gz"))
 	l := newPipeLab(t, nil)
 	os.WriteFile(os.Getenv("FAKE_SEND_HEADER"), run, 0o644)
 	const rate = 32 << 10 // a 4 KiB burst, then 32 KiB a second: about 0.85 s for the run
@@ -495,22 +494,4 @@ func TestPullOfARunAtARateLimit(t *testing.T) {
 	if got, _ := os.ReadFile(l.out); !bytes.Equal(got, run) {
 		t.Errorf("zfs receive got %d bytes, want the run's %d", len(got), len(run))
 	}
-}
-
-func gunzipFile(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

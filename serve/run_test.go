@@ -2,10 +2,8 @@ package serve
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
+	"github.com/zfs-vm/zfs-vm/zfs/stream/streamtest"
 )
 
 // fakeZFS puts testdata/fakebin first in PATH and returns the zfs log and receive file.
@@ -282,7 +281,7 @@ func TestRunRefusesAStreamNotAskedFor(t *testing.T) {
 func TestRunWalksAPushedRun(t *testing.T) {
 	l := lines{zfs.Unconnected("b", false)}
 	recv := must(zfs.NewReceive("tank/backup/t", "")).WithProps(zfs.ReceiveProps{New: true})
-	run := gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-BigEndian-3subs.zstream.gz"))
+	run := streamtest.Gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-BigEndian-3subs.zstream.gz"))
 	third := bytes.Index(run, []byte("tank/img/t@v3")) - 56 // where the third substream's BEGIN starts
 	nested := slices.Concat(run[:third], (&stream.Header{HeaderType: stream.CompoundStream, ToName: "tank/img/t@x"}).Record(), run[len(run)-stream.RecordSize:])
 	for _, pipe := range []bool{false, true} {
@@ -314,24 +313,6 @@ func TestRunWalksAPushedRun(t *testing.T) {
 			t.Errorf("a nested compound stream (zstd %v): received %d bytes, want the %d of two whole substreams", pipe, len(got), third)
 		}
 	}
-}
-
-func gunzip(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // serve expects of a receive line exactly what zfs-vm expects of the receive it built.

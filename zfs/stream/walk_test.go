@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zfs-vm/zfs-vm/zfs/stream/streamtest"
 )
 
 // rb builds the records of a synthetic send stream in one byte order.
@@ -294,7 +296,7 @@ func TestWalkRuns(t *testing.T) {
 			continue
 		}
 		subs, _ := strconv.Atoi(m[1])
-		in := gunzip(t, f)
+		in := streamtest.Gunzip(t, f)
 		var out bytes.Buffer
 		h, err := Admit(&out, bytes.NewReader(in), wantRun)
 		if err != nil {
@@ -307,24 +309,6 @@ func TestWalkRuns(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes, %d substreams", f, len(in), w.subs)
 	}
-}
-
-func gunzip(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestWriteRunFixtures writes synthetic runs into testdata/run and the walker's fuzz
