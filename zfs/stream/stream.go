@@ -126,9 +126,11 @@ func Parse(rec []byte) (*Header, error) {
 	}
 	vi := order.Uint64(rec[offVersionInfo:])
 	name := rec[offToName:RecordSize]
-	if i := bytes.IndexByte(name, 0); i >= 0 {
-		name = name[:i]
+	i := bytes.IndexByte(name, 0)
+	if i < 0 {
+		return nil, fmt.Errorf("not a zfs send stream: its first record's snapshot name has no end")
 	}
+	name = name[:i]
 	return &Header{
 		Order:        order,
 		PayloadLen:   order.Uint32(rec[offPayloadLen:]),

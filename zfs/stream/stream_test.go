@@ -112,6 +112,13 @@ func TestParseRefusesWhatIsNotAStream(t *testing.T) {
 	if _, err := Parse(b); err == nil || !strings.Contains(err.Error(), "not DRR_BEGIN") {
 		t.Errorf("a record other than DRR_BEGIN: %v", err)
 	}
+	b = good(binary.LittleEndian).bytes()
+	for i := offToName; i < RecordSize; i++ {
+		b[i] = 'x' // a name of 256 bytes, without the NUL that ends every name zfs writes
+	}
+	if _, err := Parse(b); err == nil || !strings.Contains(err.Error(), "snapshot name has no end") {
+		t.Errorf("a name without its end: %v", err)
+	}
 }
 
 // A good stream passes byte for byte; a refused one writes nothing.

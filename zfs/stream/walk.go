@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/zfs-vm/zfs-vm/internal/untrusted"
@@ -103,6 +102,11 @@ func walk(dst io.Writer, src io.Reader, h *Header, want Expect) (*walker, error)
 		order: h.Order,
 		fs:    datasetOf(h.ToName),
 		want:  want,
+		seen:  map[uint64]bool{},
+		names: map[string]bool{},
+		// As sets: a target may hold many thousands of snapshots.
+		planned:  setOf(want.Planned),
+		existing: setOf(want.Existing),
 	}
 	err := w.walk()
 	if ferr := w.w.Flush(); err == nil {
@@ -121,6 +125,25 @@ type walker struct {
 	n     int64   // bytes written
 	subs  int     // substreams passed on
 	last  *Header // the last substream's BEGIN
+	// seen and names are the guids (the run's base's too) and snapshot names the run has
+	// brought: a substream of one again would find its snapshot on the target, which libzfs
+	// answers by skipping the substream with its own reader (recv_skip, see payloadSize),
+	// past what Walk checked.
+	seen              map[uint64]bool
+	names             map[string]bool
+	planned, existing map[uint64]bool
+}
+
+// setOf returns the guids as a set; nil for nil (nothing to check).
+func setOf(guids []uint64) map[uint64]bool {
+	if guids == nil {
+		return nil
+	}
+	set := make(map[uint64]bool, len(guids))
+	for _, g := range guids {
+		set[g] = true
+	}
+	return set
 }
 
 func (w *walker) walk() error {
@@ -214,14 +237,19 @@ func (w *walker) checkBegin() (*Header, error) {
 		return nil, refused("substream %d (%s) starts from guid %#x, not from the previous snapshot's %#x", i, name, sub.FromGUID, w.last.ToGUID)
 	case w.last != nil && w.want.ToGUID != 0 && w.last.ToGUID == w.want.ToGUID:
 		return nil, refused("substream %d (%s) follows the last snapshot asked for", i, name)
-	case slices.Contains(w.want.Existing, sub.ToGUID):
+	case w.seen[sub.ToGUID] || sub.ToGUID == sub.FromGUID:
+		return nil, refused("substream %d (%s) is of guid %#x, a snapshot this run has already brought", i, name, sub.ToGUID)
+	case w.names[snapshotOf(sub.ToName)]:
+		return nil, refused("substream %d (%s) names a snapshot this run has already brought", i, name)
+	case w.existing[sub.ToGUID]:
 		return nil, refused("substream %d (%s) is of guid %#x, a snapshot the target has already", i, name, sub.ToGUID)
-	case w.want.Planned != nil && !slices.Contains(w.want.Planned, sub.ToGUID):
+	case w.planned != nil && !w.planned[sub.ToGUID]:
 		return nil, refused("substream %d (%s) is of guid %#x, not one of the snapshots asked for", i, name, sub.ToGUID)
 	}
 	if err := sub.Check(Expect{Type: Filesystem}); err != nil {
 		return nil, refused("substream %d (%s): %v", i, name, err)
 	}
+	w.seen[sub.FromGUID], w.seen[sub.ToGUID], w.names[snapshotOf(sub.ToName)] = true, true, true
 	return sub, nil
 }
 
@@ -328,6 +356,12 @@ func (w *walker) copyPayload(size uint64, what string) error {
 func datasetOf(name string) string {
 	ds, _, _ := strings.Cut(name, "@")
 	return ds
+}
+
+// snapshotOf is the part of a snapshot's name after the "@".
+func snapshotOf(name string) string {
+	_, snap, _ := strings.Cut(name, "@")
+	return snap
 }
 
 // quote is a name from the stream, the peer's text, fit for one line of a message.
