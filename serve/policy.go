@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
@@ -148,6 +149,11 @@ func (p Policy) checkZFS(args []string) (kind, error) {
 	case "hold", "release":
 		if len(rest) < 2 || !strings.HasPrefix(rest[0], HoldTagPrefix) {
 			return 0, fmt.Errorf("zfs %s of a tag that is not zfs-vm's", sub)
+		}
+		// zfs holds -H prints a tag as it is: a newline or tab in one would forge a line of
+		// its output, another peer's hold among them (see filterHolds).
+		if strings.ContainsFunc(rest[0], unicode.IsControl) {
+			return 0, fmt.Errorf("zfs %s of a tag with a control character: %q", sub, short(rest[0]))
 		}
 		if !p.holdTagAllowed(sub, rest[0]) {
 			return 0, fmt.Errorf("zfs %s of %q: not a tag of this key's peers (serve --hold-peer)", sub, short(rest[0]))

@@ -112,6 +112,7 @@ func TestRefuses(t *testing.T) {
 		{"destroy", q("zfs", "destroy", "-r", "tank/img"), "zfs destroy is not allowed"},
 		{"set mountpoint", q("zfs", "set", "mountpoint=/etc", "tank/backup/x"), "zfs set is not allowed"},
 		{"program", q("zfs", "program", "tank", "/tmp/x.lua"), "zfs program is not allowed"},
+		{"a hold tag that forges a line of zfs holds", q("zfs", "hold", "zfs-vm-base:a\ntank/img@a\tzfs-vm-base:b", "tank/img@a"), "a tag with a control character"},
 		{"shell", "sh -c id", "not a command zfs-vm runs"},
 		{"other command", q("cat", "/etc/shadow"), `"cat" is not a command zfs-vm runs`},
 		{"command substitution", "env PATH=/bin zfs list $(id)", "unexpected word"},
