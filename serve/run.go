@@ -79,7 +79,11 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		in, refusal, err := checkedStdin(s.Stdin, receiveWant(ctx, c.argv), s)
+		want, err := receiveWant(ctx, c.argv)
+		if err != nil {
+			return refused(err, s)
+		}
+		in, refusal, err := checkedStdin(s.Stdin, want, s)
 		if err != nil {
 			return refused(err, s)
 		}
@@ -191,7 +195,11 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	pw.Close()
 	in, refusal := pr, (<-chan struct{})(nil)
 	if cmds[1].kind == kReceive {
-		if in, refusal, err = checkedStdin(pr, receiveWant(ctx, cmds[1].argv), s); err != nil {
+		want, err := receiveWant(ctx, cmds[1].argv)
+		if err == nil {
+			in, refusal, err = checkedStdin(pr, want, s)
+		}
+		if err != nil {
 			first.Process.Kill()
 			pr.Close()
 			first.Wait()
@@ -239,28 +247,39 @@ func receiveExpect(argv []string) stream.Expect {
 // receiveWant is receiveExpect, with, where a run of snapshots may come, the guids of the
 // snapshots the target (the line's last word) has: a pushed run must not bring one again,
 // which libzfs would skip by reading the substream its own way (see stream.Expect.Existing).
-func receiveWant(ctx context.Context, argv []string) stream.Expect {
+func receiveWant(ctx context.Context, argv []string) (stream.Expect, error) {
 	want := receiveExpect(argv)
 	if want.Range {
-		want.Existing = snapshotGUIDs(ctx, argv[len(argv)-1])
+		guids, err := snapshotGUIDs(ctx, argv[len(argv)-1])
+		if err != nil {
+			return want, err
+		}
+		want.Existing = guids
 	}
-	return want
+	return want, nil
 }
 
 // snapshotGUIDs are the guids of dataset's snapshots, none where it has none or does not
-// exist (a new dataset's stream is no run).
-func snapshotGUIDs(ctx context.Context, dataset string) []uint64 {
-	out, err := exec.CommandContext(ctx, zfs.LocalPath("zfs"), "list", "-H", "-p", "-o", "guid", "-t", "snapshot", "-d", "1", dataset).Output()
-	if err != nil {
-		return nil
+// exist (a new dataset's stream is no run). Any other failure is an error: without the
+// list a pushed run could not be checked (the receive is refused, not let through).
+func snapshotGUIDs(ctx context.Context, dataset string) ([]uint64, error) {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, zfs.LocalPath("zfs"), "list", "-H", "-p", "-o", "guid", "-t", "snapshot", "-d", "1", dataset)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	switch {
+	case err != nil && strings.Contains(stderr.String(), "dataset does not exist"):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot list the snapshots of the target %s to check a run against: %v", short(dataset), err)
 	}
-	var guids []uint64
+	guids := []uint64{}
 	for _, f := range strings.Fields(string(out)) {
 		if g, err := strconv.ParseUint(f, 10, 64); err == nil {
 			guids = append(guids, g)
 		}
 	}
-	return guids
+	return guids, nil
 }
 
 // checkedStdin reads the first record of the stream in src and checks it against want

@@ -312,6 +312,17 @@ func TestRunWalksAPushedRun(t *testing.T) {
 		if got, _ := os.ReadFile(recvOut); !bytes.Equal(got, run[:third]) {
 			t.Errorf("a nested compound stream (zstd %v): received %d bytes, want the %d of two whole substreams", pipe, len(got), third)
 		}
+		// Without the target's snapshots a run cannot be checked: the receive is refused.
+		os.Remove(recvOut)
+		t.Setenv("FAKE_LIST", filepath.Join(t.TempDir(), "unreadable"))
+		st, _, errs = runLine(t, line, string(run))
+		if want := "cannot list the snapshots of the target tank/backup/t"; st != 1 || !strings.Contains(errs, want) {
+			t.Errorf("a listing that fails (zstd %v): status %d, stderr %q", pipe, st, errs)
+		}
+		if _, err := os.Stat(recvOut); err == nil {
+			t.Errorf("a listing that fails (zstd %v): zfs receive ran", pipe)
+		}
+		t.Setenv("FAKE_LIST", "")
 	}
 }
 
