@@ -34,7 +34,8 @@ func serveCommand() *cli.Command {
 			"options were chosen for, or a clone stream without -o origin= is refused before zfs\n" +
 			"receive starts. Such a run is then read record by record, and a substream that is not\n" +
 			"the next snapshot of its one filesystem (a nested compound stream, another dataset, a\n" +
-			"broken guid chain, a clone or volume stream, a record zfs send -I does not write) is\n" +
+			"broken guid chain, a clone or volume stream, a record zfs send -I does not write, a\n" +
+			"snapshot the target has or the run already brought) is\n" +
 			"refused before its first byte: zfs receive fails there, with the whole snapshots before it\n" +
 			"received. Anything else\n" +
 			"is refused with one line, on stderr and in the journal, and exit status 1.",
