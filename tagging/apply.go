@@ -71,9 +71,10 @@ func Apply(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Datas
 // chosen among (see the top of zfs/lineage.go). The next version of the streamline d
 // already carries is one above the highest of d's lineage (zfs.Inventory.LineageComponent;
 // with -r, also of its descendants', which get the same name), whose snapshots are all that
-// is listed: a hook or tag costs what the lineage costs, not what the pool does. A version or a streamline the operator named with -n is checked
-// against every version on the host: the name may be taken anywhere, and an explicit
-// version below the streamline's highest on the host needs --force.
+// is listed: a hook or tag costs what the lineage costs, not what the pool does. A version
+// or a streamline the operator named with -n is checked against every version on the host:
+// the name may be taken anywhere, and an explicit version below the streamline's highest on
+// the host needs --force.
 func readVersionNames(ctx context.Context, host *zfs.Host, inv *zfs.Inventory, d *zfs.Dataset, req Request) error {
 	lineage := d.LineageTag()
 	if req.Version == 0 && lineage != nil && (req.Streamline == "" || req.Streamline == lineage.Tag.Streamline) {

@@ -49,8 +49,8 @@ import (
 // one by origin is not consulted when the next version is chosen automatically. push and
 // pull make such copies too (a `push local` to another pool, a second -d destination on one
 // host), and so does a manual `zfs send | zfs receive` into a backup pool; a container cloned
-// from such a copy (a restore) has a lineage behind the original's. The automatic version here may then
-// take a number that copy already has, with other contents (another guid). That is the price
+// from such a copy (a restore) has a lineage behind the original's. The automatic version
+// here may then take a number that copy already has, with other contents (another guid). That is the price
 // of a tag and a container stop costing what their lineage costs, whatever else the pool
 // holds (issue 16). What an operator sees if it happens: the number twice on this host, and
 // replication to a host that holds the other snapshot under that name refuses the

@@ -12,8 +12,8 @@ import (
 
 // resolvingSSH puts first in PATH an ssh whose -G answers as an ~/.ssh/config would with
 // "Host b b.example: HostName b.example.org" and "Host bport: HostName b.example.org, Port
-// 2222" (a -p or -o Port= on the command line winning, as in OpenSSH); -G of host "broken" fails. Each
-// run's argv goes to the returned file, a word a line, "--" after each run.
+// 2222" (a -p or -o Port= on the command line winning, as in OpenSSH); -G of host "broken"
+// fails. Each run's argv goes to the returned file, a word a line, "--" after each run.
 func resolvingSSH(t *testing.T) (argvLog string) {
 	t.Helper()
 	dir := t.TempDir()

@@ -85,8 +85,8 @@ var ErrTruncated = errors.New("the stream ends before its end")
 // was written), so zfs receive has received whole snapshots when it fails at the missing
 // next one. A bad record inside a substream is refused where it starts: what passed of that
 // substream is whole records, which the kernel, as with a stream cut there, does not
-// complete into a snapshot (zfs receive -s keeps it as partial state). Walk stops after the package's final
-// END: libzfs reads no further (zfs_receive_package returns when zfs_receive_impl reads
+// complete into a snapshot (zfs receive -s keeps it as partial state). Walk stops after
+// the package's final END: libzfs reads no further (zfs_receive_package returns when zfs_receive_impl reads
 // it), so bytes after it reach nothing. It returns the bytes written.
 func Walk(dst io.Writer, src io.Reader, h *Header, want Expect) (int64, error) {
 	w, err := walk(dst, src, h, want)
