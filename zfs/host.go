@@ -215,20 +215,34 @@ func (h *Host) Output(ctx context.Context, argv ...string) ([]byte, error) {
 }
 
 func (h *Host) output(ctx context.Context, limit int, argv ...string) ([]byte, error) {
+	return h.capture(ctx, func(stop func()) sink { return &stopWriter{max: limit, stop: stop} }, argv)
+}
+
+// sink keeps a command's stdout, bounded: past its bound it calls stop (which kills the
+// command, whose pipe would otherwise fill and block it forever) and fails the write.
+type sink interface {
+	io.Writer
+	// end returns what was kept once the command has ended, or the *OutputTooLargeError.
+	end(host string, argv []string) ([]byte, error)
+}
+
+// capture runs argv with its stdout in the sink newSink makes and its stderr bounded.
+func (h *Host) capture(ctx context.Context, newSink func(stop func()) sink, argv []string) ([]byte, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cmd := h.Command(ctx, argv...)
-	stdout := &stopWriter{max: limit, stop: stop}
+	stdout := newSink(stop)
 	stderr := &untrusted.Buffer{Max: maxStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
-	if stdout.full {
-		return nil, &OutputTooLargeError{Host: h.Name, Argv: argv, Limit: limit}
+	out, tooLarge := stdout.end(h.Name, argv)
+	if tooLarge != nil {
+		return nil, tooLarge
 	}
 	if err != nil {
 		return nil, h.commandError(argv, stderr.String(), err)
 	}
-	return stdout.buf.Bytes(), nil
+	return out, nil
 }
 
 // TagNamesOutput runs a names-only snapshot listing (TagNamesArgs, TagNamesOfArgs) and returns
@@ -237,23 +251,9 @@ func (h *Host) output(ctx context.Context, limit int, argv ...string) ([]byte, e
 // and what it keeps is bounded by maxStdout of zfs-vm's own names. A line longer than
 // maxNameLine, which no zfs prints (names end at 255 bytes), stops the command.
 func (h *Host) TagNamesOutput(ctx context.Context, argv ...string) ([]byte, error) {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	cmd := h.Command(ctx, argv...)
-	stdout := &lineFilter{keep: isTagNameLine, max: maxStdout, maxLine: maxNameLine, stop: stop}
-	stderr := &untrusted.Buffer{Max: maxStderr}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
-	if stdout.failed == nil {
-		stdout.flush()
-	}
-	if stdout.failed != nil {
-		return nil, &OutputTooLargeError{Host: h.Name, Argv: argv, Limit: maxStdout, Line: stdout.failed == errLongLine}
-	}
-	if err != nil {
-		return nil, h.commandError(argv, stderr.String(), err)
-	}
-	return stdout.kept.Bytes(), nil
+	return h.capture(ctx, func(stop func()) sink {
+		return &lineFilter{keep: isTagNameLine, max: maxStdout, maxLine: maxNameLine, stop: stop}
+	}, argv)
 }
 
 // maxNameLine bounds a line of a names-only listing (ZFS_MAX_DATASET_NAME_LEN is 256).
@@ -317,6 +317,17 @@ func (w *lineFilter) flush() {
 	w.line = w.line[:0]
 }
 
+// end keeps a last line without a newline, as a line, and reports a bound passed.
+func (w *lineFilter) end(host string, argv []string) ([]byte, error) {
+	if w.failed == nil {
+		w.flush()
+	}
+	if w.failed != nil {
+		return nil, &OutputTooLargeError{Host: host, Argv: argv, Limit: w.max, Line: w.failed == errLongLine}
+	}
+	return w.kept.Bytes(), nil
+}
+
 func (w *lineFilter) fail(err error) {
 	w.failed = err
 	w.stop()
@@ -329,6 +340,13 @@ type stopWriter struct {
 	max  int
 	stop func()
 	full bool
+}
+
+func (w *stopWriter) end(host string, argv []string) ([]byte, error) {
+	if w.full {
+		return nil, &OutputTooLargeError{Host: host, Argv: argv, Limit: w.max}
+	}
+	return w.buf.Bytes(), nil
 }
 
 func (w *stopWriter) Write(p []byte) (int, error) {
