@@ -184,10 +184,12 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// Limits on what zfs-vm keeps of a command's output, whatever a peer sends: a listing of 100k
-// snapshots is about 20 MiB; no zfs command says more than a few lines on stderr.
+// Limits on what zfs-vm keeps of a command's output, whatever a peer sends. Listings are
+// parsed as they arrive (eachLine) and bounded by what they hold (maxPeerListing); the other
+// outputs zfs-vm reads (holds, send estimates, written) are a line per snapshot of a run or
+// of a chunk of names; no zfs command says more than a few lines on stderr.
 const (
-	maxStdout      = 64 << 20
+	maxStdout      = 4 << 20
 	maxStderr      = 64 << 10
 	maxMessageLine = 512 // bytes of stderr quoted in an error message
 )
@@ -197,12 +199,14 @@ type OutputTooLargeError struct {
 	Host  string
 	Argv  []string
 	Limit int
-	Line  bool // a line past maxNameLine, rather than more than Limit bytes in all
+	// Line is set for a line longer than MaxLine bytes, rather than more than Limit in all.
+	Line    bool
+	MaxLine int
 }
 
 func (e *OutputTooLargeError) Error() string {
 	if e.Line {
-		return fmt.Sprintf("%s on %s: printed a line longer than %d bytes; stopped it", strings.Join(e.Argv, " "), e.Host, maxNameLine)
+		return fmt.Sprintf("%s on %s: printed a line longer than %d bytes; stopped it", strings.Join(e.Argv, " "), e.Host, e.MaxLine)
 	}
 	return fmt.Sprintf("%s on %s: printed more than %d MiB; stopped it", strings.Join(e.Argv, " "), e.Host, e.Limit>>20)
 }
@@ -252,7 +256,7 @@ func (h *Host) capture(ctx context.Context, newSink func(stop func()) sink, argv
 // maxNameLine, which no zfs prints (names end at 255 bytes), stops the command.
 func (h *Host) TagNamesOutput(ctx context.Context, argv ...string) ([]byte, error) {
 	return h.capture(ctx, func(stop func()) sink {
-		return &lineFilter{keep: isTagNameLine, max: maxStdout, maxLine: maxNameLine, stop: stop}
+		return newLineFilter(isTagNameLine, maxStdout, maxNameLine, stop)
 	}, argv)
 }
 
@@ -270,32 +274,69 @@ var (
 )
 
 // lineFilter keeps the lines of a stream that keep accepts, up to max bytes of them, and
-// drops the rest as they arrive; past max, or at a line longer than maxLine, it calls stop
-// (which kills the command, whose pipe would otherwise fill and block it) and fails.
+// drops the rest as they arrive (see lineSink for the rest of its bounds).
 type lineFilter struct {
-	keep         func(line []byte) bool
-	kept         bytes.Buffer
-	line         []byte // the line being read, up to its newline
-	max, maxLine int
-	stop         func()
-	failed       error
+	lineSink
+	keep func(line []byte) bool
+	kept bytes.Buffer
+	max  int
 }
 
-func (w *lineFilter) Write(p []byte) (int, error) {
+func newLineFilter(keep func(line []byte) bool, max, maxLine int, stop func()) *lineFilter {
+	w := &lineFilter{keep: keep, max: max}
+	w.lineSink = lineSink{each: w.add, maxLine: maxLine, limit: max, stop: stop}
+	return w
+}
+
+// add keeps line, with its newline, if keep accepts it.
+func (w *lineFilter) add(line []byte) error {
+	if !w.keep(line) {
+		return nil
+	}
+	if w.kept.Len()+len(line)+1 > w.max {
+		return errFull
+	}
+	w.kept.Write(line)
+	w.kept.WriteByte('\n')
+	return nil
+}
+
+func (w *lineFilter) end(host string, argv []string) ([]byte, error) {
+	if _, err := w.lineSink.end(host, argv); err != nil {
+		return nil, err
+	}
+	return w.kept.Bytes(), nil
+}
+
+// lineSink passes each line of a stream, without its newline, to each as it arrives, and
+// keeps nothing else: a listing is parsed while the command runs, never held as text. At a
+// line longer than maxLine or an error from each, it calls stop (which kills the command,
+// whose pipe would otherwise fill and block it) and fails.
+type lineSink struct {
+	each    func(line []byte) error
+	line    []byte // the line being read, up to its newline
+	maxLine int
+	limit   int // what each's errFull means, for the message
+	stop    func()
+	failed  error
+}
+
+func (w *lineSink) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 && w.failed == nil {
 		i := bytes.IndexByte(p, '\n')
 		chunk := p
 		if i >= 0 {
-			chunk = p[:i+1]
+			chunk = p[:i]
 		}
-		p = p[len(chunk):]
 		if len(w.line)+len(chunk) > w.maxLine {
 			w.fail(errLongLine)
 			break
 		}
 		w.line = append(w.line, chunk...)
+		p = p[len(chunk):]
 		if i >= 0 {
+			p = p[1:]
 			w.flush()
 		}
 	}
@@ -305,33 +346,48 @@ func (w *lineFilter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush ends the line being read: kept if keep accepts it.
-func (w *lineFilter) flush() {
-	if len(w.line) > 0 && w.keep(w.line) {
-		if w.kept.Len()+len(w.line) > w.max {
-			w.fail(errFull)
-			return
-		}
-		w.kept.Write(w.line)
+// flush ends the line being read.
+func (w *lineSink) flush() {
+	if err := w.each(w.line); err != nil {
+		w.fail(err)
 	}
 	w.line = w.line[:0]
 }
 
-// end keeps a last line without a newline, as a line, and reports a bound passed.
-func (w *lineFilter) end(host string, argv []string) ([]byte, error) {
-	if w.failed == nil {
+// end passes on a last line without a newline, as a line, and reports a bound passed or
+// each's error.
+func (w *lineSink) end(host string, argv []string) ([]byte, error) {
+	if w.failed == nil && len(w.line) > 0 {
 		w.flush()
 	}
-	if w.failed != nil {
-		return nil, &OutputTooLargeError{Host: host, Argv: argv, Limit: w.max, Line: w.failed == errLongLine}
+	switch w.failed {
+	case nil:
+		return nil, nil
+	case errLongLine:
+		return nil, &OutputTooLargeError{Host: host, Argv: argv, Line: true, MaxLine: w.maxLine}
+	case errFull:
+		return nil, &OutputTooLargeError{Host: host, Argv: argv, Limit: w.limit}
 	}
-	return w.kept.Bytes(), nil
+	return nil, w.failed
 }
 
-func (w *lineFilter) fail(err error) {
+func (w *lineSink) fail(err error) {
 	w.failed = err
 	w.stop()
 }
+
+// eachLine runs argv on the host and passes each line of its stdout, without its newline, to
+// each as it arrives (see lineSink); each's error stops the command and is returned.
+func (h *Host) eachLine(ctx context.Context, argv []string, each func(line []byte) error) error {
+	_, err := h.capture(ctx, func(stop func()) sink {
+		return &lineSink{each: each, maxLine: maxRowLine, stop: stop}
+	}, argv)
+	return err
+}
+
+// maxRowLine bounds a line of a listing: 12 columns, of which a resume token is the longest
+// (a few hundred bytes to a few KiB).
+const maxRowLine = 1 << 20
 
 // stopWriter keeps up to max bytes; past that it calls stop (which kills the command, whose
 // pipe would otherwise fill and block it forever) and fails the write.
@@ -398,15 +454,39 @@ func (e *MissingCommandError) Error() string {
 
 // List reads the host's datasets and snapshots with one `zfs list`.
 func (h *Host) List(ctx context.Context) (*Inventory, error) {
-	out, err := h.Output(ctx, ListArgs()...)
-	if err != nil {
-		return nil, err
+	p := rowParser{budget: h.rowBudget()}
+	if err := h.eachLine(ctx, ListArgs(), p.add); err != nil {
+		return nil, h.listError(err)
 	}
-	inv, err := ParseList(bytes.NewReader(out))
+	inv, err := p.inventory()
+	if err == nil {
+		err = inv.check()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return inv, nil
+}
+
+// rowBudget returns the bound on the rows kept of one read of the host's listings: a peer's
+// are bounded (maxPeerListing), this host's are not.
+func (h *Host) rowBudget() *rowBudget {
+	if h.IsLocal() {
+		return nil
+	}
+	return &rowBudget{max: maxPeerListing}
+}
+
+// listError names the host in an error of reading a listing, unless it already does (an
+// error of the command itself).
+func (h *Host) listError(err error) error {
+	var ce *CommandError
+	var tl *OutputTooLargeError
+	var mc *MissingCommandError
+	if errors.As(err, &ce) || errors.As(err, &tl) || errors.As(err, &mc) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", h.Name, err)
 }
 
 // Close ends the host's ssh master connection, if any.

@@ -166,7 +166,7 @@ func TestTagNamesOutputKeepsOnlyZFSVMNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(out), "tank/t@zfs-vm:deb:1\ntank/t@zfs-vm:deb:2"; got != want {
+	if got, want := string(out), "tank/t@zfs-vm:deb:1\ntank/t@zfs-vm:deb:2\n"; got != want {
 		t.Errorf("kept %.200q; want %q", got, want)
 	}
 	_, err = h.TagNamesOutput(ctx, "sh", "-c", "printf 'tank/t@zfs-vm:deb:1\n'; head -c 100000 /dev/zero | tr '\\0' x; yes")
@@ -185,7 +185,7 @@ func TestLineFilter(t *testing.T) {
 		want   string
 		failed error
 	}{
-		{"split lines", []string{"k1\nd", "rop\nk", "2\n", "k3"}, 100, "k1\nk2\nk3", nil},
+		{"split lines", []string{"k1\nd", "rop\nk", "2\n", "k3"}, 100, "k1\nk2\nk3\n", nil},
 		{"nothing kept", []string{"a\nb\n"}, 100, "", nil},
 		{"kept past max", []string{"k123\nk456\n"}, 8, "", errFull},
 		{"dropped past max", []string{"k1\n", "drop-me\n", "k2\n"}, 6, "k1\nk2\n", nil},
@@ -193,7 +193,7 @@ func TestLineFilter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stopped := false
-			w := &lineFilter{keep: keep, max: tc.max, maxLine: 12, stop: func() { stopped = true }}
+			w := newLineFilter(keep, tc.max, 12, func() { stopped = true })
 			for _, s := range tc.writes {
 				if _, err := w.Write([]byte(s)); err != nil {
 					break

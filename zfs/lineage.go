@@ -87,12 +87,21 @@ func TagNamesOfArgs(datasets ...string) []string {
 // ParseDatasets parses the output of DatasetListArgs into an inventory whose datasets are all
 // Partial (no snapshots yet).
 func ParseDatasets(r io.Reader) (*Inventory, error) {
-	inv, err := parseListing(r) // origins are checked once their snapshots are read
-	if err != nil {
+	var p rowParser
+	if err := scanLines(r, p.add); err != nil {
 		return nil, err
 	}
-	if len(inv.byGUID) > 0 {
+	return p.datasetInventory()
+}
+
+// datasetInventory is ParseDatasets of the rows parsed.
+func (p *rowParser) datasetInventory() (*Inventory, error) {
+	if len(p.snaps) > 0 {
 		return nil, fmt.Errorf("unexpected zfs list output: snapshots in a listing of datasets")
+	}
+	inv, err := p.inventory() // origins are checked once their snapshots are read
+	if err != nil {
+		return nil, err
 	}
 	for _, d := range inv.Datasets {
 		d.Partial = true
@@ -121,19 +130,24 @@ func (inv *Inventory) OriginChain(d *Dataset) []*Dataset {
 // AddSnapshots adds the snapshots in r (output of SnapshotListArgs(datasets...)) to the
 // inventory, which then holds those datasets in full.
 func (inv *Inventory) AddSnapshots(r io.Reader, datasets []*Dataset) error {
-	extra, snaps, err := parseRows(r)
-	if err != nil {
+	var p rowParser
+	if err := scanLines(r, p.add); err != nil {
 		return err
 	}
-	if len(extra) > 0 {
-		return &ListError{extra[0].line, "dataset in a listing of snapshots", extra[0].Name}
+	return inv.addSnapshotRows(&p, datasets)
+}
+
+// addSnapshotRows is AddSnapshots of the rows parsed.
+func (inv *Inventory) addSnapshotRows(p *rowParser, datasets []*Dataset) error {
+	if len(p.datasets) > 0 {
+		return &ListError{p.datasets[0].line, "dataset in a listing of snapshots", p.datasets[0].Name}
 	}
 	byName := make(map[string]*Dataset, len(datasets))
 	for _, d := range datasets {
 		d.Snapshots, d.Partial = nil, false
 		byName[d.Name] = d
 	}
-	if err := attach(byName, snaps); err != nil {
+	if err := attach(byName, p.snaps); err != nil {
 		return err
 	}
 	inv.relink()
@@ -266,11 +280,11 @@ func (inv *Inventory) relink() {
 // ListDatasets reads the host's filesystems and volumes without their snapshots: the first
 // step of reading for tagging (see ListLineage, ListTagNames).
 func (h *Host) ListDatasets(ctx context.Context) (*Inventory, error) {
-	out, err := h.Output(ctx, DatasetListArgs()...)
-	if err != nil {
-		return nil, err
+	p := rowParser{budget: h.rowBudget()}
+	if err := h.eachLine(ctx, DatasetListArgs(), p.add); err != nil {
+		return nil, h.listError(err)
 	}
-	inv, err := ParseDatasets(bytes.NewReader(out))
+	inv, err := p.datasetInventory()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", h.Name, err)
 	}
@@ -289,11 +303,11 @@ func (h *Host) ListLineage(ctx context.Context, inv *Inventory, ds ...*Dataset) 
 	if len(want) == 0 {
 		return nil
 	}
-	out, err := h.Output(ctx, SnapshotListArgs(names...)...)
-	if err != nil {
-		return err
+	p := rowParser{budget: h.rowBudget()}
+	if err := h.eachLine(ctx, SnapshotListArgs(names...), p.add); err != nil {
+		return h.listError(err)
 	}
-	if err := inv.AddSnapshots(bytes.NewReader(out), want); err != nil {
+	if err := inv.addSnapshotRows(&p, want); err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil

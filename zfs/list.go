@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // listProperties are the columns of the one listing zfs-vm reads from each host.
@@ -53,21 +54,26 @@ func ParseList(r io.Reader) (*Inventory, error) {
 
 // parseListing parses rows of ListArgs' columns into an Inventory, its origins unchecked.
 func parseListing(r io.Reader) (*Inventory, error) {
-	datasets, snaps, err := parseRows(r)
-	if err != nil {
+	var p rowParser
+	if err := scanLines(r, p.add); err != nil {
 		return nil, err
 	}
-	byName := make(map[string]*Dataset, len(datasets))
-	for _, d := range datasets {
+	return p.inventory()
+}
+
+// inventory builds an Inventory of the rows parsed, its origins unchecked.
+func (p *rowParser) inventory() (*Inventory, error) {
+	byName := make(map[string]*Dataset, len(p.datasets))
+	for _, d := range p.datasets {
 		if byName[d.Name] != nil {
 			return nil, &ListError{d.line, "dataset listed twice", d.Name}
 		}
 		byName[d.Name] = d
 	}
-	if err := attach(byName, snaps); err != nil {
+	if err := attach(byName, p.snaps); err != nil {
 		return nil, err
 	}
-	inv := newInventory(datasets)
+	inv := newInventory(p.datasets)
 	inv.allTags = true
 	return inv, nil
 }
@@ -77,7 +83,6 @@ type pendingSnapshot struct {
 	ds   string
 	snap *Snapshot
 	line int
-	text string
 }
 
 // attach appends each snapshot to its dataset in byName.
@@ -85,43 +90,62 @@ func attach(byName map[string]*Dataset, snaps []pendingSnapshot) error {
 	for _, p := range snaps {
 		d := byName[p.ds]
 		if d == nil {
-			return &ListError{p.line, "snapshot of an unlisted dataset", p.text}
+			return &ListError{p.line, "snapshot of an unlisted dataset", p.ds + "@" + p.snap.Name}
 		}
 		d.Snapshots = append(d.Snapshots, p.snap)
 	}
 	return nil
 }
 
-// parseRows parses ListArgs-style rows (of any subset of types) into datasets and snapshots.
-func parseRows(r io.Reader) ([]*Dataset, []pendingSnapshot, error) {
+// scanLines passes each line of r, without its newline, to each; it stops at each's first
+// error and at a line longer than 1 MiB.
+func scanLines(r io.Reader, each func(line []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	var datasets []*Dataset
-	var snaps []pendingSnapshot
-	line := 0
 	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if text == "" {
-			continue
-		}
-		d, s, err := parseRow(text)
-		if err != nil {
-			return nil, nil, &ListError{line, err.Error(), text}
-		}
-		switch {
-		case d != nil:
-			d.line = line
-			datasets = append(datasets, d)
-		case s != nil:
-			ds, _, _ := SplitSnapshotName(text[:strings.IndexByte(text, '\t')])
-			snaps = append(snaps, pendingSnapshot{ds, s, line, text})
+		if err := each(sc.Bytes()); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading zfs list output: %w", err)
+		return fmt.Errorf("reading zfs list output: %w", err)
 	}
-	return datasets, snaps, nil
+	return nil
+}
+
+// rowParser parses ListArgs-style rows one line at a time, as they arrive (see
+// Host.eachLine), so that a listing is never held as text; budget, when set, bounds the
+// rows it keeps.
+type rowParser struct {
+	datasets []*Dataset
+	snaps    []pendingSnapshot
+	line     int
+	budget   *rowBudget
+}
+
+// add parses one line: a dataset, a snapshot, or neither (a bookmark, an empty line).
+func (p *rowParser) add(b []byte) error {
+	p.line++
+	if len(b) == 0 {
+		return nil
+	}
+	text := string(b)
+	d, s, err := parseRow(text)
+	if err != nil {
+		return &ListError{p.line, err.Error(), text}
+	}
+	if (d != nil || s != nil) && !p.budget.take(rowCost+len(b)) {
+		return p.budget.err()
+	}
+	switch {
+	case d != nil:
+		d.line = p.line
+		p.datasets = append(p.datasets, d)
+	case s != nil:
+		ds, _, _ := SplitSnapshotName(text[:strings.IndexByte(text, '\t')])
+		p.snaps = append(p.snaps, pendingSnapshot{ds, s, p.line})
+	}
+	return nil
 }
 
 // parseRow parses one row: a dataset, a snapshot, or neither (a bookmark).
@@ -148,19 +172,20 @@ func parseRow(text string) (*Dataset, *Snapshot, error) {
 		if err := ValidateDatasetName(name); err != nil {
 			return nil, nil, err
 		}
-		d := &Dataset{Name: name, Type: typ, GUID: nums[0], CreateTXG: nums[1],
+		// Each string is cloned: a substring would keep the whole row's text alive.
+		d := &Dataset{Name: strings.Clone(name), Type: datasetTypes[typ], GUID: nums[0], CreateTXG: nums[1],
 			Used: nums[2], Referenced: nums[3], Written: nums[4]}
 		if f[4] != "-" {
 			if err := ValidateSnapshotName(f[4]); err != nil {
 				return nil, nil, fmt.Errorf("origin: %v", err)
 			}
-			d.OriginName = f[4]
+			d.OriginName = strings.Clone(f[4])
 		}
 		if mp := f[8]; strings.HasPrefix(mp, "/") {
-			d.Mountpoint = mp
+			d.Mountpoint = strings.Clone(mp)
 		}
 		if tok := f[11]; tok != "-" && tok != "" {
-			d.ResumeToken = tok
+			d.ResumeToken = strings.Clone(tok)
 		}
 		return d, nil, nil
 	case "snapshot":
@@ -168,6 +193,7 @@ func parseRow(text string) (*Dataset, *Snapshot, error) {
 			return nil, nil, err
 		}
 		_, sn, _ := SplitSnapshotName(name)
+		sn = strings.Clone(sn) // a substring would keep the whole row's text alive
 		s := &Snapshot{Name: sn, GUID: nums[0], CreateTXG: nums[1], Used: nums[2],
 			Referenced: nums[3], UserRefs: nums[5], Creation: int64(creation)}
 		s.Tag, s.Tagged = ParseTag(sn)
@@ -179,6 +205,9 @@ func parseRow(text string) (*Dataset, *Snapshot, error) {
 	return nil, nil, fmt.Errorf("unknown type %s", strconv.Quote(typ))
 }
 
+// datasetTypes are the types of ListArgs' datasets, as constants rather than substrings.
+var datasetTypes = map[string]string{"filesystem": "filesystem", "volume": "volume"}
+
 func parseNum(s string) (uint64, error) {
 	if s == "-" {
 		return 0, nil
@@ -188,4 +217,43 @@ func parseNum(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	return n, nil
+}
+
+// maxPeerListing bounds the memory zfs-vm gives to one read of a peer's listings
+// (ListVersions, List): its filesystems and volumes, the names of those with zfs-vm
+// snapshots, and the snapshots it reads in full, each counted as rowCost and the bytes of its
+// line. A peer that lists millions of rows, or rows of a megabyte each, would otherwise grow
+// zfs-vm without limit; within this bound zfs-vm stays under 32 MiB (README, "Limits"). About
+// 40,000 rows of a usual length fit. This host's own listings are not bounded: its zfs is
+// trusted.
+const maxPeerListing = 12 << 20
+
+// rowCost is what a row costs zfs-vm in memory besides its text: the Dataset or Snapshot,
+// the indexes that find it.
+const rowCost = 256
+
+// rowBudget bounds the memory (in bytes, see maxPeerListing) kept of one host's listings,
+// shared by those of one read, which may run at once. A nil budget or one whose max is 0 does
+// not bound.
+type rowBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// take counts n bytes and reports whether they are within the budget.
+func (b *rowBudget) take(n int) bool {
+	if b == nil || b.max == 0 {
+		return true
+	}
+	return b.used.Add(int64(n)) <= b.max
+}
+
+func (b *rowBudget) err() error { return &TooManyRowsError{Limit: int(b.max)} }
+
+// TooManyRowsError is a peer whose listings name more datasets and snapshots than zfs-vm
+// reads from a peer (maxPeerListing).
+type TooManyRowsError struct{ Limit int }
+
+func (e *TooManyRowsError) Error() string {
+	return fmt.Sprintf("lists more datasets and snapshots than zfs-vm reads from a peer (%d MiB of listing, about %d rows); stopped reading", e.Limit>>20, e.Limit/(rowCost+64))
 }

@@ -1,12 +1,10 @@
 package zfs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -35,52 +33,70 @@ import (
 // ListVersions reads the host as replication and `list` need it (see above). Datasets
 // outside what step 2 read are Partial and have no snapshots.
 func (h *Host) ListVersions(ctx context.Context) (*Inventory, error) {
-	var names []byte
-	var namesErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		names, namesErr = h.TagNamesOutput(ctx, TagNamesArgs()...)
-	}()
-	datasets, err := h.Output(ctx, DatasetListArgs()...)
-	<-done
+	list := func(argv []string, each func(line []byte) error) error { return h.eachLine(ctx, argv, each) }
+	inv, err := readVersions(list, h.rowBudget())
 	if err != nil {
-		return nil, err
+		return nil, h.listError(err)
 	}
-	if namesErr != nil {
-		return nil, namesErr
-	}
-	snapshots := func(ds []string) ([]byte, error) { return h.Output(ctx, SnapshotListArgs(ds...)...) }
-	inv, err := ReadVersions(bytes.NewReader(datasets), bytes.NewReader(names), snapshots)
-	var ce *CommandError
-	if err != nil && !errors.As(err, &ce) {
-		return nil, fmt.Errorf("%s: %w", h.Name, err)
-	}
-	return inv, err
+	return inv, nil
 }
 
 // ReadVersions is ListVersions with the listings given: datasets and names are the outputs
 // of DatasetListArgs and TagNamesArgs, and snapshots returns that of SnapshotListArgs(ds...)
 // for the datasets it is asked about.
 func ReadVersions(datasets, names io.Reader, snapshots func(ds []string) ([]byte, error)) (*Inventory, error) {
-	inv, err := ParseDatasets(datasets)
+	list := func(argv []string, each func(line []byte) error) error {
+		switch {
+		case slices.Equal(argv, DatasetListArgs()):
+			return scanLines(datasets, each)
+		case slices.Equal(argv, TagNamesArgs()):
+			return scanLines(names, each)
+		}
+		out, err := snapshots(argv[len(SnapshotListArgs()):])
+		if err != nil {
+			return err
+		}
+		return scanLines(bytes.NewReader(out), each)
+	}
+	return readVersions(list, nil)
+}
+
+// lister runs the listing argv and passes each line of its output to each.
+type lister func(argv []string, each func(line []byte) error) error
+
+// readVersions reads a host as ListVersions does, through list, keeping what budget allows.
+// Each listing is parsed as its lines arrive; the names listing runs beside the datasets'.
+func readVersions(list lister, budget *rowBudget) (*Inventory, error) {
+	tagged := tagDatasets{budget: budget, seen: map[string]bool{}}
+	var namesErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		namesErr = list(TagNamesArgs(), tagged.add)
+	}()
+	rows := rowParser{budget: budget}
+	err := list(DatasetListArgs(), rows.add)
+	<-done
+	if err == nil {
+		err = namesErr
+	}
 	if err != nil {
 		return nil, err
 	}
-	withTags, err := inv.datasetsWithTags(names)
+	inv, err := rows.datasetInventory()
 	if err != nil {
 		return nil, err
 	}
-	for _, chunk := range chunkDatasets(inv.partialLineage(withTags...), listArgBytes) {
+	for _, chunk := range chunkDatasets(inv.partialLineage(inv.named(tagged.names)...), listArgBytes) {
 		ds := make([]string, len(chunk))
 		for i, d := range chunk {
 			ds[i] = d.Name
 		}
-		out, err := snapshots(ds)
-		if err != nil {
+		p := rowParser{budget: budget}
+		if err := list(SnapshotListArgs(ds...), p.add); err != nil {
 			return nil, err
 		}
-		if err := inv.AddSnapshots(bytes.NewReader(out), chunk); err != nil {
+		if err := inv.addSnapshotRows(&p, chunk); err != nil {
 			return nil, err
 		}
 	}
@@ -114,35 +130,48 @@ func chunkDatasets(ds []*Dataset, max int) [][]*Dataset {
 	return out
 }
 
-// datasetsWithTags returns the inventory's datasets of which r (output of TagNamesArgs)
-// names a zfs-vm snapshot, in name order. Names of datasets not in the inventory (created
-// since) are skipped.
-func (inv *Inventory) datasetsWithTags(r io.Reader) ([]*Dataset, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	seen := map[*Dataset]bool{}
+// tagDatasets collects, from the lines of a names listing (TagNamesArgs) as they arrive, the
+// names of the datasets that have a zfs-vm snapshot, each once: all that ListVersions needs
+// of the names, whatever else (a million hourlies) the host has.
+type tagDatasets struct {
+	seen   map[string]bool
+	names  []string
+	line   int
+	budget *rowBudget
+}
+
+func (t *tagDatasets) add(b []byte) error {
+	t.line++
+	if !bytes.Contains(b, []byte("@"+TagPrefix)) {
+		return nil // foreign: not even validated, as the full listing's parser would
+	}
+	name := string(b)
+	ds, snap, ok := SplitSnapshotName(name)
+	if !ok || !strings.HasPrefix(snap, TagPrefix) {
+		return nil
+	}
+	if err := ValidateSnapshotName(name); err != nil {
+		return &ListError{t.line, err.Error(), name}
+	}
+	if _, ok := ParseTag(snap); !ok || t.seen[ds] {
+		return nil
+	}
+	if !t.budget.take(rowCost + len(ds)) {
+		return t.budget.err()
+	}
+	t.seen[ds] = true
+	t.names = append(t.names, ds)
+	return nil
+}
+
+// named returns the inventory's datasets of the given names, in their order; names not in
+// the inventory (datasets created since it was read) are skipped.
+func (inv *Inventory) named(names []string) []*Dataset {
 	var out []*Dataset
-	line := 0
-	for sc.Scan() {
-		line++
-		name := sc.Text()
-		ds, snap, ok := SplitSnapshotName(name)
-		if !ok || !strings.HasPrefix(snap, TagPrefix) {
-			continue
-		}
-		if err := ValidateSnapshotName(name); err != nil {
-			return nil, &ListError{line, err.Error(), name}
-		}
-		if _, ok := ParseTag(snap); !ok {
-			continue
-		}
-		if d := inv.byName[ds]; d != nil && !seen[d] {
-			seen[d] = true
+	for _, n := range names {
+		if d := inv.byName[n]; d != nil {
 			out = append(out, d)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading zfs list output: %w", err)
-	}
-	return out, nil
+	return out
 }

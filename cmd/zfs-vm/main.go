@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -74,6 +75,7 @@ func newApp() *cli.App {
 }
 
 func main() {
+	limitMemory()
 	ctx, stop := withSignals(context.Background())
 	app := newApp()
 	err := runApp(ctx, app, os.Args)
@@ -92,6 +94,19 @@ func main() {
 	}
 	if err != nil {
 		os.Exit(exitStatus(err))
+	}
+}
+
+// memoryLimit is the Go runtime's soft memory limit for zfs-vm: the garbage collector works
+// harder as the heap nears it, rather than letting it grow to twice what is live. With the
+// bound on what a peer's listings may hold (zfs.maxPeerListing) this keeps zfs-vm under 32
+// MiB whatever a peer sends (BENCHMARKS.md, memory). It is soft: a host whose own listings
+// need more gets it, at the cost of more collection. GOMEMLIMIT in the environment wins.
+const memoryLimit = 20 << 20
+
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
 	}
 }
 

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A peer's listings cannot grow zfs-vm's memory: whatever it prints, without end, in many
+// rows or in long ones, in any of the three listings zfs-vm reads of it, zfs-vm stops
+// reading with one line naming the peer, exit 1, and stays under 32 MiB (its peak resident
+// size, as the kernel counts it for the child).
+func TestPeerListingMemoryIsBounded(t *testing.T) {
+	const (
+		dataset = `printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/pool/d%d\t-\t1\t-\n", i, i + 10, i`
+		tagged  = `printf "pool/d%d@zfs-vm:s:1\n", i`
+		snap    = `printf "pool/t@zfs-vm:s:%d\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t1\t-\n", i + 1, i + 10, i + 10`
+		pool    = `printf 'pool\tfilesystem\t1\t1\t-\t0\t0\t0\t/pool\t-\t1\t-\n'; printf 'pool/t\tfilesystem\t2\t2\t-\t0\t0\t0\t/pool/t\t-\t1\t-\n'`
+	)
+	endless := func(each string) string { return `awk 'BEGIN { for (i = 0; ; i++) ` + each + ` }'` }
+	cases := []struct{ name, datasets, names, snapshots string }{
+		{"endless datasets", endless(dataset), `true`, `true`},
+		{"datasets with a 512 KiB mountpoint each", `awk 'BEGIN { m = "m"; while (length(m) < 524288) m = m m; for (i = 0; ; i++) printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/%s\t-\t1\t-\n", i, i + 10, m }'`, `true`, `true`},
+		{"endless datasets with versions", pool + `; ` + endless(dataset), endless(tagged), `true`},
+		{"endless snapshots of one dataset", pool, `echo pool/t@zfs-vm:s:1`, endless(snap)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			remote := t.TempDir()
+			script := "#!/bin/sh\ncase \" $* \" in\n" +
+				"  *\" -o name \"*) " + c.names + " ;;\n" +
+				"  *\" -t filesystem,volume \"*) " + c.datasets + " ;;\n" +
+				"  *\" -t snapshot \"*) " + c.snapshots + " ;;\n" +
+				"  *) echo \"fake zfs: unsupported $*\" >&2; exit 1 ;;\nesac\n"
+			if err := os.WriteFile(filepath.Join(remote, "zfs"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			setupFakeZFS(t, "0")
+			withFakeSSH(t, remote+":/usr/bin:/bin")
+			ch := startChild(t, "list", "b")
+			status, _ := ch.wait(60 * time.Second)
+			out := strings.TrimSpace(ch.out.String())
+			want := "zfs-vm: b: lists more datasets and snapshots than zfs-vm reads from a peer"
+			if status != exitFailure || !strings.HasPrefix(out, want) || strings.Contains(out, "\n") {
+				t.Errorf("status %d, output %.300q; want one line starting %q", status, out, want)
+			}
+			if rss := ch.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; rss > 32<<10 {
+				t.Errorf("peak resident size %d KiB; want at most 32 MiB", rss)
+			} else {
+				t.Logf("peak resident size %d KiB", rss)
+			}
+		})
+	}
+}
