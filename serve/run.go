@@ -307,7 +307,6 @@ func checkedStdin(src io.Reader, want stream.Expect, s Streams) (*os.File, <-cha
 	refusal := make(chan struct{})
 	go func() {
 		if _, err := pw.Write(head.Bytes()); err == nil && h != nil {
-			// Between two pipes, a plain copy is spliced (io.Copy).
 			if _, err := stream.Rest(pw, src, h, want); errors.As(err, new(*stream.RefusedError)) {
 				refused(err, s)
 				close(refusal)

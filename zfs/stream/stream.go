@@ -259,8 +259,8 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 }
 
 // Copy is Admit, then the rest of src to dst: a compound stream (a run of snapshots) is
-// walked record by record (see Walk); one dataset's stream is copied as it is, by io.Copy,
-// which Linux can splice between two *os.File pipes. It returns the bytes written.
+// walked record by record (see Walk); one dataset's stream is copied as it is, by io.Copy.
+// It returns the bytes written.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
 	h, err := Admit(dst, src, want)
 	if err != nil {
