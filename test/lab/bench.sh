@@ -370,7 +370,7 @@ counted() {
     $(( $(grep -c 'Accepted publickey' <<<"$log" || true) - 1 )) $(( $(grep -c 'Starting session: command' <<<"$log" || true) - 1 ))
   echo "$t" > /tmp/zfs-vm-bench-last
 }
-zv='zfs-vm push -d sy/zv b' so='syncoid -r --no-sync-snap sy/src b:sy/so'
+zv='zfs-vm push -d sy/zv b' so='syncoid -r --no-sync-snap sy/src root@b:sy/so'
 echo
 echo "## 9. $SMALL small datasets A -> B: syncoid against zfs-vm, and the floor"
 counted "first sync, zfs-vm:" "$zv"; zv1=$(cat /tmp/zfs-vm-bench-last)
