@@ -24,6 +24,9 @@ type Policy struct {
 	// of its legacy tag "zfs-vm-base:NAME". Without them any zfs-vm-base: tag is accepted, so
 	// one key could release the bases another client holds.
 	HoldPeers []string
+	// LockDir holds the locks that keep two receives of a run into one target apart (see
+	// receiveWant); "" is the user's own directory under the system's temporary directory.
+	LockDir string
 }
 
 // Check validates the policy's dataset names.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
 )
@@ -34,7 +35,7 @@ func (r *Request) Run(ctx context.Context, p Policy, s Streams) int {
 	s.Stderr = syncWriter(s.Stderr)
 	switch r.shape {
 	case pipeline:
-		return runPipeline(ctx, r.cmds, s)
+		return runPipeline(ctx, r.cmds, p.LockDir, s)
 	case sequence:
 		status := 0
 		for _, c := range r.cmds {
@@ -79,10 +80,11 @@ func newCmd(ctx context.Context, c command, s Streams) *exec.Cmd {
 func runOne(ctx context.Context, c command, p Policy, s Streams) int {
 	cmd := newCmd(ctx, c, s)
 	if c.kind == kReceive {
-		want, err := receiveWant(ctx, c.argv)
+		want, release, err := receiveWant(ctx, c.argv, p.LockDir)
 		if err != nil {
 			return refused(err, s)
 		}
+		defer release()
 		in, refusal, err := checkedStdin(s.Stdin, want, s)
 		if err != nil {
 			return refused(err, s)
@@ -179,7 +181,7 @@ func cutTab(s string) (string, string, bool) {
 
 // runPipeline runs two stages connected by an OS pipe; the status is the last stage's. The
 // stream into a receive (decompressed) is checked before zfs receive starts.
-func runPipeline(ctx context.Context, cmds []command, s Streams) int {
+func runPipeline(ctx context.Context, cmds []command, lockDir string, s Streams) int {
 	first, last := newCmd(ctx, cmds[0], s), newCmd(ctx, cmds[1], s)
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -195,7 +197,8 @@ func runPipeline(ctx context.Context, cmds []command, s Streams) int {
 	pw.Close()
 	in, refusal := pr, (<-chan struct{})(nil)
 	if cmds[1].kind == kReceive {
-		want, err := receiveWant(ctx, cmds[1].argv)
+		want, release, err := receiveWant(ctx, cmds[1].argv, lockDir)
+		defer release()
 		if err == nil {
 			in, refusal, err = checkedStdin(pr, want, s)
 		}
@@ -247,16 +250,45 @@ func receiveExpect(argv []string) stream.Expect {
 // receiveWant is receiveExpect, with, where a run of snapshots may come, the guids of the
 // snapshots the target (the line's last word) has: a pushed run must not bring one again,
 // which libzfs would skip by reading the substream its own way (see stream.Expect.Existing).
-func receiveWant(ctx context.Context, argv []string) (stream.Expect, error) {
-	want := receiveExpect(argv)
-	if want.Range {
-		guids, err := snapshotGUIDs(ctx, argv[len(argv)-1])
-		if err != nil {
-			return want, err
-		}
-		want.Existing = guids
+// That list must stay true until the receive ends, so a run's receive holds a lock on its
+// target (release ends it): a second connection of the client receiving into the same
+// target meanwhile, which could bring a snapshot the list does not have, is refused.
+func receiveWant(ctx context.Context, argv []string, lockDir string) (want stream.Expect, release func(), err error) {
+	want, release = receiveExpect(argv), func() {}
+	if !want.Range {
+		return want, release, nil
 	}
-	return want, nil
+	target := argv[len(argv)-1]
+	l, err := lockTarget(lockDir, target)
+	if err != nil {
+		return want, release, err
+	}
+	guids, err := snapshotGUIDs(ctx, target)
+	if err != nil {
+		l.Release()
+		return want, release, err
+	}
+	want.Existing = guids
+	return want, func() { l.Release() }, nil
+}
+
+// lockTarget takes the receive lock of target in dir ("": lock.PrivateDir) without waiting.
+func lockTarget(dir, target string) (*lock.Lock, error) {
+	if dir == "" {
+		d, err := lock.PrivateDir()
+		if err != nil {
+			return nil, fmt.Errorf("cannot lock the target %s: %v", short(target), err)
+		}
+		dir = d
+	}
+	l, err := lock.TryAcquire(dir, lock.Name("receive", target))
+	switch {
+	case errors.Is(err, lock.ErrBusy):
+		return nil, fmt.Errorf("another receive into %s is running", short(target))
+	case err != nil:
+		return nil, fmt.Errorf("cannot lock the target %s: %v", short(target), err)
+	}
+	return l, nil
 }
 
 // snapshotGUIDs are the guids of dataset's snapshots, none where it has none or does not

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/zfs"
 	"github.com/zfs-vm/zfs-vm/zfs/stream"
 	"github.com/zfs-vm/zfs-vm/zfs/stream/streamtest"
@@ -464,6 +465,43 @@ func TestRunHoldsFiltered(t *testing.T) {
 		st := r.Run(context.Background(), c.p, Streams{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
 		if st != 0 || out.String() != c.want {
 			t.Errorf("hold peers %v: status %d stderr %q, shown\n%s\nwant\n%s", c.p.HoldPeers, st, errb.String(), out.String(), c.want)
+		}
+	}
+}
+
+// A run's receive holds its target's lock until it ends: a second connection receiving a run
+// into the same target meanwhile (which could bring a snapshot the first one's list of the
+// target's snapshots does not have) is refused before zfs receive starts; once the first
+// ends, the target is free.
+func TestRunLocksItsTarget(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	l := lines{zfs.Unconnected("b", false)}
+	recv := must(zfs.NewReceive("tank/backup/t", "")).WithProps(zfs.ReceiveProps{New: true})
+	run := streamtest.Gunzip(t, filepath.Join("..", "zfs", "stream", "testdata", "run", "synthetic-BigEndian-3subs.zstream.gz"))
+	dir, err := lock.PrivateDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pipe := range []bool{false, true} {
+		line := l.pipe(zfs.Stage{Argv: recv.Argv()})
+		if pipe {
+			line = l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()})
+		}
+		_, recvOut := fakeZFS(t)
+		other, err := lock.TryAcquire(dir, lock.Name("receive", "tank/backup/t"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _, errs := runLine(t, line, string(run))
+		if want := "zfs-vm serve: refused the stream: another receive into tank/backup/t is running\n"; st != 1 || errs != want {
+			t.Errorf("while another receive runs (zstd %v): status %d, stderr %q; want %q", pipe, st, errs, want)
+		}
+		if _, err := os.Stat(recvOut); err == nil {
+			t.Errorf("while another receive runs (zstd %v): zfs receive ran", pipe)
+		}
+		other.Release()
+		if st, _, errs := runLine(t, line, string(run)); st != 0 || errs != "" {
+			t.Errorf("once it ended (zstd %v): status %d, %q", pipe, st, errs)
 		}
 	}
 }

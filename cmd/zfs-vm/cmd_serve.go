@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 	"github.com/zfs-vm/zfs-vm/serve"
 )
@@ -54,6 +55,9 @@ func runServe(c *cli.Context) error {
 	enableJournal(true)
 	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"),
 		Rollback: c.Bool("allow-rollback"), HoldPeers: c.StringSlice("hold-peer")}
+	if dir, err := lock.RuntimeDir(c.String("runtime-dir")); err == nil {
+		p.LockDir = dir // else the user's own directory (lock.PrivateDir)
+	}
 	if err := p.Check(); err != nil {
 		return usageError("serve: %v", err)
 	}

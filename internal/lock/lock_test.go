@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +126,30 @@ func TestRuntimeDir(t *testing.T) {
 	mine := filepath.Join(tmp, "mine")
 	if got, err := runtimeDir(mine, denied, xdg); err != nil || got != mine {
 		t.Errorf("operator's dir: %q, %v", got, err)
+	}
+}
+
+// PrivateDir makes the user's own directory, and refuses one planted in its place: a
+// symbolic link, or a directory others may write.
+func TestPrivateDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	want := filepath.Join(tmp, fmt.Sprintf("zfs-vm-%d", os.Getuid()))
+	if d, err := PrivateDir(); err != nil || d != want {
+		t.Fatalf("PrivateDir() = %q, %v; want %q", d, err, want)
+	}
+	if st, _ := os.Stat(want); st.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v; want 0700", st.Mode().Perm())
+	}
+	os.Remove(want)
+	os.Symlink(t.TempDir(), want)
+	if _, err := PrivateDir(); err == nil {
+		t.Error("a symbolic link was taken")
+	}
+	os.Remove(want)
+	os.Mkdir(want, 0o777)
+	os.Chmod(want, 0o777)
+	if _, err := PrivateDir(); err == nil {
+		t.Error("a directory others may write was taken")
 	}
 }
