@@ -266,10 +266,9 @@ func plannedGUIDs(st *Stream) []uint64 {
 	return nil
 }
 
-// plainCopy passes a stream on, as it is (io.Copy: reads and writes of 32 KiB; Go splices
-// only from a socket, not from a pipe).
+// plainCopy passes a stream on, as it is (stream.Pass: spliced from pipe to pipe).
 func plainCopy(_ context.Context, dst, src *os.File) error {
-	_, err := io.Copy(dst, src)
+	_, err := stream.Pass(dst, src)
 	return err
 }
 

@@ -1,0 +1,59 @@
+package stream
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Pass moves a stream from pipe to pipe whole, and ends when the reader of dst goes away,
+// rather than waiting for a writer that no one reads.
+func TestPassBetweenPipes(t *testing.T) {
+	data := make([]byte, 3<<20+5)
+	rand.Read(data)
+	inR, inW, _ := os.Pipe()
+	outR, outW, _ := os.Pipe()
+	go func() { inW.Write(data); inW.Close() }()
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(outR); got <- b }()
+	n, err := Pass(outW, inR)
+	outW.Close()
+	if err != nil || n != int64(len(data)) || !bytes.Equal(<-got, data) {
+		t.Fatalf("Pass = %d, %v; want %d bytes, the same", n, err, len(data))
+	}
+
+	inR, inW, _ = os.Pipe()
+	outR, outW, _ = os.Pipe()
+	defer inW.Close()
+	go func() {
+		for {
+			if _, err := inW.Write(data[:64<<10]); err != nil {
+				return
+			}
+		}
+	}()
+	outR.Close() // zfs receive died
+	done := make(chan error)
+	go func() { _, err := Pass(outW, inR); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("Pass into a pipe without reader: %v; want EPIPE", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Pass into a pipe without reader did not end")
+	}
+}
+
+// Anything but files goes through io.Copy.
+func TestPassOtherwise(t *testing.T) {
+	var b bytes.Buffer
+	if n, err := Pass(&b, bytes.NewReader([]byte("abc"))); n != 3 || err != nil || b.String() != "abc" {
+		t.Errorf("Pass = %d, %v, %q", n, err, b.String())
+	}
+}
