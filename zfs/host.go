@@ -469,10 +469,10 @@ func (h *Host) List(ctx context.Context) (*Inventory, error) {
 }
 
 // rowBudget returns the bound on the rows kept of one read of the host's listings: a peer's
-// are bounded (maxPeerListing), this host's are not.
+// are bounded (maxPeerListing), this host's are not (and raise the memory limit instead).
 func (h *Host) rowBudget() *rowBudget {
 	if h.IsLocal() {
-		return nil
+		return &rowBudget{own: true}
 	}
 	return &rowBudget{max: maxPeerListing}
 }

@@ -233,16 +233,21 @@ const maxPeerListing = 12 << 20
 const rowCost = 256
 
 // rowBudget bounds the memory (in bytes, see maxPeerListing) kept of one host's listings,
-// shared by those of one read, which may run at once. A nil budget or one whose max is 0 does
-// not bound.
+// shared by those of one read, which may run at once. A nil budget does not bound; an own
+// one (this host's) does not either, and raises the soft memory limit (see LimitMemory).
 type rowBudget struct {
 	max  int64
+	own  bool
 	used atomic.Int64
 }
 
 // take counts n bytes and reports whether they are within the budget.
 func (b *rowBudget) take(n int) bool {
-	if b == nil || b.max == 0 {
+	switch {
+	case b == nil:
+		return true
+	case b.own:
+		countOwn(n)
 		return true
 	}
 	return b.used.Add(int64(n)) <= b.max

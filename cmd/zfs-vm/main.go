@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -97,16 +96,14 @@ func main() {
 	}
 }
 
-// memoryLimit is the Go runtime's soft memory limit for zfs-vm: the garbage collector works
-// harder as the heap nears it, rather than letting it grow to twice what is live. With the
-// bound on what a peer's listings may hold (zfs.maxPeerListing) this keeps zfs-vm under 32
-// MiB whatever a peer sends (BENCHMARKS.md, memory). It is soft: a host whose own listings
-// need more gets it, at the cost of more collection. GOMEMLIMIT in the environment wins.
+// memoryLimit is the base of the Go runtime's soft memory limit for zfs-vm (see
+// zfs.LimitMemory): with the bound on what a peer's listings may hold it keeps zfs-vm under
+// 32 MiB whatever a peer sends (BENCHMARKS.md, memory). GOMEMLIMIT in the environment wins.
 const memoryLimit = 20 << 20
 
 func limitMemory() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
+		zfs.LimitMemory(memoryLimit)
 	}
 }
 

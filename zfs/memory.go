@@ -1,0 +1,38 @@
+package zfs
+
+import (
+	"runtime/debug"
+	"sync/atomic"
+)
+
+// The Go runtime's soft memory limit (see LimitMemory): its base, and the bytes of this
+// host's own listings counted so far (as rowBudget counts a row).
+var (
+	memoryBase atomic.Int64
+	ownRows    atomic.Int64
+)
+
+// LimitMemory sets the Go runtime's soft memory limit to base, raised, as this host's own
+// listings are read, by twice what they hold. The garbage collector then works harder as the
+// heap nears the limit, rather than letting it grow to twice what is live: with the bound on
+// what a peer's listings may hold (maxPeerListing), zfs-vm stays under 32 MiB whatever a peer
+// sends, while a host with very many snapshots of its own is not made to collect without end
+// (the bound is on peers, not on this host). base 0 sets nothing.
+func LimitMemory(base int64) {
+	memoryBase.Store(base)
+	if base > 0 {
+		debug.SetMemoryLimit(base)
+	}
+}
+
+// countOwn counts n bytes of this host's own listings and raises the limit each MiB.
+func countOwn(n int) {
+	base := memoryBase.Load()
+	if base == 0 {
+		return
+	}
+	total := ownRows.Add(int64(n))
+	if total>>20 != (total-int64(n))>>20 {
+		debug.SetMemoryLimit(base + 2*total)
+	}
+}
