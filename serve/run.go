@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -272,6 +274,13 @@ func receiveWant(ctx context.Context, argv []string, lockDir string) (want strea
 	return want, func() { l.Release() }, nil
 }
 
+// receiveLockName is the lock file name of a receive target: a hash, since lock.Name would
+// make tank/a_b and tank/a/b one name, and a dataset name may be longer than a file's.
+func receiveLockName(target string) string {
+	sum := sha256.Sum256([]byte(target))
+	return "receive-" + hex.EncodeToString(sum[:16])
+}
+
 // lockTarget takes the receive lock of target in dir ("": lock.PrivateDir) without waiting.
 func lockTarget(dir, target string) (*lock.Lock, error) {
 	if dir == "" {
@@ -281,7 +290,7 @@ func lockTarget(dir, target string) (*lock.Lock, error) {
 		}
 		dir = d
 	}
-	l, err := lock.TryAcquire(dir, lock.Name("receive", target))
+	l, err := lock.TryAcquire(dir, receiveLockName(target))
 	switch {
 	case errors.Is(err, lock.ErrBusy):
 		return nil, fmt.Errorf("another receive into %s is running", short(target))

@@ -488,7 +488,7 @@ func TestRunLocksItsTarget(t *testing.T) {
 			line = l.pipe(zstdD, zfs.Stage{Argv: recv.Argv()})
 		}
 		_, recvOut := fakeZFS(t)
-		other, err := lock.TryAcquire(dir, lock.Name("receive", "tank/backup/t"))
+		other, err := lock.TryAcquire(dir, receiveLockName("tank/backup/t"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -503,5 +503,8 @@ func TestRunLocksItsTarget(t *testing.T) {
 		if st, _, errs := runLine(t, line, string(run)); st != 0 || errs != "" {
 			t.Errorf("once it ended (zstd %v): status %d, %q", pipe, st, errs)
 		}
+	}
+	if receiveLockName("tank/a_b") == receiveLockName("tank/a/b") {
+		t.Error("two targets share a lock")
 	}
 }

@@ -187,7 +187,8 @@ func (e *CommandError) Unwrap() error { return e.Err }
 // Limits on what zfs-vm keeps of a command's output, whatever a peer sends. Listings are
 // parsed as they arrive (eachLine) and bounded by what they hold (maxPeerListing); the other
 // outputs zfs-vm reads (holds, send estimates, written) are a line per snapshot of a run or
-// of a chunk of names; no zfs command says more than a few lines on stderr.
+// of a chunk of names, or per dataset of a tree (tag -r); no zfs command says more than a
+// few lines on stderr.
 const (
 	maxStdout      = 4 << 20
 	maxStderr      = 64 << 10
@@ -226,8 +227,9 @@ func (h *Host) output(ctx context.Context, limit int, argv ...string) ([]byte, e
 // command, whose pipe would otherwise fill and block it forever) and fails the write.
 type sink interface {
 	io.Writer
-	// end returns what was kept once the command has ended, or the *OutputTooLargeError.
-	end(host string, argv []string) ([]byte, error)
+	// end returns what was kept once the command has ended (ran: exit status 0), or the
+	// *OutputTooLargeError or other error that stopped it.
+	end(host string, argv []string, ran bool) ([]byte, error)
 }
 
 // capture runs argv with its stdout in the sink newSink makes and its stderr bounded.
@@ -239,9 +241,11 @@ func (h *Host) capture(ctx context.Context, newSink func(stop func()) sink, argv
 	stderr := &untrusted.Buffer{Max: maxStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
-	out, tooLarge := stdout.end(h.Name, argv)
-	if tooLarge != nil {
-		return nil, tooLarge
+	// The sink's error first: a bound passed or a line refused stopped the command, whose
+	// failure then says only that it was killed.
+	out, sinkErr := stdout.end(h.Name, argv, err == nil)
+	if sinkErr != nil {
+		return nil, sinkErr
 	}
 	if err != nil {
 		return nil, h.commandError(argv, stderr.String(), err)
@@ -252,16 +256,21 @@ func (h *Host) capture(ctx context.Context, newSink func(stop func()) sink, argv
 // TagNamesOutput runs a names-only snapshot listing (TagNamesArgs, TagNamesOfArgs) and returns
 // the lines that name a zfs-vm snapshot, dropping the others as they arrive: a pool's
 // foreign snapshots (hourlies, a million of them on a big host) then cost zfs-vm no memory,
-// and what it keeps is bounded by maxStdout of zfs-vm's own names. A line longer than
+// and what it keeps is bounded by maxTagNames of zfs-vm's own names. It reads this host
+// only (tag and the hooks), whose zfs is trusted. A line longer than
 // maxNameLine, which no zfs prints (names end at 255 bytes), stops the command.
 func (h *Host) TagNamesOutput(ctx context.Context, argv ...string) ([]byte, error) {
 	return h.capture(ctx, func(stop func()) sink {
-		return newLineFilter(isTagNameLine, maxStdout, maxNameLine, stop)
+		return newLineFilter(isTagNameLine, maxTagNames, maxNameLine, stop)
 	}, argv)
 }
 
 // maxNameLine bounds a line of a names-only listing (ZFS_MAX_DATASET_NAME_LEN is 256).
 const maxNameLine = 4 << 10
+
+// maxTagNames bounds the zfs-vm snapshot names TagNamesOutput keeps of this host: about a
+// million.
+const maxTagNames = 64 << 20
 
 // isTagNameLine reports whether a line of a names-only listing names a zfs-vm snapshot.
 func isTagNameLine(line []byte) bool {
@@ -301,8 +310,8 @@ func (w *lineFilter) add(line []byte) error {
 	return nil
 }
 
-func (w *lineFilter) end(host string, argv []string) ([]byte, error) {
-	if _, err := w.lineSink.end(host, argv); err != nil {
+func (w *lineFilter) end(host string, argv []string, ran bool) ([]byte, error) {
+	if _, err := w.lineSink.end(host, argv, ran); err != nil {
 		return nil, err
 	}
 	return w.kept.Bytes(), nil
@@ -354,10 +363,10 @@ func (w *lineSink) flush() {
 	w.line = w.line[:0]
 }
 
-// end passes on a last line without a newline, as a line, and reports a bound passed or
-// each's error.
-func (w *lineSink) end(host string, argv []string) ([]byte, error) {
-	if w.failed == nil && len(w.line) > 0 {
+// end passes on a last line without a newline, as a line, if the command ran to its end (a
+// command that failed mid-line explains itself), and reports a bound passed or each's error.
+func (w *lineSink) end(host string, argv []string, ran bool) ([]byte, error) {
+	if w.failed == nil && len(w.line) > 0 && ran {
 		w.flush()
 	}
 	switch w.failed {
@@ -377,10 +386,11 @@ func (w *lineSink) fail(err error) {
 }
 
 // eachLine runs argv on the host and passes each line of its stdout, without its newline, to
-// each as it arrives (see lineSink); each's error stops the command and is returned.
-func (h *Host) eachLine(ctx context.Context, argv []string, each func(line []byte) error) error {
+// each as it arrives (see lineSink); a line longer than maxLine, or each's error, stops the
+// command and is returned.
+func (h *Host) eachLine(ctx context.Context, argv []string, maxLine int, each func(line []byte) error) error {
 	_, err := h.capture(ctx, func(stop func()) sink {
-		return &lineSink{each: each, maxLine: maxRowLine, stop: stop}
+		return &lineSink{each: each, maxLine: maxLine, stop: stop}
 	}, argv)
 	return err
 }
@@ -398,7 +408,7 @@ type stopWriter struct {
 	full bool
 }
 
-func (w *stopWriter) end(host string, argv []string) ([]byte, error) {
+func (w *stopWriter) end(host string, argv []string, _ bool) ([]byte, error) {
 	if w.full {
 		return nil, &OutputTooLargeError{Host: host, Argv: argv, Limit: w.max}
 	}
@@ -455,7 +465,7 @@ func (e *MissingCommandError) Error() string {
 // List reads the host's datasets and snapshots with one `zfs list`.
 func (h *Host) List(ctx context.Context) (*Inventory, error) {
 	p := rowParser{budget: h.rowBudget()}
-	if err := h.eachLine(ctx, ListArgs(), p.add); err != nil {
+	if err := h.eachLine(ctx, ListArgs(), maxRowLine, p.add); err != nil {
 		return nil, h.listError(err)
 	}
 	inv, err := p.inventory()

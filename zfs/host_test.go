@@ -379,3 +379,22 @@ func TestLocalCommandFindsSbin(t *testing.T) {
 		t.Errorf("zfs outside PATH: %q, %v", out, err)
 	}
 }
+
+// A listing command that fails mid-row is reported by its own failure, not by the parse of
+// the row it cut short; a row refused while it runs is reported, not the kill that stopped it.
+func TestListingFailureWins(t *testing.T) {
+	h := Local(nil)
+	ctx := context.Background()
+	p := rowParser{}
+	err := h.eachLine(ctx, []string{"sh", "-c", `printf 'tank\tfilesystem\t1\t1\t-\t0\t0\t0\t/tank\t-\t1\t-\ntank/a\tfilesys'; echo 'cannot iterate: I/O error' >&2; exit 1`}, maxRowLine, p.add)
+	var ce *CommandError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "cannot iterate: I/O error") {
+		t.Errorf("a command that failed mid-row: %v; want its own error", err)
+	}
+	p = rowParser{}
+	err = h.eachLine(ctx, []string{"sh", "-c", `echo garbage; exec sleep 30`}, maxRowLine, p.add)
+	var le *ListError
+	if !errors.As(err, &le) {
+		t.Errorf("a row refused: %v; want the *ListError", err)
+	}
+}

@@ -281,7 +281,7 @@ func (inv *Inventory) relink() {
 // step of reading for tagging (see ListLineage, ListTagNames).
 func (h *Host) ListDatasets(ctx context.Context) (*Inventory, error) {
 	p := rowParser{budget: h.rowBudget()}
-	if err := h.eachLine(ctx, DatasetListArgs(), p.add); err != nil {
+	if err := h.eachLine(ctx, DatasetListArgs(), maxRowLine, p.add); err != nil {
 		return nil, h.listError(err)
 	}
 	inv, err := p.datasetInventory()
@@ -304,7 +304,7 @@ func (h *Host) ListLineage(ctx context.Context, inv *Inventory, ds ...*Dataset) 
 		return nil
 	}
 	p := rowParser{budget: h.rowBudget()}
-	if err := h.eachLine(ctx, SnapshotListArgs(names...), p.add); err != nil {
+	if err := h.eachLine(ctx, SnapshotListArgs(names...), maxRowLine, p.add); err != nil {
 		return h.listError(err)
 	}
 	if err := inv.addSnapshotRows(&p, want); err != nil {

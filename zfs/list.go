@@ -32,11 +32,14 @@ type ListError struct {
 }
 
 func (e *ListError) Error() string {
-	t := e.Text
+	t, r := e.Text, e.Reason
 	if len(t) > 80 {
 		t = t[:80] + "..."
 	}
-	return fmt.Sprintf("unexpected zfs list output at line %d (%s): %q", e.Line, e.Reason, t)
+	if len(r) > 200 { // it may quote the name at fault, of any length in a peer's listing
+		r = r[:200] + "..."
+	}
+	return fmt.Sprintf("unexpected zfs list output at line %d (%s): %q", e.Line, r, t)
 }
 
 // ParseList parses the output of ListArgs into an Inventory, refusing a listing whose
@@ -126,6 +129,9 @@ type rowParser struct {
 // add parses one line: a dataset, a snapshot, or neither (a bookmark, an empty line).
 func (p *rowParser) add(b []byte) error {
 	p.line++
+	if !p.budget.line() {
+		return p.budget.err()
+	}
 	if len(b) == 0 {
 		return nil
 	}
@@ -225,8 +231,12 @@ func parseNum(s string) (uint64, error) {
 // line. A peer that lists millions of rows, or rows of a megabyte each, would otherwise grow
 // zfs-vm without limit; within this bound zfs-vm stays under 32 MiB (README, "Limits"). About
 // 40,000 rows of a usual length fit. This host's own listings are not bounded: its zfs is
-// trusted.
-const maxPeerListing = 12 << 20
+// trusted. SetPeerListingLimit changes it.
+var maxPeerListing int64 = 12 << 20
+
+// SetPeerListingLimit sets maxPeerListing to mib MiB (ZFS_VM_PEER_LISTING_MIB), for a peer
+// with more datasets and snapshots than the default reads.
+func SetPeerListingLimit(mib int64) { maxPeerListing = mib << 20 }
 
 // rowCost is what a row costs zfs-vm in memory besides its text: the Dataset or Snapshot,
 // the indexes that find it.
@@ -236,9 +246,21 @@ const rowCost = 256
 // shared by those of one read, which may run at once. A nil budget does not bound; an own
 // one (this host's) does not either, and raises the soft memory limit (see LimitMemory).
 type rowBudget struct {
-	max  int64
-	own  bool
-	used atomic.Int64
+	max   int64
+	own   bool
+	used  atomic.Int64
+	lines atomic.Int64 // every line read, kept or not (see maxPeerLines)
+}
+
+// maxPeerLines bounds the lines zfs-vm reads of a peer's listings in one read, those it
+// drops included (foreign snapshots' names, bookmarks, empty lines), so that a peer that
+// prints without end is stopped rather than read forever: ten million, several times the
+// snapshots of any real pool.
+const maxPeerLines = 10_000_000
+
+// line counts a line read and reports whether it is within the bound of lines.
+func (b *rowBudget) line() bool {
+	return b == nil || b.own || b.lines.Add(1) <= maxPeerLines
 }
 
 // take counts n bytes and reports whether they are within the budget.
@@ -260,5 +282,5 @@ func (b *rowBudget) err() error { return &TooManyRowsError{Limit: int(b.max)} }
 type TooManyRowsError struct{ Limit int }
 
 func (e *TooManyRowsError) Error() string {
-	return fmt.Sprintf("lists more datasets and snapshots than zfs-vm reads from a peer (%d MiB of listing, about %d rows); stopped reading", e.Limit>>20, e.Limit/(rowCost+64))
+	return fmt.Sprintf("lists more datasets and snapshots than zfs-vm reads from a peer (%d MiB of rows, about %d, or %d lines; ZFS_VM_PEER_LISTING_MIB raises the first); stopped reading", e.Limit>>20, e.Limit/(rowCost+64), maxPeerLines)
 }

@@ -2,6 +2,7 @@ package zfs
 
 import (
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 )
 
@@ -32,7 +33,15 @@ func countOwn(n int) {
 		return
 	}
 	total := ownRows.Add(int64(n))
-	if total>>20 != (total-int64(n))>>20 {
-		debug.SetMemoryLimit(base + 2*total)
+	if total>>20 == (total-int64(n))>>20 {
+		return
+	}
+	// Reads of this host may run at once: the highest limit asked for wins.
+	limitMu.Lock()
+	defer limitMu.Unlock()
+	if want := base + 2*total; want > debug.SetMemoryLimit(-1) {
+		debug.SetMemoryLimit(want)
 	}
 }
+
+var limitMu sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Reading for replication and `list`.
@@ -33,8 +34,16 @@ import (
 // ListVersions reads the host as replication and `list` need it (see above). Datasets
 // outside what step 2 read are Partial and have no snapshots.
 func (h *Host) ListVersions(ctx context.Context) (*Inventory, error) {
-	list := func(argv []string, each func(line []byte) error) error { return h.eachLine(ctx, argv, each) }
-	inv, err := readVersions(list, h.rowBudget())
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	list := func(argv []string, each func(line []byte) error) error {
+		maxLine := maxRowLine
+		if slices.Equal(argv, TagNamesArgs()) {
+			maxLine = maxNameLine
+		}
+		return h.eachLine(ctx, argv, maxLine, each)
+	}
+	inv, err := readVersions(list, h.rowBudget(), stop)
 	if err != nil {
 		return nil, h.listError(err)
 	}
@@ -58,7 +67,7 @@ func ReadVersions(datasets, names io.Reader, snapshots func(ds []string) ([]byte
 		}
 		return scanLines(bytes.NewReader(out), each)
 	}
-	return readVersions(list, nil)
+	return readVersions(list, nil, func() {})
 }
 
 // lister runs the listing argv and passes each line of its output to each.
@@ -66,22 +75,27 @@ type lister func(argv []string, each func(line []byte) error) error
 
 // readVersions reads a host as ListVersions does, through list, keeping what budget allows.
 // Each listing is parsed as its lines arrive; the names listing runs beside the datasets'.
-func readVersions(list lister, budget *rowBudget) (*Inventory, error) {
+// The first of the two to fail calls stop (which stops the other's command) and is the error
+// returned, not the other's being stopped.
+func readVersions(list lister, budget *rowBudget, stop func()) (*Inventory, error) {
 	tagged := tagDatasets{budget: budget, seen: map[string]bool{}}
-	var namesErr error
+	var first error
+	var once sync.Once
+	fail := func(err error) {
+		if err != nil {
+			once.Do(func() { first = err; stop() })
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		namesErr = list(TagNamesArgs(), tagged.add)
+		fail(list(TagNamesArgs(), tagged.add))
 	}()
 	rows := rowParser{budget: budget}
-	err := list(DatasetListArgs(), rows.add)
+	fail(list(DatasetListArgs(), rows.add))
 	<-done
-	if err == nil {
-		err = namesErr
-	}
-	if err != nil {
-		return nil, err
+	if first != nil {
+		return nil, first
 	}
 	inv, err := rows.datasetInventory()
 	if err != nil {
@@ -142,6 +156,9 @@ type tagDatasets struct {
 
 func (t *tagDatasets) add(b []byte) error {
 	t.line++
+	if !t.budget.line() {
+		return t.budget.err()
+	}
 	if !bytes.Contains(b, []byte("@"+TagPrefix)) {
 		return nil // foreign: not even validated, as the full listing's parser would
 	}
@@ -156,7 +173,7 @@ func (t *tagDatasets) add(b []byte) error {
 	if _, ok := ParseTag(snap); !ok || t.seen[ds] {
 		return nil
 	}
-	if !t.budget.take(rowCost + len(ds)) {
+	if !t.budget.take(64 + len(ds)) { // a map entry and a name, not a row
 		return t.budget.err()
 	}
 	t.seen[ds] = true

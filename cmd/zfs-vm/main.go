@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -101,9 +102,19 @@ func main() {
 // 32 MiB whatever a peer sends (BENCHMARKS.md, memory). GOMEMLIMIT in the environment wins.
 const memoryLimit = 20 << 20
 
+// limitMemory sets the soft memory limit and, from ZFS_VM_PEER_LISTING_MIB, the bound on a
+// peer's listings (a value that is not a positive number is ignored, with a warning).
 func limitMemory() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		zfs.LimitMemory(memoryLimit)
+	}
+	if v := os.Getenv("ZFS_VM_PEER_LISTING_MIB"); v != "" {
+		mib, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mib <= 0 || mib > 1<<20 {
+			fmt.Fprintf(os.Stderr, "zfs-vm: ZFS_VM_PEER_LISTING_MIB=%q is not a number of MiB; using the default\n", v)
+			return
+		}
+		zfs.SetPeerListingLimit(mib)
 	}
 }
 

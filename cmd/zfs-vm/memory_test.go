@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// A peer's listings cannot grow zfs-vm's memory: whatever it prints, without end, in many
-// rows or in long ones, in any of the three listings zfs-vm reads of it, zfs-vm stops
-// reading with one line naming the peer, exit 1, and stays under 32 MiB (its peak resident
-// size, as the kernel counts it for the child).
+// A peer's listings cannot grow zfs-vm's memory or keep it reading: whatever it prints,
+// without end, in many rows or in long ones, rows it keeps or lines it drops, in any of the
+// three listings zfs-vm reads of it, zfs-vm stops reading with one line naming the peer, exit
+// 1, and stays under 32 MiB (its peak resident size, as the kernel counts it for the child).
 func TestPeerListingMemoryIsBounded(t *testing.T) {
 	const (
 		dataset = `printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/pool/d%d\t-\t1\t-\n", i, i + 10, i`
@@ -21,11 +21,18 @@ func TestPeerListingMemoryIsBounded(t *testing.T) {
 		pool    = `printf 'pool\tfilesystem\t1\t1\t-\t0\t0\t0\t/pool\t-\t1\t-\n'; printf 'pool/t\tfilesystem\t2\t2\t-\t0\t0\t0\t/pool/t\t-\t1\t-\n'`
 	)
 	endless := func(each string) string { return `awk 'BEGIN { for (i = 0; ; i++) ` + each + ` }'` }
-	cases := []struct{ name, datasets, names, snapshots string }{
-		{"endless datasets", endless(dataset), `true`, `true`},
-		{"datasets with a 512 KiB mountpoint each", `awk 'BEGIN { m = "m"; while (length(m) < 524288) m = m m; for (i = 0; ; i++) printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/%s\t-\t1\t-\n", i, i + 10, m }'`, `true`, `true`},
-		{"endless datasets with versions", pool + `; ` + endless(dataset), endless(tagged), `true`},
-		{"endless snapshots of one dataset", pool, `echo pool/t@zfs-vm:s:1`, endless(snap)},
+	const tooMuch = "zfs-vm: b: lists more datasets and snapshots than zfs-vm reads from a peer"
+	cases := []struct{ name, datasets, names, snapshots, want string }{
+		{"endless datasets", endless(dataset), `true`, `true`, tooMuch},
+		{"datasets with a 512 KiB mountpoint each", `awk 'BEGIN { m = "m"; while (length(m) < 524288) m = m m; for (i = 0; ; i++) printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/%s\t-\t1\t-\n", i, i + 10, m }'`, `true`, `true`, tooMuch},
+		{"endless datasets with versions", pool + `; ` + endless(dataset), endless(tagged), `true`, tooMuch},
+		{"endless snapshots of one dataset", pool, `echo pool/t@zfs-vm:s:1`, endless(snap), tooMuch},
+		// Lines that cost no memory still end: empty lines and bookmarks, foreign names.
+		{"endless empty lines", `yes ''`, `true`, `true`, tooMuch},
+		{"endless bookmarks", endless(`printf "pool/t#b%d\tbookmark\t%d\t1\t-\t-\t-\t-\t-\t-\t1\t-\n", i, i + 10`), `true`, `true`, tooMuch},
+		{"endless foreign names", pool, endless(`printf "pool/t@hourly-%d\n", i`), `true`, tooMuch},
+		// The first listing to fail stops the other and is the one reported.
+		{"a bad name beside endless datasets", endless(dataset), `echo 'pool/t@zfs-vm:s:1/x'`, `true`, "zfs-vm: b: unexpected zfs list output at line 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -43,7 +50,7 @@ func TestPeerListingMemoryIsBounded(t *testing.T) {
 			ch := startChild(t, "list", "b")
 			status, _ := ch.wait(60 * time.Second)
 			out := strings.TrimSpace(ch.out.String())
-			want := "zfs-vm: b: lists more datasets and snapshots than zfs-vm reads from a peer"
+			want := c.want
 			if status != exitFailure || !strings.HasPrefix(out, want) || strings.Contains(out, "\n") {
 				t.Errorf("status %d, output %.300q; want one line starting %q", status, out, want)
 			}
@@ -53,5 +60,30 @@ func TestPeerListingMemoryIsBounded(t *testing.T) {
 				t.Logf("peak resident size %d KiB", rss)
 			}
 		})
+	}
+}
+
+// ZFS_VM_PEER_LISTING_MIB sets how much of a peer's listings zfs-vm reads: 10,000 datasets
+// (about 3.5 MiB as counted) are read by default and refused at 1 MiB.
+func TestPeerListingLimitFromTheEnvironment(t *testing.T) {
+	remote := t.TempDir()
+	script := "#!/bin/sh\ncase \" $* \" in\n" +
+		"  *\" -o name \"*) true ;;\n" +
+		"  *\" -t filesystem,volume \"*) awk 'BEGIN { for (i = 0; i < 10000; i++) printf \"pool/d%d\\tfilesystem\\t%d\\t1\\t-\\t0\\t0\\t0\\t/pool/d%d\\t-\\t1\\t-\\n\", i, i + 10, i }' ;;\n" +
+		"  *) true ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(remote, "zfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, remote+":/usr/bin:/bin")
+	for _, c := range []struct {
+		mib    string
+		status int
+	}{{"", 0}, {"1", exitFailure}, {"8", 0}} {
+		ch := startChildEnv(t, append(os.Environ(), "ZFS_VM_PEER_LISTING_MIB="+c.mib), "list", "b")
+		status, _ := ch.wait(60 * time.Second)
+		if status != c.status {
+			t.Errorf("ZFS_VM_PEER_LISTING_MIB=%q: status %d, want %d; output %.300q", c.mib, status, c.status, ch.out.String())
+		}
 	}
 }

@@ -156,8 +156,8 @@ func AcquireContext(ctx context.Context, dir, name string, wait time.Duration) (
 // PrivateDir returns a directory of this user's own for locks that need no shared place
 // (those of one client's connections to zfs-vm serve): zfs-vm-UID in the system's temporary
 // directory, made mode 0700 if missing. One that is not a directory owned by this user and
-// closed to others (a symbolic link or another user's, planted in the shared directory) is
-// refused.
+// writable by no one else (a symbolic link or another user's, planted in the shared
+// directory) is refused.
 func PrivateDir() (string, error) {
 	d := filepath.Join(os.TempDir(), fmt.Sprintf("zfs-vm-%d", os.Getuid()))
 	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {

@@ -15,8 +15,9 @@ import (
 // buffer, with a wake-up of Go's poller for each read, which costs an emulated or busy CPU
 // more than the stream's own pipes do. Both files are put in blocking mode (os.File.Fd), so
 // the copy waits in the kernel; it ends when the writer of src closes it or the reader of dst
-// goes away (EPIPE), as a copy through ours must, since the processes at both ends are
-// stopped with the run.
+// goes away (EPIPE): closing either file from another goroutine does not stop it (and must
+// not happen while it runs), so it is for a copy whose ends only processes close, as a
+// pull's is (the processes at both ends are stopped with the run).
 func Pass(dst io.Writer, src io.Reader) (int64, error) {
 	df, dok := dst.(*os.File)
 	sf, sok := src.(*os.File)

@@ -27,19 +27,19 @@ func TestPassBetweenPipes(t *testing.T) {
 		t.Fatalf("Pass = %d, %v; want %d bytes, the same", n, err, len(data))
 	}
 
-	inR, inW, _ = os.Pipe()
-	outR, outW, _ = os.Pipe()
-	defer inW.Close()
+	in2R, in2W, _ := os.Pipe()
+	out2R, out2W, _ := os.Pipe()
+	defer in2W.Close()
 	go func() {
 		for {
-			if _, err := inW.Write(data[:64<<10]); err != nil {
+			if _, err := in2W.Write(data[:64<<10]); err != nil {
 				return
 			}
 		}
 	}()
-	outR.Close() // zfs receive died
+	out2R.Close() // zfs receive died
 	done := make(chan error)
-	go func() { _, err := Pass(outW, inR); done <- err }()
+	go func() { _, err := Pass(out2W, in2R); done <- err }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, syscall.EPIPE) {

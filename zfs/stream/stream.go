@@ -259,8 +259,9 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 }
 
 // Copy is Admit, then the rest of src to dst: a compound stream (a run of snapshots) is
-// walked record by record (see Walk); one dataset's stream is passed on as it is (Pass). It
-// returns the bytes written.
+// walked record by record (see Walk); one dataset's stream is copied as it is (io.Copy, not
+// Pass: zfs-vm serve closes the pipe it reads from to stop the copy). It returns the bytes
+// written.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
 	h, err := Admit(dst, src, want)
 	if err != nil {
@@ -277,7 +278,7 @@ func Rest(dst io.Writer, src io.Reader, h *Header, want Expect) (int64, error) {
 	if h.Compound() {
 		n, err = Walk(dst, src, h, want)
 	} else {
-		n, err = Pass(dst, src)
+		n, err = io.Copy(dst, src)
 	}
 	return n + RecordSize, err
 }
