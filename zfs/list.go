@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/zfs-vm/zfs-vm/internal/untrusted"
 )
 
 // listProperties are the columns of the one listing zfs-vm reads from each host.
@@ -36,9 +38,7 @@ func (e *ListError) Error() string {
 	if len(t) > 80 {
 		t = t[:80] + "..."
 	}
-	if len(r) > 200 { // it may quote the name at fault, of any length in a peer's listing
-		r = r[:200] + "..."
-	}
+	r = untrusted.Line(r, 200) // it may quote the name at fault, of any length in a peer's listing
 	return fmt.Sprintf("unexpected zfs list output at line %d (%s): %q", e.Line, r, t)
 }
 
@@ -130,7 +130,7 @@ type rowParser struct {
 func (p *rowParser) add(b []byte) error {
 	p.line++
 	if !p.budget.line() {
-		return p.budget.err()
+		return p.budget.linesErr()
 	}
 	if len(b) == 0 {
 		return nil
@@ -232,7 +232,10 @@ func parseNum(s string) (uint64, error) {
 // zfs-vm without limit; within this bound zfs-vm stays under 32 MiB (README, "Limits"). About
 // 40,000 rows of a usual length fit. This host's own listings are not bounded: its zfs is
 // trusted. SetPeerListingLimit changes it.
-var maxPeerListing int64 = 12 << 20
+var maxPeerListing int64 = DefaultPeerListingMiB << 20
+
+// DefaultPeerListingMiB is maxPeerListing's default, in MiB.
+const DefaultPeerListingMiB = 12
 
 // SetPeerListingLimit sets maxPeerListing to mib MiB (ZFS_VM_PEER_LISTING_MIB), for a peer
 // with more datasets and snapshots than the default reads.
@@ -263,24 +266,34 @@ func (b *rowBudget) line() bool {
 	return b == nil || b.own || b.lines.Add(1) <= maxPeerLines
 }
 
+// linesErr is the error of a read past maxPeerLines.
+func (b *rowBudget) linesErr() error { return &TooManyRowsError{Lines: true} }
+
 // take counts n bytes and reports whether they are within the budget.
 func (b *rowBudget) take(n int) bool {
 	switch {
 	case b == nil:
 		return true
 	case b.own:
-		countOwn(n)
+		countOwn(b, n)
 		return true
 	}
 	return b.used.Add(int64(n)) <= b.max
 }
 
-func (b *rowBudget) err() error { return &TooManyRowsError{Limit: int(b.max)} }
+func (b *rowBudget) err() error { return &TooManyRowsError{Limit: b.max} }
 
 // TooManyRowsError is a peer whose listings name more datasets and snapshots than zfs-vm
-// reads from a peer (maxPeerListing).
-type TooManyRowsError struct{ Limit int }
+// reads from a peer (Limit bytes as counted, see maxPeerListing), or print more lines than
+// it reads (Lines: maxPeerLines).
+type TooManyRowsError struct {
+	Limit int64
+	Lines bool
+}
 
 func (e *TooManyRowsError) Error() string {
-	return fmt.Sprintf("lists more datasets and snapshots than zfs-vm reads from a peer (%d MiB of rows, about %d, or %d lines; ZFS_VM_PEER_LISTING_MIB raises the first); stopped reading", e.Limit>>20, e.Limit/(rowCost+64), maxPeerLines)
+	if e.Lines {
+		return fmt.Sprintf("lists more than %d lines of datasets and snapshots; zfs-vm reads at most that many from a peer; stopped reading", maxPeerLines)
+	}
+	return fmt.Sprintf("lists more datasets and snapshots than zfs-vm reads from a peer (%d MiB of rows, about %d; ZFS_VM_PEER_LISTING_MIB raises it); stopped reading", e.Limit>>20, e.Limit/(rowCost+64))
 }

@@ -12,7 +12,6 @@ import (
 func TestOwnListingsRaiseTheMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(math.MaxInt64)
 	defer LimitMemory(0)
-	ownRows.Store(0)
 	LimitMemory(20 << 20)
 	var rows strings.Builder
 	for i := 0; i < 20000; i++ {
@@ -22,7 +21,7 @@ func TestOwnListingsRaiseTheMemoryLimit(t *testing.T) {
 	if err := scanLines(strings.NewReader(rows.String()), local.add); err != nil {
 		t.Fatal(err)
 	}
-	own := ownRows.Load()
+	own := local.budget.used.Load()
 	if got, want := debug.SetMemoryLimit(-1), int64(20<<20)+2*(own>>20<<20); got < want || own < 20000*rowCost {
 		t.Errorf("limit %d after %d bytes of own rows; want at least %d", got, own, want)
 	}

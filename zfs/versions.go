@@ -157,7 +157,7 @@ type tagDatasets struct {
 func (t *tagDatasets) add(b []byte) error {
 	t.line++
 	if !t.budget.line() {
-		return t.budget.err()
+		return t.budget.linesErr()
 	}
 	if !bytes.Contains(b, []byte("@"+TagPrefix)) {
 		return nil // foreign: not even validated, as the full listing's parser would

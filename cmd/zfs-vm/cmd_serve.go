@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -55,8 +56,8 @@ func runServe(c *cli.Context) error {
 	enableJournal(true)
 	p := serve.Policy{Send: c.StringSlice("allow-send"), Receive: c.StringSlice("allow-receive"),
 		Rollback: c.Bool("allow-rollback"), HoldPeers: c.StringSlice("hold-peer")}
-	// serve has no --runtime-dir (its command line is the authorized_keys line's).
-	if dir, err := lock.RuntimeDir(os.Getenv("ZFS_VM_RUNTIME_DIR")); err == nil {
+	// serve has no --runtime-dir; the variables the other commands take for it set it.
+	if dir, err := lock.RuntimeDir(cmp.Or(os.Getenv("ZFS_VM_RUNTIME_DIR"), os.Getenv("ZFS_VM_LOCK_DIR"))); err == nil {
 		p.LockDir = dir // else the user's own directory (lock.PrivateDir)
 	}
 	if err := p.Check(); err != nil {

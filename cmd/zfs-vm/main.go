@@ -105,16 +105,19 @@ const memoryLimit = 20 << 20
 // limitMemory sets the soft memory limit and, from ZFS_VM_PEER_LISTING_MIB, the bound on a
 // peer's listings (a value that is not a positive number is ignored, with a warning).
 func limitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		zfs.LimitMemory(memoryLimit)
-	}
+	limit := int64(memoryLimit)
 	if v := os.Getenv("ZFS_VM_PEER_LISTING_MIB"); v != "" {
 		mib, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mib <= 0 || mib > 1<<20 {
-			fmt.Fprintf(os.Stderr, "zfs-vm: ZFS_VM_PEER_LISTING_MIB=%q is not a number of MiB; using the default\n", v)
-			return
+		if err != nil || mib <= 0 || mib > 1<<16 {
+			fmt.Fprintf(os.Stderr, "zfs-vm: ZFS_VM_PEER_LISTING_MIB=%q is not a number of MiB (1 to 65536); using the default\n", v)
+		} else {
+			zfs.SetPeerListingLimit(mib)
+			// What a peer may make zfs-vm hold, the limit allows, as at the default.
+			limit += 2 * max(0, mib-zfs.DefaultPeerListingMiB) << 20
 		}
-		zfs.SetPeerListingLimit(mib)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		zfs.LimitMemory(limit)
 	}
 }
 

@@ -246,10 +246,10 @@ LXC_TARGET=reboot tags nothing.
 Where container managers' configuration is read from instead of / (for tests).
 .TP
 .B ZFS_VM_PEER_LISTING_MIB
-How much of a peer's listings one run reads, in MiB (default 12: about 40,000 datasets and
-snapshots of datasets with versions); past it the run stops with
+How much of a peer's listings one read of that peer keeps, in MiB (default 12: about 40,000
+datasets and snapshots of datasets with versions); past it the run stops with
 .IR "PEER: lists more datasets and snapshots than zfs-vm reads from a peer" .
-Raise it for a peer with more; each MiB costs zfs-vm about 2 MiB of memory.
+Raise it for a peer with more; each MiB above 12 raises zfs-vm's soft memory limit by 2 MiB.
 .TP
 .B GOMEMLIMIT
 Go's soft memory limit; zfs-vm sets its own (20 MiB, raised by what this host's listings

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 // A peer's listings cannot grow zfs-vm's memory or keep it reading: whatever it prints,
@@ -21,16 +25,19 @@ func TestPeerListingMemoryIsBounded(t *testing.T) {
 		pool    = `printf 'pool\tfilesystem\t1\t1\t-\t0\t0\t0\t/pool\t-\t1\t-\n'; printf 'pool/t\tfilesystem\t2\t2\t-\t0\t0\t0\t/pool/t\t-\t1\t-\n'`
 	)
 	endless := func(each string) string { return `awk 'BEGIN { for (i = 0; ; i++) ` + each + ` }'` }
-	const tooMuch = "zfs-vm: b: lists more datasets and snapshots than zfs-vm reads from a peer"
+	const (
+		tooMuch = "zfs-vm: b: lists more datasets and snapshots than zfs-vm reads from a peer"
+		tooLong = "zfs-vm: b: lists more than 10000000 lines of datasets and snapshots"
+	)
 	cases := []struct{ name, datasets, names, snapshots, want string }{
 		{"endless datasets", endless(dataset), `true`, `true`, tooMuch},
 		{"datasets with a 512 KiB mountpoint each", `awk 'BEGIN { m = "m"; while (length(m) < 524288) m = m m; for (i = 0; ; i++) printf "pool/d%d\tfilesystem\t%d\t1\t-\t0\t0\t0\t/%s\t-\t1\t-\n", i, i + 10, m }'`, `true`, `true`, tooMuch},
 		{"endless datasets with versions", pool + `; ` + endless(dataset), endless(tagged), `true`, tooMuch},
 		{"endless snapshots of one dataset", pool, `echo pool/t@zfs-vm:s:1`, endless(snap), tooMuch},
 		// Lines that cost no memory still end: empty lines and bookmarks, foreign names.
-		{"endless empty lines", `yes ''`, `true`, `true`, tooMuch},
-		{"endless bookmarks", endless(`printf "pool/t#b%d\tbookmark\t%d\t1\t-\t-\t-\t-\t-\t-\t1\t-\n", i, i + 10`), `true`, `true`, tooMuch},
-		{"endless foreign names", pool, endless(`printf "pool/t@hourly-%d\n", i`), `true`, tooMuch},
+		{"endless empty lines", `yes ''`, `true`, `true`, tooLong},
+		{"endless bookmarks", endless(`printf "pool/t#b%d\tbookmark\t%d\t1\t-\t-\t-\t-\t-\t-\t1\t-\n", i, i + 10`), `true`, `true`, tooLong},
+		{"endless foreign names", pool, endless(`printf "pool/t@hourly-%d\n", i`), `true`, tooLong},
 		// The first listing to fail stops the other and is the one reported.
 		{"a bad name beside endless datasets", endless(dataset), `echo 'pool/t@zfs-vm:s:1/x'`, `true`, "zfs-vm: b: unexpected zfs list output at line 1"},
 	}
@@ -85,5 +92,19 @@ func TestPeerListingLimitFromTheEnvironment(t *testing.T) {
 		if status != c.status {
 			t.Errorf("ZFS_VM_PEER_LISTING_MIB=%q: status %d, want %d; output %.300q", c.mib, status, c.status, ch.out.String())
 		}
+	}
+}
+
+// A raised bound raises the soft memory limit with it: what a peer may make zfs-vm hold, the
+// collector allows, as at the default.
+func TestPeerListingLimitRaisesTheMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(math.MaxInt64)
+	defer zfs.LimitMemory(0)
+	defer zfs.SetPeerListingLimit(zfs.DefaultPeerListingMiB)
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("ZFS_VM_PEER_LISTING_MIB", "40")
+	limitMemory()
+	if got, want := debug.SetMemoryLimit(-1), int64(memoryLimit+2*28<<20); got != want {
+		t.Errorf("soft limit %d with a 40 MiB bound; want %d", got, want)
 	}
 }
