@@ -27,6 +27,23 @@ func TestPassBetweenPipes(t *testing.T) {
 		t.Fatalf("Pass = %d, %v; want %d bytes, the same", n, err, len(data))
 	}
 
+	// A slow writer (16 KiB at a time, as ssh writes): the batching waits, nothing is lost.
+	in3R, in3W, _ := os.Pipe()
+	out3R, out3W, _ := os.Pipe()
+	go func() {
+		for b := data[:1<<20]; len(b) > 0; b = b[16<<10:] {
+			in3W.Write(b[:16<<10])
+			time.Sleep(time.Millisecond)
+		}
+		in3W.Close()
+	}()
+	go func() { b, _ := io.ReadAll(out3R); got <- b }()
+	n, err = Pass(out3W, in3R)
+	out3W.Close()
+	if err != nil || n != 1<<20 || !bytes.Equal(<-got, data[:1<<20]) {
+		t.Fatalf("Pass from a slow writer = %d, %v; want 1 MiB, the same", n, err)
+	}
+
 	in2R, in2W, _ := os.Pipe()
 	out2R, out2W, _ := os.Pipe()
 	defer in2W.Close()
