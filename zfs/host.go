@@ -468,10 +468,7 @@ func (h *Host) List(ctx context.Context) (*Inventory, error) {
 	if err := h.eachLine(ctx, ListArgs(), maxRowLine, p.add); err != nil {
 		return nil, h.listError(err)
 	}
-	inv, err := p.inventory()
-	if err == nil {
-		err = inv.check()
-	}
+	inv, err := p.checkedInventory()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", h.Name, err)
 	}

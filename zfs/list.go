@@ -45,7 +45,16 @@ func (e *ListError) Error() string {
 // ParseList parses the output of ListArgs into an Inventory, refusing a listing whose
 // origins cannot be true (a cycle, a clone of an unlisted snapshot).
 func ParseList(r io.Reader) (*Inventory, error) {
-	inv, err := parseListing(r)
+	var p rowParser
+	if err := scanLines(r, p.add); err != nil {
+		return nil, err
+	}
+	return p.checkedInventory()
+}
+
+// checkedInventory is inventory with its origins checked: ParseList of the rows parsed.
+func (p *rowParser) checkedInventory() (*Inventory, error) {
+	inv, err := p.inventory()
 	if err != nil {
 		return nil, err
 	}
@@ -53,15 +62,6 @@ func ParseList(r io.Reader) (*Inventory, error) {
 		return nil, err
 	}
 	return inv, nil
-}
-
-// parseListing parses rows of ListArgs' columns into an Inventory, its origins unchecked.
-func parseListing(r io.Reader) (*Inventory, error) {
-	var p rowParser
-	if err := scanLines(r, p.add); err != nil {
-		return nil, err
-	}
-	return p.inventory()
 }
 
 // inventory builds an Inventory of the rows parsed, its origins unchecked.
