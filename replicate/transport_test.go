@@ -91,7 +91,7 @@ func newPipeLab(t *testing.T, payload []byte) *pipeLab {
 		if d == l.remoteNoZstd {
 			delete(tools, "zstd")
 		}
-		for _, name := range []string{"cat", "wc", "sleep"} {
+		for _, name := range []string{"cat", "wc", "sleep", "readlink"} {
 			if tools[name], err = exec.LookPath(name); err != nil {
 				t.Fatal(err)
 			}
@@ -188,6 +188,33 @@ func TestPipeCompressesOnTheWire(t *testing.T) {
 		}
 		if !strings.Contains(lines, want) || !strings.Contains(lines, "zstd --version") {
 			t.Errorf("push=%v: the remote ran\n%s\nwant a probe for zstd and a line with %q", push, lines, want)
+		}
+	}
+}
+
+// A pull of one dataset's stream hands the pipe from the sending side to zfs receive once
+// the stream's first record passed (gate): zfs receive reads the very pipe zfs send writes,
+// as in a bare `ssh PEER zfs send | zfs receive`, and gets the whole stream. Through zstd, or
+// at a rate limit, or where a pipe cannot be peeked into, a copy of ours is between them.
+func TestPullHandsThePipeToZfsReceive(t *testing.T) {
+	payload := compressible(1 << 20)
+	for _, tr := range []Transport{{}, {Compress: "zstd"}, {RateLimit: 64 << 20}} {
+		l := newPipeLab(t, payload)
+		ex := &Executor{Sender: l.remote(), Receiver: l.local, Transport: tr}
+		if _, err := l.run(ex); err != nil {
+			t.Fatalf("%+v: %v", tr, err)
+		}
+		if !bytes.Equal(l.received(), payload) {
+			t.Errorf("%+v: received %d bytes, want the %d sent", tr, len(l.received()), len(payload))
+		}
+		sent, _ := os.ReadFile(l.out + ".send-stdout")
+		read, _ := os.ReadFile(l.out + ".recv-stdin")
+		if !strings.HasPrefix(string(sent), "pipe:") || !strings.HasPrefix(string(read), "pipe:") {
+			t.Fatalf("%+v: zfs send wrote to %q, zfs receive read %q: want pipes", tr, sent, read)
+		}
+		direct := tr == Transport{} && stream.CanPeek
+		if got := bytes.Equal(sent, read); got != direct {
+			t.Errorf("%+v: zfs send wrote to %s, zfs receive read %s: want the same pipe %v", tr, sent, read, direct)
 		}
 	}
 }
@@ -352,6 +379,10 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 			}
 			if got, _ := os.ReadFile(l.out); len(got) != 0 {
 				t.Errorf("zfs receive got %d bytes", len(got))
+			}
+			// Held back by the gate, zfs receive is not even started.
+			if _, err := os.Stat(l.out); c.transport.RateLimit == 0 && stream.CanPeek && err == nil {
+				t.Errorf("zfs receive ran")
 			}
 			if took := time.Since(start); took > zfs.StopDelay {
 				t.Errorf("took %v: the sender was not stopped", took)

@@ -22,7 +22,7 @@ const clearLine = "\r\033[K"
 // newProgress returns the Executor's progress callback: on a terminal, one line per stream
 // redrawn in place (bytes, rate, ETA from zfs send's estimate); otherwise nothing, except
 // debug log lines with -d. The numbers come from zfs send -v's once-a-second reports on
-// stderr; the stream itself never passes through zfs-vm.
+// stderr, not from the stream, which mostly does not pass through zfs-vm at all.
 func newProgress(w io.Writer, debug bool) func(st *replicate.Stream, sent, total uint64) {
 	if !stderrIsTerminal && !debug {
 		return nil

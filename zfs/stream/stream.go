@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"os"
 )
 
 // RecordSize is the size of a dmu_replay_record_t, the first record of every send stream.
@@ -240,12 +241,9 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	case err != nil:
 		return nil, fmt.Errorf("reading the stream's first record: %w", err)
 	}
-	h, err := Parse(rec)
-	if err == nil {
-		err = h.Check(want)
-	}
+	h, err := checkFirst(rec, want)
 	if err != nil {
-		return nil, &RefusedError{Err: err}
+		return nil, err
 	}
 	if h.Compound() {
 		if err := checkCompound(src, h); err != nil {
@@ -258,10 +256,44 @@ func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	return h, nil
 }
 
+// AdmitInPlace checks the first record of the stream waiting in the pipe src as Admit
+// does, but leaves it there (Peek): the process src is handed to next reads the whole
+// stream, and no copy of ours stands between the two sides. It is for one dataset's stream
+// (want.Range false), which Admit's caller passes on as it is once its first record is
+// checked; a compound stream is refused as Admit refuses it. Where CanPeek is false it
+// fails: such callers use Admit.
+func AdmitInPlace(src *os.File, want Expect) (*Header, error) {
+	if want.Range {
+		return nil, errors.New("a run of snapshots is walked record by record, not admitted in place")
+	}
+	rec, err := Peek(src, RecordSize)
+	switch {
+	case err == io.EOF:
+		return nil, ErrEmpty
+	case err == io.ErrUnexpectedEOF:
+		return nil, &RefusedError{Err: fmt.Errorf("not a zfs send stream: it ends after %d bytes", len(rec))}
+	case err != nil:
+		return nil, fmt.Errorf("reading the stream's first record: %w", err)
+	}
+	return checkFirst(rec, want)
+}
+
+// checkFirst parses a stream's first record and checks it against want; a refusal is a
+// *RefusedError.
+func checkFirst(rec []byte, want Expect) (*Header, error) {
+	h, err := Parse(rec)
+	if err == nil {
+		err = h.Check(want)
+	}
+	if err != nil {
+		return nil, &RefusedError{Err: err}
+	}
+	return h, nil
+}
+
 // Copy is Admit, then the rest of src to dst: a compound stream (a run of snapshots) is
-// walked record by record (see Walk); one dataset's stream is copied as it is (io.Copy, not
-// Pass: zfs-vm serve closes the pipe it reads from to stop the copy). It returns the bytes
-// written.
+// walked record by record (see Walk); one dataset's stream is copied as it is (io.Copy).
+// It returns the bytes written.
 func Copy(dst io.Writer, src io.Reader, want Expect) (int64, error) {
 	h, err := Admit(dst, src, want)
 	if err != nil {
