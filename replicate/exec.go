@@ -272,24 +272,26 @@ type gate struct {
 
 // open checks the waiting stream and starts zfs receive (the last of all) on it; an empty
 // stream starts it too, whose failure then says so as it would have. A refused stream stops
-// the sending side, and zfs receive is never started. It reports whether zfs receive runs.
-func (p *streamPipe) open() (bool, error) {
+// the sending side, and zfs receive is never started. It returns whether zfs receive runs,
+// else why it could not start, and the check's error. Closing the pipe ends a sending side
+// that nobody reads.
+func (p *streamPipe) open() (receiving bool, startErr, err error) {
 	defer p.gate.in.Close()
-	_, err := stream.AdmitInPlace(p.gate.in, p.gate.want)
+	_, err = stream.AdmitInPlace(p.gate.in, p.gate.want)
 	var refused *stream.RefusedError
 	switch {
 	case errors.As(err, &refused):
 		for _, c := range p.senders {
 			c.Process.Signal(syscall.SIGTERM) // as a stop does: ssh ends the session
 		}
-		return false, &StreamRefusedError{Peer: p.gate.peer, Err: refused.Err}
+		return false, nil, &StreamRefusedError{Peer: p.gate.peer, Err: refused.Err}
 	case err != nil && !errors.Is(err, stream.ErrEmpty):
-		return false, err
+		return false, nil, err
 	}
 	if err := p.all[len(p.all)-1].Start(); err != nil {
-		return false, err
+		return false, err, nil
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // plannedGUIDs are the guids of the snapshots a run (-I) brings, its base's excluded: every
@@ -484,18 +486,26 @@ func (p *streamPipe) wait(ctx context.Context) ([]error, error) {
 			copied <- err
 		}()
 	}
-	opened, receiving := make(chan error, 1), make(chan bool, 1)
+	type opening struct {
+		receiving         bool
+		startErr, gateErr error
+	}
+	opened := make(chan opening, 1)
 	if p.gate != nil {
 		go func() {
-			ok, err := p.open()
-			receiving <- ok
-			opened <- err
+			var o opening
+			o.receiving, o.startErr, o.gateErr = p.open()
+			opened <- o
 		}()
 	}
 	errs := make([]error, len(p.all))
+	var o opening
 	for i, c := range p.all {
-		if p.gate != nil && i == len(p.all)-1 && !<-receiving {
-			break // never started
+		if p.gate != nil && i == len(p.all)-1 {
+			if o = <-opened; !o.receiving {
+				errs[i] = o.startErr // nil when it was held back
+				break
+			}
 		}
 		errs[i] = c.Wait()
 	}
@@ -506,10 +516,7 @@ func (p *streamPipe) wait(ctx context.Context) ([]error, error) {
 			copyErr = cmp.Or(err, copyErr)
 		}
 	}
-	if p.gate != nil {
-		copyErr = cmp.Or(<-opened, copyErr)
-	}
-	return errs, copyErr
+	return errs, cmp.Or(o.gateErr, copyErr)
 }
 
 func (p *streamPipe) closeOurs() {

@@ -304,6 +304,19 @@ func TestPipeNamesALostConnection(t *testing.T) {
 	}
 }
 
+// A pull whose zfs receive cannot start (held back until the stream passed, see gate) says
+// so, and its sender, whom nobody reads, ends.
+func TestPullWhoseReceiveCannotStart(t *testing.T) {
+	l := newPipeLab(t, compressible(1<<20))
+	fakessh, _ := filepath.Abs("testdata/fakessh")
+	t.Setenv("PATH", fakessh+":/usr/bin:/bin") // zfs only on the remote side
+	ex := &Executor{Sender: l.remote(), Receiver: l.local}
+	_, err := l.run(ex)
+	if err == nil || !strings.HasPrefix(err.Error(), "receive on local failed: ") || !strings.Contains(err.Error(), "zfs") {
+		t.Errorf("error %v", err)
+	}
+}
+
 // A stopped stream stops its sender and lets the receiver see the stream end by itself, as
 // when a link drops: a resumable receive then keeps what it got. It is not signalled with it.
 func TestStoppedPipeLetsTheReceiverEnd(t *testing.T) {
