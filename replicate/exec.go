@@ -24,8 +24,8 @@ import (
 // Executor runs a plan's streams, each as `zfs send` on the sender piped into `zfs receive`
 // on the receiver. The stream flows through an OS pipe between the two processes (or the ssh
 // processes that carry them), except where a copy of ours takes the place of a pipe: the rate
-// limit, and, when this host receives from a peer, the check of the stream's first record
-// (see Executor.cuts).
+// limit, and, when this host receives from a peer, the check of the stream (see
+// Executor.cuts; one dataset's stream is checked in the pipe instead, see gate).
 type Executor struct {
 	Sender   *zfs.Host
 	Receiver *zfs.Host
@@ -261,9 +261,10 @@ func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs, 
 // receive is started only once the stream's first record, waiting in the pipe from the
 // sending side, passed the check (stream.AdmitInPlace), and it then reads that pipe itself.
 // A pull's stream then goes from ssh to zfs receive as in a bare `ssh PEER zfs send | zfs
-// receive`, with no copy of ours between them (a copy cost a pull 6% of its speed in the
-// TCG lab, see BENCHMARKS.md); a run of snapshots (-I), whose every substream is checked,
-// and a rate-limited stream still go through checkedCopy.
+// receive` (or from `zstd -d`, with --compress), with no copy of ours between them (a copy
+// cost a pull 6% of its speed in the TCG lab, see BENCHMARKS.md). A run of snapshots (-I),
+// whose every substream is checked, and a stream rate-limited without compression (where
+// the rate's copy is the last before zfs receive) still go through checkedCopy.
 type gate struct {
 	peer string
 	want stream.Expect
@@ -271,28 +272,40 @@ type gate struct {
 }
 
 // open checks the waiting stream and starts zfs receive (the last of all) on it; an empty
-// stream starts it too, whose failure then says so as it would have. A refused stream stops
-// the sending side, and zfs receive is never started. It returns whether zfs receive runs,
-// else why it could not start, and the check's error. Closing the pipe ends a sending side
-// that nobody reads.
-func (p *streamPipe) open() (receiving bool, startErr, err error) {
+// stream starts it too, whose failure then says so as it would have. A stream refused, or
+// that could not be checked, stops the sending side, and zfs receive is never started. It
+// returns whether zfs receive runs, else why it could not start, and the check's error: a
+// *StreamRefusedError, a *checkError, or the stop's cause when ctx ended meanwhile (a
+// stream cut short by a stop is no refusal).
+func (p *streamPipe) open(ctx context.Context) (receiving bool, startErr, err error) {
 	defer p.gate.in.Close()
 	_, err = stream.AdmitInPlace(p.gate.in, p.gate.want)
-	var refused *stream.RefusedError
-	switch {
-	case errors.As(err, &refused):
+	if err != nil && !errors.Is(err, stream.ErrEmpty) {
 		for _, c := range p.senders {
 			c.Process.Signal(syscall.SIGTERM) // as a stop does: ssh ends the session
 		}
-		return false, nil, &StreamRefusedError{Peer: p.gate.peer, Err: refused.Err}
-	case err != nil && !errors.Is(err, stream.ErrEmpty):
-		return false, nil, err
+		var refused *stream.RefusedError
+		switch {
+		case ctx.Err() != nil:
+			return false, nil, context.Cause(ctx)
+		case errors.As(err, &refused):
+			return false, nil, &StreamRefusedError{Peer: p.gate.peer, Err: refused.Err}
+		}
+		return false, nil, &checkError{err}
 	}
 	if err := p.all[len(p.all)-1].Start(); err != nil {
 		return false, err, nil
 	}
 	return true, nil, nil
 }
+
+// checkError is a pull's check in place (see gate) that failed without a verdict on the
+// stream: the sides' failures that follow (a broken pipe) only echo it.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string { return e.err.Error() }
+
+func (e *checkError) Unwrap() error { return e.err }
 
 // plannedGUIDs are the guids of the snapshots a run (-I) brings, its base's excluded: every
 // snapshot of the sender's dataset after From up to To, as zfs send -I sends them. nil
@@ -494,7 +507,7 @@ func (p *streamPipe) wait(ctx context.Context) ([]error, error) {
 	if p.gate != nil {
 		go func() {
 			var o opening
-			o.receiving, o.startErr, o.gateErr = p.open()
+			o.receiving, o.startErr, o.gateErr = p.open(ctx)
 			opened <- o
 		}()
 	}
@@ -552,6 +565,9 @@ func (e *Executor) pipeError(ctx context.Context, send zfs.SendArgs, p *streamPi
 	sendSaid := zfs.FirstLine(sendText, nil)
 	if refused := new(StreamRefusedError); errors.As(copyErr, &refused) {
 		return refused
+	}
+	if unchecked := new(checkError); errors.As(copyErr, &unchecked) {
+		return unchecked
 	}
 	if send.Resumes() && sErr != nil {
 		if why := tokenRejection(sendText); why != "" {

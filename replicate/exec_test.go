@@ -1,6 +1,8 @@
 package replicate
 
 import (
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -49,5 +51,20 @@ func TestSendReportIsBounded(t *testing.T) {
 	}
 	if len(rest.Bytes()) > maxStderr || !strings.HasSuffix(rest.String(), "more bytes cut]") {
 		t.Errorf("stderr kept %d bytes", len(rest.Bytes()))
+	}
+}
+
+// A pull's check in place that failed without a verdict (see gate) is the error reported,
+// not the broken pipe that the sides it stopped then die of.
+func TestPipeErrorNamesAFailedCheck(t *testing.T) {
+	local := zfs.Local(nil)
+	ex := &Executor{Sender: local, Receiver: local}
+	p := &streamPipe{senders: make([]*exec.Cmd, 1), sendErr: &untrusted.Buffer{Max: maxStderr}, recvErr: &untrusted.Buffer{Max: maxStderr}}
+	p.sendErr.Write([]byte("Write failed: Broken pipe\n"))
+	send, _ := zfs.NewFullSend("tank/a@zfs-vm:a:1")
+	checked := &checkError{errors.New("reading the stream's first record: tee: invalid argument")}
+	err := ex.pipeError(t.Context(), send, p, []error{errors.New("exit status 255"), nil}, checked)
+	if err == nil || err.Error() != checked.Error() {
+		t.Errorf("error %v, want %v", err, checked)
 	}
 }

@@ -19,8 +19,7 @@ type Transport struct {
 	// (with a warning), since a missing compressor should not stop a replication.
 	Compress string
 	// RateLimit caps the bytes per second on the wire, after compression; 0 for no limit.
-	// The stream then passes through zfs-vm (as it does on a receiving zfs-vm, see
-	// Executor.cuts).
+	// The stream then passes through zfs-vm (see Executor.cuts).
 	RateLimit uint64
 }
 

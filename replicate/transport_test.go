@@ -193,13 +193,17 @@ func TestPipeCompressesOnTheWire(t *testing.T) {
 }
 
 // A pull of one dataset's stream hands the pipe from the sending side to zfs receive once
-// the stream's first record passed (gate): zfs receive reads the very pipe zfs send writes,
-// as in a bare `ssh PEER zfs send | zfs receive`, and gets the whole stream. Through zstd, or
-// at a rate limit, or where a pipe cannot be peeked into, a copy of ours is between them.
+// the stream's first record passed (gate): zfs receive reads the very pipe zfs send (or,
+// with compression, the local zstd -d) writes, as in a bare `ssh PEER zfs send | zfs
+// receive`, and gets the whole stream. At a rate limit without compression, or where a pipe
+// cannot be peeked into, a copy of ours is between them.
 func TestPullHandsThePipeToZfsReceive(t *testing.T) {
 	payload := compressible(1 << 20)
 	for _, tr := range []Transport{{}, {Compress: "zstd"}, {RateLimit: 64 << 20}} {
 		l := newPipeLab(t, payload)
+		if tr.Compress != "" {
+			wrapLocalZstd(t)
+		}
 		ex := &Executor{Sender: l.remote(), Receiver: l.local, Transport: tr}
 		if _, err := l.run(ex); err != nil {
 			t.Fatalf("%+v: %v", tr, err)
@@ -207,16 +211,36 @@ func TestPullHandsThePipeToZfsReceive(t *testing.T) {
 		if !bytes.Equal(l.received(), payload) {
 			t.Errorf("%+v: received %d bytes, want the %d sent", tr, len(l.received()), len(payload))
 		}
-		sent, _ := os.ReadFile(l.out + ".send-stdout")
+		writer := ".send-stdout"
+		if tr.Compress != "" {
+			writer = ".zstd-stdout"
+		}
+		sent, _ := os.ReadFile(l.out + writer)
 		read, _ := os.ReadFile(l.out + ".recv-stdin")
 		if !strings.HasPrefix(string(sent), "pipe:") || !strings.HasPrefix(string(read), "pipe:") {
-			t.Fatalf("%+v: zfs send wrote to %q, zfs receive read %q: want pipes", tr, sent, read)
+			t.Fatalf("%+v: the last before zfs receive wrote to %q, zfs receive read %q: want pipes", tr, sent, read)
 		}
-		direct := tr == Transport{} && stream.CanPeek
+		direct := tr.RateLimit == 0 && stream.CanPeek
 		if got := bytes.Equal(sent, read); got != direct {
-			t.Errorf("%+v: zfs send wrote to %s, zfs receive read %s: want the same pipe %v", tr, sent, read, direct)
+			t.Errorf("%+v: the last before zfs receive wrote to %s, zfs receive read %s: want the same pipe %v", tr, sent, read, direct)
 		}
 	}
+}
+
+// wrapLocalZstd puts in front of PATH a zstd that notes the pipe it writes to in
+// $FAKE_RECV_OUT.zstd-stdout, then runs the real one (the peer's zstd is not affected: the
+// fake ssh gives remote commands their own PATH).
+func wrapLocalZstd(t *testing.T) {
+	real, err := exec.LookPath("zstd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := "#!/bin/sh\nfd=$(readlink /proc/$$/fd/1); echo \"$fd\" > \"$FAKE_RECV_OUT.zstd-stdout\"\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "zstd"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
 }
 
 func TestPipeWithoutRemoteZstdSendsUncompressed(t *testing.T) {
@@ -310,6 +334,8 @@ func TestPullWhoseReceiveCannotStart(t *testing.T) {
 	l := newPipeLab(t, compressible(1<<20))
 	fakessh, _ := filepath.Abs("testdata/fakessh")
 	t.Setenv("PATH", fakessh+":/usr/bin:/bin") // zfs only on the remote side
+	saved := zfs.SetSbinDirs(nil)
+	defer zfs.SetSbinDirs(saved)
 	ex := &Executor{Sender: l.remote(), Receiver: l.local}
 	_, err := l.run(ex)
 	if err == nil || !strings.HasPrefix(err.Error(), "receive on local failed: ") || !strings.Contains(err.Error(), "zfs") {
@@ -385,7 +411,10 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 			if strings.Contains(c.name, "for a volume") {
 				recv = recv.WithProps(zfs.ReceiveProps{Volume: true, New: true})
 			}
-			_, err := ex.pipe(t.Context(), send, recv, nil)
+			err := within(t, 2*zfs.StopDelay+5*time.Second, func() error {
+				_, err := ex.pipe(t.Context(), send, recv, nil)
+				return err
+			})
 			var refused *StreamRefusedError
 			if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "refused the stream from peer: "+c.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %v", err)
@@ -394,7 +423,8 @@ func TestPullRefusesAStreamNotAskedFor(t *testing.T) {
 				t.Errorf("zfs receive got %d bytes", len(got))
 			}
 			// Held back by the gate, zfs receive is not even started.
-			if _, err := os.Stat(l.out); c.transport.RateLimit == 0 && stream.CanPeek && err == nil {
+			gated := c.transport.RateLimit == 0 || c.transport.Compress != ""
+			if _, err := os.Stat(l.out); gated && stream.CanPeek && err == nil {
 				t.Errorf("zfs receive ran")
 			}
 			if took := time.Since(start); took > zfs.StopDelay {
@@ -537,5 +567,20 @@ func TestPullOfARunAtARateLimit(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(l.out); !bytes.Equal(got, run) {
 		t.Errorf("zfs receive got %d bytes, want the run's %d", len(got), len(run))
+	}
+}
+
+// within returns f's error, failing the test at once if f has not returned after d (a
+// sender that was not stopped would keep it until go test's own timeout).
+func within(t *testing.T, d time.Duration, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("still running after %v", d)
+		return nil
 	}
 }

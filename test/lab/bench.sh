@@ -88,8 +88,8 @@ push() { # $1: variant, $2: dataset, $3: destination host, $4...: zfs-vm push op
 bare_ssh() { # $1: dataset
   on a "$timing; s=\$(now); zfs send src/$1@zfs-vm:$1:1 | ssh b zfs receive -u dst/vm/$1; elapsed \$s"
 }
-# A pull passes the stream through zfs-vm on the receiver (it reads the first record before
-# zfs receive sees a byte, see zfs/stream), where a push leaves it to ssh: B pulls from A.
+# A pull checks the stream's first record on the receiver before zfs receive sees a byte (in
+# the pipe from ssh, see replicate's gate), where a push leaves it to ssh: B pulls from A.
 pull() { # $1: variant, $2: dataset
   on b "$timing; s=\$(now); zfs-vm -d pull -n $2 -d dst/vm a 2>/tmp/$1.log >/dev/null; elapsed \$s; sed -n 's/.*resources: /$1: /p' /tmp/$1.log >&2"
 }
