@@ -136,7 +136,9 @@ awk -v a="$(med a)" -v b="$(med b)" -v c="$(med c)" -v d="$(med d)" -v e="$(med 
   printf "incompressible data (%d MiB):\n", z
   if (i>0) printf "i. bare zfs send | ssh B zfs receive:               %.2fs  %.1f MiB/s\n", i, z/i
   if (i>0 && h>0) printf "h. zfs-vm push --compress zstd to B:                %.2fs  %.1f MiB/s   h/i throughput = %.3f\n", h, z/h, i/h}'
-echo "zfs-vm's own process per push (user+sys CPU, peak RSS), by variant:"
+echo "each run, in the order run (s):"
+for v in $VARIANTS; do echo "  $v: ${secs[$v]:-}"; done
+echo "zfs-vm's own process per push or pull (user+sys CPU, peak RSS), by variant:"
 sort /tmp/zfs-vm-bench-res.log | sed 's/^/  /'
 rm -f /tmp/zfs-vm-bench-res.log
 on a "$free"; on b "$free"
