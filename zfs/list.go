@@ -2,6 +2,7 @@ package zfs
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -132,7 +133,7 @@ func (p *rowParser) add(b []byte) error {
 	if !p.budget.line() {
 		return p.budget.linesErr()
 	}
-	if len(b) == 0 {
+	if len(b) == 0 || isBookmarkRow(b) {
 		return nil
 	}
 	text := string(b)
@@ -152,6 +153,18 @@ func (p *rowParser) add(b []byte) error {
 		p.snaps = append(p.snaps, pendingSnapshot{ds, s, p.line})
 	}
 	return nil
+}
+
+// isBookmarkRow says whether b is a row of ListArgs' columns whose type is bookmark: such
+// rows are dropped, and recognising them allocates nothing, so that a peer listing endless
+// bookmarks costs no garbage (the line count still ends it).
+func isBookmarkRow(b []byte) bool {
+	if bytes.Count(b, []byte{'\t'}) != len(listProperties)-1 {
+		return false
+	}
+	_, rest, _ := bytes.Cut(b, []byte{'\t'})
+	typ, _, _ := bytes.Cut(rest, []byte{'\t'})
+	return string(typ) == "bookmark"
 }
 
 // parseRow parses one row: a dataset, a snapshot, or neither (a bookmark).

@@ -39,7 +39,9 @@ func TestPeerListingMemoryIsBounded(t *testing.T) {
 		{"endless bookmarks", endless(`printf "pool/t#b%d\tbookmark\t%d\t1\t-\t-\t-\t-\t-\t-\t1\t-\n", i, i + 10`), `true`, `true`, tooLong},
 		{"endless foreign names", pool, endless(`printf "pool/t@hourly-%d\n", i`), `true`, tooLong},
 		// The first listing to fail stops the other and is the one reported.
-		{"a bad name beside endless datasets", endless(dataset), `echo 'pool/t@zfs-vm:s:1/x'`, `true`, "zfs-vm: b: unexpected zfs list output at line 1"},
+		// (The endless datasets start 2 s late: on a loaded machine they could otherwise reach
+		// their bound before the bad name's line arrives, and fail first.)
+		{"a bad name beside endless datasets", "sleep 2; " + endless(dataset), `echo 'pool/t@zfs-vm:s:1/x'`, `true`, "zfs-vm: b: unexpected zfs list output at line 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
