@@ -228,8 +228,8 @@ func (e *Executor) pipe(ctx context.Context, send zfs.SendArgs, recv zfs.Receive
 // sides; and, when this host receives from a peer (a pull), the check of the stream (see
 // checkedCopy), just before zfs receive, after any decompressor. Where both fall on the
 // same pipe, one copy does both. A pull of one dataset's stream not limited there is
-// checked in place instead, with no copy (see gate). st, when not nil, is the planned stream, whose snapshots'
-// guids a run of snapshots (-I) must start and end at.
+// checked in place instead, with no copy (see gate). st, when not nil, is the planned
+// stream, whose snapshots' guids a run of snapshots (-I) must start and end at.
 func (e *Executor) cuts(p *streamPipe, send zfs.SendArgs, recv zfs.ReceiveArgs, st *Stream) []*cut {
 	var cuts []*cut
 	if rate := e.Transport.RateLimit; rate > 0 {
