@@ -233,13 +233,8 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 func Admit(dst io.Writer, src io.Reader, want Expect) (*Header, error) {
 	rec := make([]byte, RecordSize)
 	n, err := io.ReadFull(src, rec)
-	switch {
-	case err == io.EOF:
-		return nil, ErrEmpty
-	case err == io.ErrUnexpectedEOF:
-		return nil, &RefusedError{Err: fmt.Errorf("not a zfs send stream: it ends after %d bytes", n)}
-	case err != nil:
-		return nil, fmt.Errorf("reading the stream's first record: %w", err)
+	if err := firstRecordError(n, err); err != nil {
+		return nil, err
 	}
 	h, err := checkFirst(rec, want)
 	if err != nil {
@@ -267,15 +262,25 @@ func AdmitInPlace(src *os.File, want Expect) (*Header, error) {
 		return nil, errors.New("a run of snapshots is walked record by record, not admitted in place")
 	}
 	rec, err := Peek(src, RecordSize)
-	switch {
-	case err == io.EOF:
-		return nil, ErrEmpty
-	case err == io.ErrUnexpectedEOF:
-		return nil, &RefusedError{Err: fmt.Errorf("not a zfs send stream: it ends after %d bytes", len(rec))}
-	case err != nil:
-		return nil, fmt.Errorf("reading the stream's first record: %w", err)
+	if err := firstRecordError(len(rec), err); err != nil {
+		return nil, err
 	}
 	return checkFirst(rec, want)
+}
+
+// firstRecordError is what reading a stream's first record (n bytes, then err, as
+// io.ReadFull reports it) means: nil, ErrEmpty, a *RefusedError for a stream too short to be
+// one, or the read's failure.
+func firstRecordError(n int, err error) error {
+	switch {
+	case err == io.EOF:
+		return ErrEmpty
+	case err == io.ErrUnexpectedEOF:
+		return &RefusedError{Err: fmt.Errorf("not a zfs send stream: it ends after %d bytes", n)}
+	case err != nil:
+		return fmt.Errorf("reading the stream's first record: %w", err)
+	}
+	return nil
 }
 
 // checkFirst parses a stream's first record and checks it against want; a refusal is a
