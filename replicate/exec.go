@@ -281,9 +281,7 @@ func (p *streamPipe) open(ctx context.Context) (receiving bool, startErr, err er
 	defer p.gate.in.Close()
 	_, err = stream.AdmitInPlace(p.gate.in, p.gate.want)
 	if err != nil && !errors.Is(err, stream.ErrEmpty) {
-		for _, c := range p.senders {
-			c.Process.Signal(syscall.SIGTERM) // as a stop does: ssh ends the session
-		}
+		p.stopSenders()
 		var refused *stream.RefusedError
 		switch {
 		case ctx.Err() != nil:
@@ -297,6 +295,14 @@ func (p *streamPipe) open(ctx context.Context) (receiving bool, startErr, err er
 		return false, err, nil
 	}
 	return true, nil, nil
+}
+
+// stopSenders ends the sending side of a stream that is refused, as a stop does: a SIGTERM
+// to ssh ends the remote session.
+func (p *streamPipe) stopSenders() {
+	for _, c := range p.senders {
+		c.Process.Signal(syscall.SIGTERM)
+	}
 }
 
 // checkError is a pull's check in place (see gate) that failed without a verdict on the
@@ -363,9 +369,7 @@ func (p *streamPipe) checkedCopy(peer string, want stream.Expect, rate uint64, r
 		var refused *stream.RefusedError
 		switch {
 		case errors.As(err, &refused):
-			for _, c := range p.senders {
-				c.Process.Signal(syscall.SIGTERM) // as a stop does: ssh ends the session
-			}
+			p.stopSenders()
 			return &StreamRefusedError{Peer: peer, Err: refused.Err}
 		case errors.Is(err, stream.ErrEmpty):
 			return nil
