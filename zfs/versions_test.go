@@ -1,0 +1,164 @@
+package zfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fixtureLister answers readVersions' listings from testdata/list-tree.txt as zfs would:
+// a snapshot listing of a dataset that is not there fails. It records the snapshot listings
+// asked for (their dataset arguments).
+type fixtureLister struct {
+	datasets, snaps []string // rows
+	mu              sync.Mutex
+	asked           [][]string
+	// datasetRow, when set, is a dataset row slipped into every snapshot listing.
+	datasetRow string
+}
+
+func newFixtureLister(t *testing.T) *fixtureLister {
+	t.Helper()
+	b, err := os.ReadFile("testdata/list-tree.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixtureLister{}
+	for _, r := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.Split(r, "\t")[1] == "snapshot" {
+			f.snaps = append(f.snaps, r)
+		} else {
+			f.datasets = append(f.datasets, r)
+		}
+	}
+	// A foreign snapshot of a dataset without versions: step 2 never reads it.
+	f.snaps = append(f.snaps, "tank/recv@hourly-1\tsnapshot\t90\t90\t-\t0\t4096\t-\t-\t0\t1700000500\t-")
+	return f
+}
+
+func (f *fixtureLister) list(argv []string, each func([]byte) error) error {
+	var out []string
+	switch {
+	case slices.Equal(argv, DatasetListArgs()):
+		out = f.datasets
+	case slices.Equal(argv, TagNamesArgs()):
+		for _, r := range f.snaps {
+			out = append(out, strings.Split(r, "\t")[0])
+		}
+		slices.Sort(out)
+	default:
+		ds := argv[len(SnapshotListArgs()):]
+		f.mu.Lock()
+		f.asked = append(f.asked, ds)
+		f.mu.Unlock()
+		for _, d := range ds {
+			if !slices.ContainsFunc(f.datasets, func(r string) bool { return strings.HasPrefix(r, d+"\t") }) {
+				return errors.New("cannot open '" + d + "': dataset does not exist")
+			}
+			for _, r := range f.snaps {
+				if strings.HasPrefix(r, d+"@") {
+					out = append(out, r)
+				}
+			}
+		}
+		if f.datasetRow != "" {
+			out = append(out, f.datasetRow)
+		}
+	}
+	for _, l := range out {
+		if err := each([]byte(l)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// render is an inventory as text: each dataset, whether it is Partial, its snapshots.
+func render(inv *Inventory) string {
+	var b strings.Builder
+	for _, d := range inv.Datasets {
+		fmt.Fprintf(&b, "%s partial=%v", d.Name, d.Partial)
+		for _, s := range d.Snapshots {
+			fmt.Fprintf(&b, " %s/%d", s.Name, s.GUID)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestGuessedSnapshotListingTakesStepTwosPlace(t *testing.T) {
+	plain := newFixtureLister(t)
+	want, err := readVersions(plain.list, nil, func() {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := want.FullyRead()
+	if len(plain.asked) != 1 || !slices.Equal(plain.asked[0], []string{"tank/tmpl", "tank/web1"}) {
+		t.Fatalf("without a guess step 2 listed %q; the test expects tank/tmpl and tank/web1", plain.asked)
+	}
+	for _, tc := range []struct {
+		name  string
+		guess []string
+		// step2 is what step 2 still lists after the guessed listing.
+		step2 []string
+	}{
+		{"the last run's datasets", need, nil},
+		{"more than needed", []string{"tank/recv", "tank/tmpl", "tank/web1"}, nil},
+		{"one missed", []string{"tank/tmpl"}, []string{"tank/web1"}},
+		{"a dataset destroyed since", []string{"tank/gone", "tank/tmpl", "tank/web1"}, []string{"tank/tmpl", "tank/web1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixtureLister(t)
+			got, err := readVersions(f.list, nil, func() {}, tc.guess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if render(got) != render(want) {
+				t.Errorf("inventory\n%s\nwant (no guess)\n%s", render(got), render(want))
+			}
+			// The guessed listing is the first (it runs beside step 1); step 2's follow.
+			if len(f.asked) == 0 || !slices.Equal(f.asked[0], tc.guess) {
+				t.Fatalf("snapshot listings %q, the first not the guess %q", f.asked, tc.guess)
+			}
+			step2 := f.asked[1:]
+			if len(tc.step2) == 0 && len(step2) != 0 || len(tc.step2) > 0 && (len(step2) != 1 || !slices.Equal(step2[0], tc.step2)) {
+				t.Errorf("step 2 listed %q, want %q", step2, tc.step2)
+			}
+		})
+	}
+}
+
+func TestGuessedListingWithADatasetRowIsRefused(t *testing.T) {
+	f := newFixtureLister(t)
+	f.datasetRow = f.datasets[0]
+	_, err := readVersions(f.list, nil, func() {}, []string{"tank/tmpl", "tank/web1"})
+	var le *ListError
+	if !errors.As(err, &le) || le.Reason != "dataset in a listing of snapshots" {
+		t.Errorf("got %v, want a ListError for the dataset row", err)
+	}
+}
+
+func TestUsableGuess(t *testing.T) {
+	long := make([]string, listArgBytes/10)
+	for i := range long {
+		long[i] = "tank/abcd"
+	}
+	for _, tc := range []struct {
+		guess []string
+		want  bool
+	}{
+		{[]string{"tank/a", "tank/b"}, true},
+		{[]string{"tank/a", "-rf"}, false},
+		{[]string{"tank/a@snap"}, false},
+		{long, true},
+		{append(long, "tank/one-too-many"), false},
+	} {
+		if got := usableGuess(tc.guess); got != tc.want {
+			t.Errorf("usableGuess(%.40q) = %v, want %v", tc.guess, got, tc.want)
+		}
+	}
+}
