@@ -91,6 +91,9 @@ type Result struct {
 	Bytes uint64
 	// ByStreamline splits Bytes by the streamline of each stream's snapshot.
 	ByStreamline map[string]uint64
+
+	targets []string    // the receiver datasets of the streams received
+	holds   holdChanges // the base holds the run moved
 }
 
 // Run executes the plan's streams in order. A failed stream does not stop the others; the
@@ -130,6 +133,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 			res.ByStreamline = map[string]uint64{}
 		}
 		res.ByStreamline[st.To.Tag.Streamline] += size
+		res.targets = append(res.targets, st.Target)
 		if st.Kind == Incremental {
 			holds.advance(st.From.FullName(), st.Base, st.To.FullName(), st.Target+"@"+st.To.Name)
 		} else {
@@ -140,6 +144,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 			"seconds": time.Since(start).Seconds()}).
 			Infof("%-11s %s  done in %.1fs", st.Kind, Describe(st), time.Since(start).Seconds())
 	}
+	res.holds = holds
 	return res
 }
 

@@ -21,6 +21,12 @@ const holdsBatch = 200
 // per side; unheld ones need no reading. Failures are logged, not returned: holds protect
 // the next run, they are not needed by this one.
 func (e *Executor) MigrateHolds(ctx context.Context, bases []Base) {
+	e.migrateHolds(ctx, bases, nil, nil)
+}
+
+// migrateHolds is MigrateHolds, taking the hold tags of each side from a read made earlier
+// (prefetchHolds) when that read covered every held base.
+func (e *Executor) migrateHolds(ctx context.Context, bases []Base, senderRead, receiverRead *heldTags) {
 	if e.HoldTags == nil || len(bases) == 0 {
 		return
 	}
@@ -33,14 +39,15 @@ func (e *Executor) MigrateHolds(ctx context.Context, bases []Base) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		e.migrateSide(ctx, e.Sender, senders, e.HoldTags.Sender, "")
+		e.migrateSide(ctx, e.Sender, senders, e.HoldTags.Sender, "", senderRead)
 	}()
-	e.migrateSide(ctx, e.Receiver, receivers, e.HoldTags.Receiver, e.HoldTags.LegacyReceiver)
+	e.migrateSide(ctx, e.Receiver, receivers, e.HoldTags.Receiver, e.HoldTags.LegacyReceiver, receiverRead)
 	wg.Wait()
 }
 
 // migrateSide holds snaps on host with tag where they lack it and releases legacy from them.
-func (e *Executor) migrateSide(ctx context.Context, host *zfs.Host, snaps []*zfs.Snapshot, tag, legacy string) {
+// The tags of held snapshots come from read when it covers them, else from one `zfs holds`.
+func (e *Executor) migrateSide(ctx context.Context, host *zfs.Host, snaps []*zfs.Snapshot, tag, legacy string, read *heldTags) {
 	var held []string
 	var hold, release []string
 	for _, s := range snaps {
@@ -50,7 +57,13 @@ func (e *Executor) migrateSide(ctx context.Context, host *zfs.Host, snaps []*zfs
 			held = append(held, s.FullName())
 		}
 	}
-	tags, err := holdTags(ctx, host, held)
+	var tags map[string]map[string]bool
+	var err error
+	if read.covers(held) {
+		tags = read.tags
+	} else {
+		tags, err = holdTags(ctx, host, held)
+	}
 	if err != nil {
 		e.Log.WithError(err).Warnf("reading the base holds on %s", host.Name)
 		return

@@ -23,6 +23,8 @@ type Job struct {
 	Progress func(st *Stream, sent, total uint64)
 	// Transport is passed to the Executor: compression on the wire, rate limit.
 	Transport Transport
+	// Hints, when set, are the Summary.Hints of this job's last run.
+	Hints *Hints
 }
 
 // Summary is what a job did.
@@ -36,6 +38,8 @@ type Summary struct {
 	Duration     time.Duration
 	// Errors are the refusals and failures, one per line to report.
 	Errors []error
+	// Hints are for the next run of the job (Job.Hints).
+	Hints *Hints
 
 	// The listings the plan was made from, the run's streamlines and destination parent,
 	// for States.
@@ -51,11 +55,15 @@ func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 	// Both listings at once: on a remote host each is a round trip.
 	var dstErr error
 	done := make(chan struct{})
+	var hints Hints
+	if j.Hints != nil {
+		hints = *j.Hints
+	}
 	go func() {
 		defer close(done)
-		dst, dstErr = j.Receiver.ListVersions(ctx)
+		dst, dstErr = j.Receiver.ListVersionsGuessing(ctx, hints.Receiver.guess())
 	}()
-	src, err = j.Sender.ListVersions(ctx)
+	src, err = j.Sender.ListVersionsGuessing(ctx, hints.Sender.guess())
 	<-done
 	if err != nil {
 		return nil, nil, err
@@ -120,6 +128,7 @@ func (j *Job) planKeeping(src, dst *zfs.Inventory, kept map[string]error) (*Plan
 // replication, then plans against what the receiver has and runs the plan.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
+	senderHolds, receiverHolds := j.prefetchHolds(ctx)
 	src, dst, err := j.list(ctx)
 	if err != nil {
 		return nil, stopped(ctx, err)
@@ -149,8 +158,9 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	for _, n := range plan.Notices {
 		j.Log.Warn(n)
 	}
-	ex.MigrateHolds(ctx, plan.Bases)
+	ex.migrateHolds(ctx, plan.Bases, senderHolds(), receiverHolds())
 	res := ex.Run(ctx, plan)
+	sum.Hints = nextHints(src, dst, plan, res)
 	sum.Plan = plan
 	sum.sender, sum.receiver, sum.streamlines, sum.dest = src, dst, j.Options.Streamlines, j.Options.DestParent
 	sum.Done += res.Done
@@ -160,6 +170,17 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	sum.Errors = append(append(plan.Errors(), sum.Errors...), res.Errors...)
 	sum.Duration = time.Since(start)
 	return &sum, nil
+}
+
+// prefetchHolds starts reading the hold tags of the bases the last run left held (Hints),
+// beside the listings, so that a run whose bases have not moved needs no `zfs holds` after
+// planning. Without hints or hold tags it reads nothing.
+func (j *Job) prefetchHolds(ctx context.Context) (sender, receiver func() *heldTags) {
+	if j.Hints == nil || j.HoldTags == nil {
+		none := func() *heldTags { return nil }
+		return none, none
+	}
+	return prefetchHolds(ctx, j.Sender, j.Hints.Sender.Bases), prefetchHolds(ctx, j.Receiver, j.Hints.Receiver.Bases)
 }
 
 // stopped returns err, or a *StoppedError when ctx was cancelled (err is then only what the

@@ -142,6 +142,9 @@ type Inventory struct {
 	// for tagging. An inventory that read only a lineage's names (AddTagNamesOf) does not
 	// have it: it knows the versions of those datasets only (see HasTagsOf).
 	allTags bool
+	// snapshots is how many snapshots the host had when ListVersions read it (counted).
+	snapshots int
+	counted   bool
 }
 
 // AllTags reports whether every zfs-vm snapshot of the host is in the inventory, so that

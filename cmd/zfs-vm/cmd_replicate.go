@@ -91,6 +91,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	if err != nil {
 		return err
 	}
+	var lockName string // held from here on, except for a dry run
 	if !c.Bool("dry-run") {
 		name, err := replicateLockName(ctx(c), spec, opt.DestParent)
 		if err != nil {
@@ -105,6 +106,7 @@ func runReplicate(c *cli.Context, push bool) error {
 			return err
 		}
 		defer l.Release()
+		lockName = name
 	}
 	// From here on every command runs under --timeout (counted once the lock is held).
 	runCtx, cancel := runContext(c)
@@ -126,7 +128,7 @@ func runReplicate(c *cli.Context, push bool) error {
 		}
 		return reportRefusals(refusals)
 	}
-	sum, err := job.Run(ctx(c))
+	sum, err := runWithHints(c, job, lockName)
 	if format == "json" {
 		if err := writeJSON(c.App.Writer, newRunReport(c.Command.Name, spec, sum, err)); err != nil {
 			return err

@@ -318,7 +318,7 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	} else if debugOn(c) {
 		job.Progress = newProgress(c.App.ErrWriter, true) // debug log lines
 	}
-	sum, err := job.Run(ctx(c))
+	sum, err := runWithHints(c, job, name)
 	return peerOutcome{peer: p, summary: sum, err: err}
 }
 

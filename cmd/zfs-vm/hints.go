@@ -1,0 +1,91 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfs-vm/zfs-vm/internal/lock"
+	"github.com/zfs-vm/zfs-vm/replicate"
+)
+
+// maxHintsFile bounds what is read of a hints file: a guess is worth little beyond that.
+const maxHintsFile = 1 << 20
+
+// runWithHints runs job with the hints its last run left in the runtime directory
+// (replicate.Hints), and keeps the new ones there for the next run. lockName is the peer
+// lock the caller holds, so no other run of the same pair writes them meanwhile. Hints that
+// cannot be read or written cost speed only: the run goes on without them.
+func runWithHints(c *cli.Context, job *replicate.Job, lockName string) (*replicate.Summary, error) {
+	file := hintsFile(c, job, lockName)
+	if file != "" {
+		job.Hints = loadHints(file)
+	}
+	sum, err := job.Run(ctx(c))
+	if file != "" && sum != nil && sum.Hints != nil {
+		if err := saveHints(file, sum.Hints); err != nil {
+			log.WithError(err).Debug("keeping the hints for the next run")
+		}
+	}
+	return sum, err
+}
+
+// hintsFile names the job's hints file, keyed by its peer lock, direction and streamlines;
+// "" without a runtime directory.
+func hintsFile(c *cli.Context, job *replicate.Job, lockName string) string {
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return ""
+	}
+	direction := "pull"
+	if job.Sender.IsLocal() {
+		direction = "push"
+	}
+	key := sha256.Sum256([]byte(strings.Join([]string{lockName, direction, strings.Join(job.Options.Streamlines, ",")}, "\x00")))
+	return filepath.Join(dir, "hints", hex.EncodeToString(key[:16])+".json")
+}
+
+// loadHints reads a hints file; nil when there is none or it does not parse.
+func loadHints(file string) *replicate.Hints {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var h replicate.Hints
+	if err := json.NewDecoder(io.LimitReader(f, maxHintsFile)).Decode(&h); err != nil {
+		log.WithError(err).Debugf("ignoring the hints in %s", file)
+		return nil
+	}
+	return &h
+}
+
+// saveHints replaces file with h, by a rename: a run stopped half-way leaves the old one.
+func saveHints(file string, h *replicate.Hints) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".hints-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
