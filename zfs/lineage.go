@@ -272,9 +272,9 @@ func (inv *Inventory) originDataset(d *Dataset) *Dataset {
 
 // relink rebuilds the inventory's indexes and links after its datasets' snapshots changed.
 func (inv *Inventory) relink() {
-	all := inv.allTags
+	all, n, counted := inv.allTags, inv.snapshots, inv.counted
 	*inv = *newInventory(inv.Datasets)
-	inv.allTags = all
+	inv.allTags, inv.snapshots, inv.counted = all, n, counted
 }
 
 // ListDatasets reads the host's filesystems and volumes without their snapshots: the first

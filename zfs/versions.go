@@ -189,8 +189,8 @@ func (inv *Inventory) viewAsVersions() {
 			d.Snapshots, d.Partial = nil, true
 		}
 	}
-	inv.snapshots, inv.counted = n, true
 	inv.relink()
+	inv.snapshots, inv.counted = n, true
 }
 
 // Small reports whether the host had at most SmallHost snapshots when ListVersions read it

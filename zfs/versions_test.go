@@ -162,3 +162,39 @@ func TestUsableGuess(t *testing.T) {
 		}
 	}
 }
+
+// A small host's one full listing, viewed as ListVersions reads it, is what ListVersions
+// reads: a plan must not depend on which was used.
+func TestFullListingViewedAsVersionsIsWhatListVersionsReads(t *testing.T) {
+	f := newFixtureLister(t)
+	want, err := readVersions(f.list, nil, func() {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := ParseList(strings.NewReader(strings.Join(append(f.datasets, f.snaps...), "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.viewAsVersions()
+	if render(full) != render(want) {
+		t.Errorf("full listing viewed as versions\n%s\nListVersions\n%s", render(full), render(want))
+	}
+	if !full.Small() || !want.Small() || full.snapshots != len(f.snaps) || want.snapshots != len(f.snaps) {
+		t.Errorf("snapshots counted %d (full) and %d, want %d, both Small", full.snapshots, want.snapshots, len(f.snaps))
+	}
+}
+
+func TestSmallCountsTheHostsSnapshots(t *testing.T) {
+	for _, tc := range []struct {
+		inv  Inventory
+		want bool
+	}{
+		{Inventory{}, false}, // not read by ListVersions
+		{Inventory{counted: true, snapshots: SmallHost}, true},
+		{Inventory{counted: true, snapshots: SmallHost + 1}, false},
+	} {
+		if got := tc.inv.Small(); got != tc.want {
+			t.Errorf("counted %v, %d snapshots: Small %v, want %v", tc.inv.counted, tc.inv.snapshots, got, tc.want)
+		}
+	}
+}
