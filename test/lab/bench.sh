@@ -377,6 +377,15 @@ echo
 echo "## 9. $SMALL small datasets A -> B: syncoid against zfs-vm, and the floor"
 counted "first sync, zfs-vm:" "$zv"; zv1=$(cat /tmp/zfs-vm-bench-last)
 counted "first sync, syncoid:" "$so"; so1=$(cat /tmp/zfs-vm-bench-last)
+# The first sync's floor: one login, then the same streams as bare pipes, one after the other,
+# received with zfs-vm's options (resumable, unmounted, the sender's mount settings dropped).
+on b 'zfs create sy/fl'
+recv='zfs receive -s -u -x mountpoint -x sharenfs -x sharesmb -o canmount=noauto'
+counted "first sync floor (bare pipes):" "ssh -o ControlMaster=yes -o ControlPath=/tmp/fl -N -f b
+zfs send sy/src/tmpl@zfs-vm:sy:1 | ssh -o ControlPath=/tmp/fl b $recv sy/fl/tmpl
+for i in \$(seq 1 $(( SMALL - 1 ))); do zfs send -i sy/src/tmpl@zfs-vm:sy:1 sy/src/ct/\$i@zfs-vm:sy:\$((i + 1)) |
+  ssh -o ControlPath=/tmp/fl b $recv -o origin=sy/fl/tmpl@zfs-vm:sy:1 sy/fl/\$i; done
+ssh -o ControlPath=/tmp/fl -O exit b 2>/dev/null"; fl1=$(cat /tmp/zfs-vm-bench-last)
 zvn=() son=() fl=()
 for _ in $(seq 1 "$RUNS"); do
   counted "no-op, zfs-vm:" "$zv"; zvn+=("$(cat /tmp/zfs-vm-bench-last)")
@@ -388,6 +397,7 @@ med9() { printf '%s\n' "$@" | median; }
 zvm=$(med9 "${zvn[@]}") som=$(med9 "${son[@]}") flm=$(med9 "${fl[@]}")
 echo "medians: no-op zfs-vm $zvm s, syncoid $som s, floor $flm s"
 echo "no-op zfs-vm / floor = $(ratio "$zvm" "$flm")   no-op syncoid / zfs-vm = $(ratio "$som" "$zvm")   first sync syncoid / zfs-vm = $(ratio "$so1" "$zv1")"
+echo "first sync zfs-vm / its floor = $(ratio "$zv1" "$fl1")   first sync syncoid / floor = $(ratio "$so1" "$fl1")"
 echo "clones kept as clones on B: syncoid $(on b "zfs list -H -o origin -r sy/so | grep -vc '^-\$'" || true)," \
   "zfs-vm $(on b "zfs list -H -o origin -r sy/zv | grep -vc '^-\$'" || true) (of $(( SMALL - 1 )))"
 rm -f /tmp/zfs-vm-bench-last
