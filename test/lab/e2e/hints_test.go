@@ -1,0 +1,56 @@
+//go:build lab
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHintsOnAHostWithManySnapshots: on hosts past zfs.SmallHost (600 foreign snapshots on
+// each), a push's hints from the last run list the datasets it read in full beside the first
+// listings. Runs with hints plan as runs without: a no-op stays one, a clone made since (a
+// dataset the hints do not name) arrives as a clone, a foreign snapshot on a replica (read
+// through the hints) is still divergence, and a hints file that does not parse or names a
+// destroyed dataset changes nothing.
+func TestHintsOnAHostWithManySnapshots(t *testing.T) {
+	src := vmA.pool(t, "hintsrc")
+	dst := vmB.pool(t, "hintdst")
+	makeTree(t, vmA, src)
+	foreign := `zfs create $p/hourly && zfs snapshot $(for i in $(seq 600); do printf "$p/hourly@h%d " $i; done)`
+	vmA.must(t, "p="+src+"; "+foreign)
+	vmB.must(t, "p="+dst+"; "+foreign+" && zfs create "+dst+"/vm")
+	push := "rm -rf /run/zfs-vm/hints; zfs-vm push -d " + dst + "/vm b"
+	expectStreams(t, vmA.must(t, push), 4, "first push")
+	push = "zfs-vm -d push -d " + dst + "/vm b 2>&1"
+
+	out := vmA.must(t, push)
+	expectStreams(t, out, 0, "no-op push with hints")
+	// The hinted bases' holds are read once a side (beside the listings), not again after.
+	if strings.Contains(out, "-t filesystem,volume,snapshot") || strings.Count(out, "zfs holds -H") != 2 {
+		t.Errorf("the no-op push read a host in full, or the holds other than once a side:\n%s", out)
+	}
+
+	vmA.must(t, "zfs clone "+src+"/tmpl@zfs-vm:debian:3 "+src+"/c3 && echo own > /"+src+"/c3/own && zfs-vm tag "+src+"/c3")
+	out = vmA.must(t, push)
+	expectStreams(t, out, 1, "push of a clone made since the hints")
+	if o := prop(t, vmB, "origin", dst+"/vm/c3"); o != dst+"/vm/tmpl@zfs-vm:debian:3" {
+		t.Errorf("c3 arrived with origin %q, want the received debian:3", o)
+	}
+
+	vmB.must(t, "zfs snapshot "+dst+"/vm/c1@mine")
+	vmA.must(t, "echo more > /"+src+"/c1/more && zfs-vm tag "+src+"/c1")
+	out = vmA.fails(t, push)
+	if !strings.Contains(out, "receiver dataset "+dst+"/vm/c1 diverged") {
+		t.Errorf("a foreign snapshot on a replica read through the hints is not divergence:\n%s", out)
+	}
+	vmB.must(t, "zfs destroy "+dst+"/vm/c1@mine")
+
+	// A hinted dataset destroyed, then a hints file that is not JSON.
+	vmA.must(t, "zfs destroy -r "+src+"/c3")
+	expectStreams(t, vmA.must(t, push), 1, "push after a hinted dataset was destroyed")
+	vmA.must(t, "for f in /run/zfs-vm/hints/*.json; do echo garbage > $f; done")
+	expectStreams(t, vmA.must(t, push), 0, "push with a garbage hints file")
+	vmB.must(t, "zfs destroy -r "+dst+"/vm/c3")
+	checkTree(t, vmA, src, vmB, dst+"/vm")
+}
