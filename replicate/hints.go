@@ -53,8 +53,8 @@ func (h *heldTags) covers(names []string) bool {
 // prefetchHolds reads the hold tags of bases on host in the background; the result is ready
 // once the returned function returns it.
 func prefetchHolds(ctx context.Context, host *zfs.Host, bases []string) func() *heldTags {
-	if len(bases) == 0 || !validSnapshots(bases) {
-		return func() *heldTags { return nil }
+	if len(bases) == 0 || len(bases) > maxPrefetch || !validSnapshots(bases) {
+		return noHolds
 	}
 	done := make(chan *heldTags, 1)
 	go func() {
@@ -73,6 +73,13 @@ func prefetchHolds(ctx context.Context, host *zfs.Host, bases []string) func() *
 		return h
 	}
 }
+
+// noHolds is the result of no read.
+func noHolds() *heldTags { return nil }
+
+// maxPrefetch bounds the bases whose holds are read ahead: a few `zfs holds` (holdsBatch
+// snapshots each), not a hints file's worth.
+const maxPrefetch = 4 * holdsBatch
 
 // validSnapshots reports whether every name is a snapshot name zfs will not take for an
 // option: hints come from a file.

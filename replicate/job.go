@@ -128,7 +128,10 @@ func (j *Job) planKeeping(src, dst *zfs.Inventory, kept map[string]error) (*Plan
 // replication, then plans against what the receiver has and runs the plan.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
-	senderHolds, receiverHolds := j.prefetchHolds(ctx)
+	// The holds read beside the listings is stopped if the run ends before using it.
+	prefetchCtx, stopPrefetch := context.WithCancel(ctx)
+	defer stopPrefetch()
+	senderHolds, receiverHolds := j.prefetchHolds(prefetchCtx)
 	src, dst, err := j.list(ctx)
 	if err != nil {
 		return nil, stopped(ctx, err)
@@ -146,6 +149,8 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		var bytes uint64
 		var errs []error
 		done, bytes, errs, kept = ex.Resume(ctx, resumes)
+		// Resume moved holds: what was read of them before is stale.
+		senderHolds, receiverHolds = noHolds, noHolds
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
 		if dst, err = j.Receiver.ListVersions(ctx); err != nil {
 			return nil, stopped(ctx, err)
@@ -177,8 +182,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 // planning. Without hints or hold tags it reads nothing.
 func (j *Job) prefetchHolds(ctx context.Context) (sender, receiver func() *heldTags) {
 	if j.Hints == nil || j.HoldTags == nil {
-		none := func() *heldTags { return nil }
-		return none, none
+		return noHolds, noHolds
 	}
 	return prefetchHolds(ctx, j.Sender, j.Hints.Sender.Bases), prefetchHolds(ctx, j.Receiver, j.Hints.Receiver.Bases)
 }

@@ -3,6 +3,7 @@ package zfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -52,17 +53,19 @@ type Guess struct {
 const SmallHost = 500
 
 // ListVersionsGuessing is ListVersions with a guess at what it will find (g, from an earlier
-// run) that saves round trips when it is right, and costs one when it is wrong:
-//   - on a host that was Small, everything is read with one full listing (List), then
-//     viewed as ListVersions would have read it, so that a plan does not depend on the
-//     guess;
-//   - else the snapshots of g.Datasets are listed beside step 1, and step 2 lists only the
-//     datasets the guess missed, none when it was right. Rows of datasets step 2 does not
-//     need are dropped, and when the guessed listing fails (a dataset destroyed since) step
-//     2 lists everything it needs as without a guess.
+// run) that saves round trips when it is right. A wrong guess costs time, never the result:
+//   - a remote host that was Small is read with one full listing (List), then viewed as
+//     ListVersions would have read it, so that a plan does not depend on the guess; past
+//     smallListLines lines that listing is stopped and the host read as without a guess;
+//   - else the snapshots of g.Datasets are listed beside step 1 (with their own bound on
+//     rows), and step 2 lists only the datasets the guess missed, none when it was right.
+//     Rows of datasets step 2 does not need are dropped; when the guessed listing fails (a
+//     dataset destroyed since, too many rows) step 2 lists everything it needs as without
+//     a guess, and when what it read does not fit what step 1 read (a clone made meanwhile
+//     of a snapshot the guessed listing missed) the guessed datasets are listed again.
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
-	if g.Small {
-		inv, err := h.List(ctx)
+	if g.Small && !h.IsLocal() {
+		inv, err := h.listSmall(ctx)
 		if err == nil {
 			inv.viewAsVersions()
 			return inv, nil
@@ -84,7 +87,7 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 		}
 		return h.eachLine(ctx, argv, maxLine, each)
 	}
-	inv, err := readVersions(list, h.rowBudget(), stop, guess)
+	inv, err := readVersions(list, h.rowBudget(), stop, guess, h.rowBudget())
 	if err != nil {
 		return nil, h.listError(err)
 	}
@@ -108,18 +111,19 @@ func ReadVersions(datasets, names io.Reader, snapshots func(ds []string) ([]byte
 		}
 		return scanLines(bytes.NewReader(out), each)
 	}
-	return readVersions(list, nil, func() {}, nil)
+	return readVersions(list, nil, func() {}, nil, nil)
 }
 
 // lister runs the listing argv and passes each line of its output to each.
 type lister func(argv []string, each func(line []byte) error) error
 
 // readVersions reads a host as ListVersions does, through list, keeping what budget allows,
-// and guessing as ListVersionsGuessing does. Each listing is parsed as its lines arrive; the
-// names listing and the guessed one run beside the datasets'. The first of the first two to
-// fail calls stop (which stops the others' commands) and is the error returned, not the
-// other's being stopped; the guessed listing's failure is not an error.
-func readVersions(list lister, budget *rowBudget, stop func(), guess []string) (*Inventory, error) {
+// and guessing as ListVersionsGuessing does (the guessed listing within guessBudget). Each
+// listing is parsed as its lines arrive; the names listing and the guessed one run beside
+// the datasets'. The first of the first two to fail calls stop (which stops the others'
+// commands) and is the error returned, not the other's being stopped; the guessed listing's
+// failure is not an error.
+func readVersions(list lister, budget *rowBudget, stop func(), guess []string, guessBudget *rowBudget) (*Inventory, error) {
 	tagged := tagDatasets{budget: budget, seen: map[string]bool{}}
 	var first error
 	var once sync.Once
@@ -134,7 +138,7 @@ func readVersions(list lister, budget *rowBudget, stop func(), guess []string) (
 		defer wg.Done()
 		fail(list(TagNamesArgs(), tagged.add))
 	}()
-	guessed := guessedRows{rows: rowParser{budget: budget}}
+	guessed := guessedRows{rows: rowParser{budget: guessBudget}}
 	if len(guess) > 0 {
 		wg.Add(1)
 		go func() {
@@ -152,23 +156,48 @@ func readVersions(list lister, budget *rowBudget, stop func(), guess []string) (
 	if err != nil {
 		return nil, err
 	}
-	need := inv.partialLineage(inv.named(tagged.names)...)
-	need, err = guessed.use(inv, need)
+	missed, hit, err := guessed.use(inv, inv.partialLineage(inv.named(tagged.names)...))
 	if err != nil {
 		return nil, err
 	}
-	for _, chunk := range chunkDatasets(need, listArgBytes) {
-		if err := inv.listSnapshots(list, budget, chunk); err != nil {
-			return nil, err
-		}
+	if err := inv.listSnapshots(list, budget, missed); err != nil {
+		return nil, err
 	}
 	inv.allTags = true
 	inv.snapshots, inv.counted = tagged.line, true
+	if err := inv.check(); err != nil && len(hit) > 0 {
+		// The guessed rows were read before step 1 ended: list those datasets again, after.
+		if err := inv.listSnapshots(list, budget, hit); err != nil {
+			return nil, err
+		}
+	}
 	if err := inv.check(); err != nil {
 		return nil, err
 	}
 	return inv, nil
 }
+
+// listSmall is List, stopped past smallListLines lines.
+func (h *Host) listSmall(ctx context.Context) (*Inventory, error) {
+	p := rowParser{budget: h.rowBudget()}
+	n := 0
+	each := func(line []byte) error {
+		if n++; n > smallListLines {
+			return errNotSmall
+		}
+		return p.add(line)
+	}
+	if err := h.eachLine(ctx, ListArgs(), maxRowLine, each); err != nil {
+		return nil, h.listError(err)
+	}
+	return p.checkedInventory()
+}
+
+// smallListLines bounds the full listing of a host guessed Small: room for its datasets and
+// for twice the snapshots it may have had.
+const smallListLines = 4 * SmallHost
+
+var errNotSmall = errors.New("more snapshots than a small host has")
 
 // viewAsVersions turns a full inventory (List) into what readVersions would have read of the
 // same host: the datasets outside the origin chains of those with versions are Partial and
@@ -198,29 +227,32 @@ func (inv *Inventory) viewAsVersions() {
 func (inv *Inventory) Small() bool { return inv.counted && inv.snapshots <= SmallHost }
 
 // usableGuess reports whether guess can be listed as given: valid dataset names (none taken
-// for an option) that fit one command line.
+// for an option), at most maxGuess of them.
 func usableGuess(guess []string) bool {
-	n := 0
-	for _, g := range guess {
-		if ValidateDatasetName(g) != nil {
-			return false
-		}
-		n += len(g) + 1
-	}
-	return n <= listArgBytes
+	return len(guess) <= maxGuess && !slices.ContainsFunc(guess, func(g string) bool { return ValidateDatasetName(g) != nil })
 }
 
-// listSnapshots reads the snapshots of chunk, in full, with one listing.
-func (inv *Inventory) listSnapshots(list lister, budget *rowBudget, chunk []*Dataset) error {
-	ds := make([]string, len(chunk))
-	for i, d := range chunk {
-		ds[i] = d.Name
+// maxGuess bounds the datasets of a guess: the listings of more would take long enough that
+// a round trip more is not worth saving.
+const maxGuess = 10_000
+
+// listSnapshots reads the snapshots of ds in full: step 2, one listing per chunk of names
+// that fits a command line.
+func (inv *Inventory) listSnapshots(list lister, budget *rowBudget, ds []*Dataset) error {
+	for _, chunk := range chunkDatasets(ds, listArgBytes) {
+		names := make([]string, len(chunk))
+		for i, d := range chunk {
+			names[i] = d.Name
+		}
+		p := rowParser{budget: budget}
+		if err := list(SnapshotListArgs(names...), p.add); err != nil {
+			return err
+		}
+		if err := inv.addSnapshotRows(&p, chunk); err != nil {
+			return err
+		}
 	}
-	p := rowParser{budget: budget}
-	if err := list(SnapshotListArgs(ds...), p.add); err != nil {
-		return err
-	}
-	return inv.addSnapshotRows(&p, chunk)
+	return nil
 }
 
 // guessedRows is the listing of a guess's snapshots, made beside step 1 (see
@@ -230,10 +262,13 @@ type guessedRows struct {
 	rows  rowParser
 }
 
-// read lists the snapshots of the guessed datasets; a failure leaves names nil.
+// read lists the snapshots of the guessed datasets, a command line's worth at a time; a
+// failure leaves names nil.
 func (g *guessedRows) read(list lister, guess []string) {
-	if err := list(SnapshotListArgs(guess...), g.rows.add); err != nil {
-		return
+	for _, chunk := range chunkNames(guess, listArgBytes) {
+		if err := list(SnapshotListArgs(chunk...), g.rows.add); err != nil {
+			return
+		}
 	}
 	g.names = make(map[string]bool, len(guess))
 	for _, n := range guess {
@@ -242,15 +277,15 @@ func (g *guessedRows) read(list lister, guess []string) {
 }
 
 // use adds to inv the guessed snapshots of the datasets in need, and returns the datasets of
-// need that the guess did not cover. A dataset row among them is refused as step 2 refuses it.
-func (g *guessedRows) use(inv *Inventory, need []*Dataset) (missed []*Dataset, err error) {
+// need that the guess missed and those it covered. A dataset row, or a snapshot of a dataset
+// not asked about, is refused as step 2 refuses it.
+func (g *guessedRows) use(inv *Inventory, need []*Dataset) (missed, hit []*Dataset, err error) {
 	if g.names == nil {
-		return need, nil
+		return need, nil, nil
 	}
 	if len(g.rows.datasets) > 0 {
-		return nil, &ListError{g.rows.datasets[0].line, "dataset in a listing of snapshots", g.rows.datasets[0].Name}
+		return nil, nil, &ListError{g.rows.datasets[0].line, "dataset in a listing of snapshots", g.rows.datasets[0].Name}
 	}
-	var hit []*Dataset
 	wanted := map[string]bool{}
 	for _, d := range need {
 		if g.names[d.Name] {
@@ -262,14 +297,34 @@ func (g *guessedRows) use(inv *Inventory, need []*Dataset) (missed []*Dataset, e
 	}
 	var keep rowParser
 	for _, s := range g.rows.snaps {
+		if !g.names[s.ds] {
+			return nil, nil, &ListError{s.line, "snapshot of an unlisted dataset", s.ds + "@" + s.snap.Name}
+		}
 		if wanted[s.ds] {
 			keep.snaps = append(keep.snaps, s)
 		}
 	}
 	if err := inv.addSnapshotRows(&keep, hit); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return missed, nil
+	return missed, hit, nil
+}
+
+// chunkNames splits names into runs that take at most max bytes (at least one each).
+func chunkNames(names []string, max int) [][]string {
+	var out [][]string
+	start, n := 0, 0
+	for i, name := range names {
+		if i > start && n+len(name)+1 > max {
+			out = append(out, names[start:i])
+			start, n = i, 0
+		}
+		n += len(name) + 1
+	}
+	if start < len(names) {
+		out = append(out, names[start:])
+	}
+	return out
 }
 
 // FullyRead returns the names of the datasets whose snapshots the inventory holds in full

@@ -17,8 +17,10 @@ type fixtureLister struct {
 	datasets, snaps []string // rows
 	mu              sync.Mutex
 	asked           [][]string
-	// datasetRow, when set, is a dataset row slipped into every snapshot listing.
-	datasetRow string
+	// datasetRow and extraRow, when set, are rows slipped into every snapshot listing.
+	datasetRow, extraRow string
+	// omitOnce, when set, is a snapshot the first snapshot listing leaves out.
+	omitOnce string
 }
 
 func newFixtureLister(t *testing.T) *fixtureLister {
@@ -68,6 +70,12 @@ func (f *fixtureLister) list(argv []string, each func([]byte) error) error {
 		if f.datasetRow != "" {
 			out = append(out, f.datasetRow)
 		}
+		if f.extraRow != "" {
+			out = append(out, f.extraRow)
+		}
+		if f.omitOnce != "" && len(f.asked) == 1 {
+			out = slices.DeleteFunc(out, func(r string) bool { return strings.HasPrefix(r, f.omitOnce+"\t") })
+		}
 	}
 	for _, l := range out {
 		if err := each([]byte(l)); err != nil {
@@ -92,7 +100,7 @@ func render(inv *Inventory) string {
 
 func TestGuessedSnapshotListingTakesStepTwosPlace(t *testing.T) {
 	plain := newFixtureLister(t)
-	want, err := readVersions(plain.list, nil, func() {}, nil)
+	want, err := readVersions(plain.list, nil, func() {}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func TestGuessedSnapshotListingTakesStepTwosPlace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixtureLister(t)
-			got, err := readVersions(f.list, nil, func() {}, tc.guess)
+			got, err := readVersions(f.list, nil, func() {}, tc.guess, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +143,7 @@ func TestGuessedSnapshotListingTakesStepTwosPlace(t *testing.T) {
 func TestGuessedListingWithADatasetRowIsRefused(t *testing.T) {
 	f := newFixtureLister(t)
 	f.datasetRow = f.datasets[0]
-	_, err := readVersions(f.list, nil, func() {}, []string{"tank/tmpl", "tank/web1"})
+	_, err := readVersions(f.list, nil, func() {}, []string{"tank/tmpl", "tank/web1"}, nil)
 	var le *ListError
 	if !errors.As(err, &le) || le.Reason != "dataset in a listing of snapshots" {
 		t.Errorf("got %v, want a ListError for the dataset row", err)
@@ -143,10 +151,7 @@ func TestGuessedListingWithADatasetRowIsRefused(t *testing.T) {
 }
 
 func TestUsableGuess(t *testing.T) {
-	long := make([]string, listArgBytes/10)
-	for i := range long {
-		long[i] = "tank/abcd"
-	}
+	most := slices.Repeat([]string{"tank/abcd"}, maxGuess)
 	for _, tc := range []struct {
 		guess []string
 		want  bool
@@ -154,8 +159,8 @@ func TestUsableGuess(t *testing.T) {
 		{[]string{"tank/a", "tank/b"}, true},
 		{[]string{"tank/a", "-rf"}, false},
 		{[]string{"tank/a@snap"}, false},
-		{long, true},
-		{append(long, "tank/one-too-many"), false},
+		{most, true},
+		{append(most, "tank/one-too-many"), false},
 	} {
 		if got := usableGuess(tc.guess); got != tc.want {
 			t.Errorf("usableGuess(%.40q) = %v, want %v", tc.guess, got, tc.want)
@@ -163,11 +168,64 @@ func TestUsableGuess(t *testing.T) {
 	}
 }
 
+func TestChunkNames(t *testing.T) {
+	got := chunkNames([]string{"tank/aaaa", "tank/bbbb", "tank/cccc", "tank/a-very-long-name"}, 20)
+	if fmt.Sprint(got) != "[[tank/aaaa tank/bbbb] [tank/cccc] [tank/a-very-long-name]]" {
+		t.Errorf("chunks %q", got)
+	}
+}
+
+// The guessed listing runs beside step 1: a clone made meanwhile of a snapshot it missed
+// shows in step 1 with an origin the guessed rows lack. The guessed datasets are then listed
+// again, and the inventory is what it would have been without the guess.
+func TestGuessedListingOlderThanStepOneIsListedAgain(t *testing.T) {
+	plain := newFixtureLister(t)
+	want, err := readVersions(plain.list, nil, func() {}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureLister(t)
+	f.omitOnce = "tank/tmpl@web1" // web1's origin, "made" after the guessed listing
+	got, err := readVersions(f.list, nil, func() {}, []string{"tank/tmpl", "tank/web1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if render(got) != render(want) {
+		t.Errorf("inventory\n%s\nwant\n%s", render(got), render(want))
+	}
+	if len(f.asked) != 2 {
+		t.Errorf("snapshot listings %q, want the guess and its second listing", f.asked)
+	}
+}
+
+// The guessed listing has its own bound on rows: past it the guess is dropped, and the read
+// goes on as without one, within the host's budget.
+func TestGuessedListingPastItsBoundIsDropped(t *testing.T) {
+	f := newFixtureLister(t)
+	got, err := readVersions(f.list, &rowBudget{max: 1 << 20}, func() {}, []string{"tank/tmpl", "tank/web1"}, &rowBudget{max: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.asked) != 2 || len(got.Dataset("tank/tmpl").Snapshots) == 0 {
+		t.Errorf("snapshot listings %q, want the guess then step 2; tank/tmpl has %d snapshots", f.asked, len(got.Dataset("tank/tmpl").Snapshots))
+	}
+}
+
+func TestGuessedListingWithAnUnaskedSnapshotIsRefused(t *testing.T) {
+	f := newFixtureLister(t)
+	f.extraRow = "tank/recv@hourly-1\tsnapshot\t90\t90\t-\t0\t4096\t-\t-\t0\t1700000500\t-"
+	_, err := readVersions(f.list, nil, func() {}, []string{"tank/tmpl", "tank/web1"}, nil)
+	var le *ListError
+	if !errors.As(err, &le) || le.Reason != "snapshot of an unlisted dataset" {
+		t.Errorf("got %v, want a ListError for tank/recv's snapshot", err)
+	}
+}
+
 // A small host's one full listing, viewed as ListVersions reads it, is what ListVersions
 // reads: a plan must not depend on which was used.
 func TestFullListingViewedAsVersionsIsWhatListVersionsReads(t *testing.T) {
 	f := newFixtureLister(t)
-	want, err := readVersions(f.list, nil, func() {}, nil)
+	want, err := readVersions(f.list, nil, func() {}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

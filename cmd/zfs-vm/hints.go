@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/replicate"
@@ -51,13 +54,23 @@ func hintsFile(c *cli.Context, job *replicate.Job, lockName string) string {
 	return filepath.Join(dir, "hints", hex.EncodeToString(key[:16])+".json")
 }
 
-// loadHints reads a hints file; nil when there is none or it does not parse.
+// loadHints reads a hints file; nil when there is none, it does not parse, or it or its
+// directory is not this user's alone.
 func loadHints(file string) *replicate.Hints {
-	f, err := os.Open(file)
+	if err := privateDir(filepath.Dir(file)); err != nil {
+		log.WithError(err).Debug("not reading the hints")
+		return nil
+	}
+	// Not a symlink, and no blocking on a FIFO: the peer lock is held meanwhile.
+	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || !ownedPrivately(fi) {
+		log.Debugf("ignoring %s: not a regular file of this user's alone", file)
+		return nil
+	}
 	var h replicate.Hints
 	if err := json.NewDecoder(io.LimitReader(f, maxHintsFile)).Decode(&h); err != nil {
 		log.WithError(err).Debugf("ignoring the hints in %s", file)
@@ -75,6 +88,9 @@ func saveHints(file string, h *replicate.Hints) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
+	if err := privateDir(filepath.Dir(file)); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".hints-*")
 	if err != nil {
 		return err
@@ -88,4 +104,25 @@ func saveHints(file string, h *replicate.Hints) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), file)
+}
+
+// privateDir checks that dir is a directory (not a symlink) that only this user owns and
+// can write: in a runtime directory given with --runtime-dir, another user could otherwise
+// plant hints or swap the file being written.
+func privateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() || !ownedPrivately(fi) {
+		return fmt.Errorf("%s is not a directory of this user's alone", dir)
+	}
+	return nil
+}
+
+// ownedPrivately reports whether fi is owned by this process's user and writable by no one
+// else.
+func ownedPrivately(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm()&0o022 == 0
 }

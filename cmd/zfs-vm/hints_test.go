@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/zfs-vm/zfs-vm/replicate"
 )
 
 // A push keeps hints for the next run in the runtime directory; the next push of a small
@@ -31,8 +35,19 @@ func TestPushKeepsHintsForTheNextRun(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("hints files %q, want one", files)
 	}
-	if log := push(); strings.Count(log, fullListing) != 2 || strings.Contains(log, namesListing) {
-		t.Errorf("the second push, with hints, did not list each side once in full:\n%s", log)
+	// The peer, small, is listed once in full; this host needs no round trip and is not.
+	if log := push(); strings.Count(log, fullListing) != 1 || strings.Count(log, namesListing) != 1 {
+		t.Errorf("the second push, with hints, did not list the peer once in full and this host as before:\n%s", log)
+	}
+	// Grown past what a small host has, the peer's full listing is cut short and it is read
+	// as without hints.
+	var rows []string
+	for i := range 4 * 500 {
+		rows = append(rows, fmt.Sprintf("pool/tmpl@hourly-%d\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t1\t-", i, 1000+i, 1000+i))
+	}
+	withExtraRows(t, rows...)
+	if log := push(); strings.Count(log, fullListing) != 1 || strings.Count(log, namesListing) != 2 {
+		t.Errorf("the push of a grown peer guessed small did not fall back to the names listings:\n%s", log)
 	}
 	for _, bad := range []string{
 		"not json",
@@ -48,5 +63,41 @@ func TestPushKeepsHintsForTheNextRun(t *testing.T) {
 		if b, _ := os.ReadFile(files[0]); string(b) == bad {
 			t.Errorf("hints %q not replaced after the run", bad)
 		}
+	}
+}
+
+// A hints file is read only when it and its directory are this user's alone, and never
+// through a symlink or from a FIFO (which would block the run with the peer lock held).
+func TestLoadHintsOnlyFromAPrivatePlace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hints")
+	os.Mkdir(dir, 0o700)
+	good := filepath.Join(dir, "a.json")
+	if err := saveHints(good, &replicate.Hints{Sender: replicate.HostHints{Datasets: []string{"tank/a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if h := loadHints(good); h == nil || len(h.Sender.Datasets) != 1 {
+		t.Fatalf("a private hints file was not read: %+v", h)
+	}
+	link := filepath.Join(dir, "link.json")
+	os.Symlink(good, link)
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared.json")
+	b, _ := os.ReadFile(good)
+	os.WriteFile(shared, b, 0o666)
+	os.Chmod(shared, 0o666)
+	for _, f := range []string{link, fifo, shared} {
+		if h := loadHints(f); h != nil {
+			t.Errorf("%s was read: %+v", filepath.Base(f), h)
+		}
+	}
+	os.Chmod(dir, 0o777)
+	if h := loadHints(good); h != nil {
+		t.Errorf("a hints file in a directory others can write was read: %+v", h)
+	}
+	if err := saveHints(good, &replicate.Hints{}); err == nil {
+		t.Errorf("hints were written into a directory others can write")
 	}
 }
