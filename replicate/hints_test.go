@@ -15,12 +15,7 @@ import (
 // A read of the holds made beside the listings (prefetchHolds) stands in for MigrateHolds'
 // own when it covers every held base, and is not trusted for bases it did not ask about.
 func TestMigrateHoldsTakesAnEarlierRead(t *testing.T) {
-	fake, _ := filepath.Abs("testdata/fakeholds")
-	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
-	dir := t.TempDir()
-	holds := filepath.Join(dir, "holds")
-	t.Setenv("FAKE_HOLDS", holds)
-	os.WriteFile(holds, []byte("p/a@zfs-vm:d:2\tzfs-vm-base:bk1:tank\t0\nbk/a@zfs-vm:d:2\tzfs-vm-base:me:bk1:tank\t0\n"), 0o644)
+	withFakeHolds(t, "p/a@zfs-vm:d:2\tzfs-vm-base:bk1:tank\t0", "bk/a@zfs-vm:d:2\tzfs-vm-base:me:bk1:tank\t0")
 	log := logrus.New()
 	log.SetOutput(&strings.Builder{})
 	ex := &Executor{Sender: zfs.Local(log), Receiver: zfs.Local(log), Log: log, HoldTags: &HoldTags{

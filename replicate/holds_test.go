@@ -48,23 +48,32 @@ func snap(name string, refs uint64) *zfs.Snapshot {
 	return &zfs.Snapshot{Dataset: &zfs.Dataset{Name: ds}, Name: s, UserRefs: refs}
 }
 
-// MigrateHolds gives each base the pair's hold, and moves a legacy host-named hold to it on
-// the receiver only; on the sender another pair on the same host may still count on it.
-func TestMigrateHolds(t *testing.T) {
+// withFakeHolds puts the hold tests' fake zfs first in PATH, answering `zfs holds` from
+// lines ("NAME<tab>TAG<tab>TIME"), and returns its directory.
+func withFakeHolds(t *testing.T, lines ...string) string {
 	fake, _ := filepath.Abs("testdata/fakeholds")
 	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
 	dir := t.TempDir()
 	holds := filepath.Join(dir, "holds")
 	t.Setenv("FAKE_HOLDS", holds)
-	t.Setenv("FAKE_ZFS_LOG", filepath.Join(dir, "log"))
-	os.WriteFile(holds, []byte(strings.Join([]string{
+	if err := os.WriteFile(holds, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// MigrateHolds gives each base the pair's hold, and moves a legacy host-named hold to it on
+// the receiver only; on the sender another pair on the same host may still count on it.
+func TestMigrateHolds(t *testing.T) {
+	dir := withFakeHolds(t,
 		"p/a@zfs-vm:d:2\tzfs-vm\t0",               // the tagging hold
 		"p/a@zfs-vm:d:2\tzfs-vm-base:hostb\t0",    // legacy, on the sender
 		"p/b@zfs-vm:d:3\tzfs-vm-base:bk1:tank\t0", // already the pair's
 		"bk/a@zfs-vm:d:2\tzfs-vm-base:me\t0",      // legacy, on the receiver
 		"bk/b@zfs-vm:d:3\tzfs-vm-base:me:bk1:tank\t0",
 		"bk/b@zfs-vm:d:3\tzfs-vm-base:me\t0",
-	}, "\n")+"\n"), 0o644)
+	)
+	t.Setenv("FAKE_ZFS_LOG", filepath.Join(dir, "log"))
 	log := logrus.New()
 	log.SetOutput(&strings.Builder{})
 	ex := &Executor{Sender: zfs.Local(log), Receiver: zfs.Local(log), Log: log, HoldTags: &HoldTags{
