@@ -18,7 +18,8 @@ type Hints struct {
 
 // HostHints are the hints of one host.
 type HostHints struct {
-	// Datasets were read in full (the guess of zfs.Host.ListVersionsGuessing).
+	// Datasets were read in full (the guess of zfs.Host.ListVersionsGuessing), and on the
+	// receiver those the run received into, which the next run will read in full.
 	Datasets []string `json:"datasets,omitempty"`
 	// Bases are the snapshots the pair's base holds sat on when the run ended.
 	Bases []string `json:"bases,omitempty"`

@@ -130,8 +130,8 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	// The holds read beside the listings is stopped if the run ends before using it.
 	prefetchCtx, stopPrefetch := context.WithCancel(ctx)
-	defer stopPrefetch()
 	senderHolds, receiverHolds := j.prefetchHolds(prefetchCtx)
+	defer func(s, r func() *heldTags) { stopPrefetch(); s(); r() }(senderHolds, receiverHolds)
 	src, dst, err := j.list(ctx)
 	if err != nil {
 		return nil, stopped(ctx, err)

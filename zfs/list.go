@@ -87,6 +87,7 @@ type pendingSnapshot struct {
 	ds   string
 	snap *Snapshot
 	line int
+	cost int // what the row was counted in its budget (see rowBudget)
 }
 
 // attach appends each snapshot to its dataset in byName.
@@ -150,7 +151,7 @@ func (p *rowParser) add(b []byte) error {
 		p.datasets = append(p.datasets, d)
 	case s != nil:
 		ds, _, _ := SplitSnapshotName(text[:strings.IndexByte(text, '\t')])
-		p.snaps = append(p.snaps, pendingSnapshot{ds, s, p.line})
+		p.snaps = append(p.snaps, pendingSnapshot{ds, s, p.line, rowCost + len(b)})
 	}
 	return nil
 }

@@ -211,6 +211,22 @@ func TestGuessedListingPastItsBoundIsDropped(t *testing.T) {
 	}
 }
 
+// The rows a guess supplies count in the read's budget as step 2's would: a host too big to
+// read without hints is too big with them.
+func TestGuessedRowsCountInTheReadsBudget(t *testing.T) {
+	f := newFixtureLister(t)
+	var tooMany *TooManyRowsError
+	_, err := readVersions(f.list, &rowBudget{max: 3000}, func() {}, nil, nil)
+	if !errors.As(err, &tooMany) {
+		t.Fatalf("without a guess: %v; the test needs a budget the read exceeds", err)
+	}
+	f = newFixtureLister(t)
+	_, err = readVersions(f.list, &rowBudget{max: 3000}, func() {}, []string{"tank/tmpl", "tank/web1"}, &rowBudget{max: 1 << 20})
+	if !errors.As(err, &tooMany) {
+		t.Errorf("with a guess: %v, want TooManyRowsError as without", err)
+	}
+}
+
 func TestGuessedListingWithAnUnaskedSnapshotIsRefused(t *testing.T) {
 	f := newFixtureLister(t)
 	f.extraRow = "tank/recv@hourly-1\tsnapshot\t90\t90\t-\t0\t4096\t-\t-\t0\t1700000500\t-"

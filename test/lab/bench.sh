@@ -386,6 +386,7 @@ zfs send sy/src/tmpl@zfs-vm:sy:1 | ssh -o ControlPath=/tmp/fl b $recv sy/fl/tmpl
 for i in \$(seq 1 $(( SMALL - 1 ))); do zfs send -i sy/src/tmpl@zfs-vm:sy:1 sy/src/ct/\$i@zfs-vm:sy:\$((i + 1)) |
   ssh -o ControlPath=/tmp/fl b $recv -o origin=sy/fl/tmpl@zfs-vm:sy:1 sy/fl/\$i; done
 ssh -o ControlPath=/tmp/fl -O exit b 2>/dev/null"; fl1=$(cat /tmp/zfs-vm-bench-last)
+on b 'zfs destroy -r sy/fl' # the no-ops below read all of B, as they did before it was made
 zvn=() son=() fl=()
 for _ in $(seq 1 "$RUNS"); do
   counted "no-op, zfs-vm:" "$zv"; zvn+=("$(cat /tmp/zfs-vm-bench-last)")
