@@ -321,19 +321,7 @@ func (g *guessedRows) use(inv *Inventory, need []*Dataset, budget *rowBudget) (m
 
 // chunkNames splits names into runs that take at most max bytes (at least one each).
 func chunkNames(names []string, max int) [][]string {
-	var out [][]string
-	start, n := 0, 0
-	for i, name := range names {
-		if i > start && n+len(name)+1 > max {
-			out = append(out, names[start:i])
-			start, n = i, 0
-		}
-		n += len(name) + 1
-	}
-	if start < len(names) {
-		out = append(out, names[start:])
-	}
-	return out
+	return chunkBy(names, func(n string) string { return n }, max)
 }
 
 // FullyRead returns the names of the datasets whose snapshots the inventory holds in full
@@ -355,19 +343,24 @@ const listArgBytes = 32 << 10
 
 // chunkDatasets splits ds into runs whose names take at most max bytes (at least one each).
 func chunkDatasets(ds []*Dataset, max int) [][]*Dataset {
-	var out [][]*Dataset
-	var cur []*Dataset
-	n := 0
-	for _, d := range ds {
-		if len(cur) > 0 && n+len(d.Name)+1 > max {
-			out = append(out, cur)
-			cur, n = nil, 0
+	return chunkBy(ds, func(d *Dataset) string { return d.Name }, max)
+}
+
+// chunkBy splits xs into runs whose names (and a separator each) take at most max bytes, at
+// least one element a run: each run is one command line's worth.
+func chunkBy[T any](xs []T, name func(T) string, max int) [][]T {
+	var out [][]T
+	start, n := 0, 0
+	for i, x := range xs {
+		l := len(name(x)) + 1
+		if i > start && n+l > max {
+			out = append(out, xs[start:i])
+			start, n = i, 0
 		}
-		cur = append(cur, d)
-		n += len(d.Name) + 1
+		n += l
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	if start < len(xs) {
+		out = append(out, xs[start:])
 	}
 	return out
 }
