@@ -49,7 +49,8 @@ for i in $(seq 20); do zfs snapshot $(for d in $(seq 30); do printf "$p/hourly/$
 	vmB.must(t, "zfs destroy "+dst+"/vm/c1@mine")
 
 	// A hinted dataset destroyed, then a hints file that is not JSON.
-	vmA.must(t, "zfs destroy -r "+src+"/c3")
+	// c3's version is the pair's held base: release its holds, then destroy it.
+	vmA.must(t, "s="+src+"/c3@zfs-vm:debian:6; zfs holds -H $s | cut -f2 | while read -r tag; do zfs release \"$tag\" $s; done; zfs destroy -r "+src+"/c3")
 	expectStreams(t, vmA.must(t, push), 1, "push after a hinted dataset was destroyed")
 	vmA.must(t, "for f in /run/zfs-vm/hints/*.json; do echo garbage > $f; done")
 	expectStreams(t, vmA.must(t, push), 0, "push with a garbage hints file")
