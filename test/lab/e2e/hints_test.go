@@ -54,6 +54,6 @@ for i in $(seq 20); do zfs snapshot $(for d in $(seq 30); do printf "$p/hourly/$
 	expectStreams(t, vmA.must(t, push), 1, "push after a hinted dataset was destroyed")
 	vmA.must(t, "for f in /run/zfs-vm/hints/*.json; do echo garbage > $f; done")
 	expectStreams(t, vmA.must(t, push), 0, "push with a garbage hints file")
-	vmB.must(t, "zfs destroy -r "+dst+"/vm/c3")
+	vmB.must(t, "s="+dst+"/vm/c3@zfs-vm:debian:6; zfs holds -H $s | cut -f2 | while read -r tag; do zfs release \"$tag\" $s; done; zfs destroy -r "+dst+"/vm/c3")
 	checkTree(t, vmA, src, vmB, dst+"/vm")
 }
