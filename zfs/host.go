@@ -464,8 +464,20 @@ func (e *MissingCommandError) Error() string {
 
 // List reads the host's datasets and snapshots with one `zfs list`.
 func (h *Host) List(ctx context.Context) (*Inventory, error) {
+	return h.listAtMost(ctx, 0)
+}
+
+// listAtMost is List, stopped with errNotSmall past maxLines lines (0: no bound).
+func (h *Host) listAtMost(ctx context.Context, maxLines int) (*Inventory, error) {
 	p := rowParser{budget: h.rowBudget()}
-	if err := h.eachLine(ctx, ListArgs(), maxRowLine, p.add); err != nil {
+	n := 0
+	each := func(line []byte) error {
+		if n++; maxLines > 0 && n > maxLines {
+			return errNotSmall
+		}
+		return p.add(line)
+	}
+	if err := h.eachLine(ctx, ListArgs(), maxRowLine, each); err != nil {
 		return nil, h.listError(err)
 	}
 	inv, err := p.checkedInventory()

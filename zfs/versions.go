@@ -67,7 +67,7 @@ const SmallHost = 500
 //     of a snapshot the guessed listing missed) the guessed datasets are listed again.
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
 	if g.Small {
-		inv, err := h.listSmall(ctx)
+		inv, err := h.listAtMost(ctx, smallListLines)
 		if err == nil {
 			inv.viewAsVersions()
 			return inv, nil
@@ -177,22 +177,6 @@ func readVersions(list lister, budget *rowBudget, stop func(), guess []string, g
 		return nil, err
 	}
 	return inv, nil
-}
-
-// listSmall is List, stopped past smallListLines lines.
-func (h *Host) listSmall(ctx context.Context) (*Inventory, error) {
-	p := rowParser{budget: h.rowBudget()}
-	n := 0
-	each := func(line []byte) error {
-		if n++; n > smallListLines {
-			return errNotSmall
-		}
-		return p.add(line)
-	}
-	if err := h.eachLine(ctx, ListArgs(), maxRowLine, each); err != nil {
-		return nil, h.listError(err)
-	}
-	return p.checkedInventory()
 }
 
 // smallListLines bounds the full listing of a host guessed Small: room for its datasets and
