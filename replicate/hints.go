@@ -25,10 +25,21 @@ type HostHints struct {
 	Bases []string `json:"bases,omitempty"`
 	// Small: the host had few snapshots (zfs.Guess.Small).
 	Small bool `json:"small,omitempty"`
+	// Pools: the names program reads the names of the host's pools (zfs.Guess.Pools);
+	// NoProgram: it failed there (zfs.Guess.NoProgram).
+	Pools     []string `json:"pools,omitempty"`
+	NoProgram bool     `json:"no_program,omitempty"`
 }
 
 // guess is the hints' zfs.Guess.
-func (h HostHints) guess() zfs.Guess { return zfs.Guess{Datasets: h.Datasets, Small: h.Small} }
+func (h HostHints) guess() zfs.Guess {
+	return zfs.Guess{Datasets: h.Datasets, Small: h.Small, Pools: h.Pools, NoProgram: h.NoProgram}
+}
+
+// hostHints are the hints of a host read as inv.
+func hostHints(inv *zfs.Inventory) HostHints {
+	return HostHints{Datasets: inv.FullyRead(), Small: inv.Small(), Pools: inv.ProgramPools(), NoProgram: inv.NoProgram()}
+}
 
 // heldTags is one `zfs holds` read made before it was needed: the tags of the snapshots
 // asked about. ok is false when the read failed.
@@ -92,8 +103,7 @@ func validSnapshots(names []string) bool {
 // says: the datasets read in full (on the receiver, with the datasets the run received
 // into) and the snapshots holding the pair's base holds once the run's holds moved.
 func nextHints(src, dst *zfs.Inventory, plan *Plan, res Result) *Hints {
-	h := &Hints{Sender: HostHints{Datasets: src.FullyRead(), Small: src.Small()},
-		Receiver: HostHints{Datasets: dst.FullyRead(), Small: dst.Small()}}
+	h := &Hints{Sender: hostHints(src), Receiver: hostHints(dst)}
 	h.Receiver.Datasets = union(h.Receiver.Datasets, res.targets)
 	var sender, receiver []string
 	for _, b := range plan.Bases {

@@ -23,7 +23,8 @@ type Job struct {
 	Progress func(st *Stream, sent, total uint64)
 	// Transport is passed to the Executor: compression on the wire, rate limit.
 	Transport Transport
-	// Hints, when set, are the Summary.Hints of this job's last run.
+	// Hints, when set, are the Summary.Hints of this job's last run (empty for a first run),
+	// and the run learns what costs little to learn for the next (zfs.Guess.Learn).
 	Hints *Hints
 }
 
@@ -59,11 +60,13 @@ func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 	if j.Hints != nil {
 		hints = *j.Hints
 	}
+	sg, dg := hints.Sender.guess(), hints.Receiver.guess()
+	sg.Learn, dg.Learn = j.Hints != nil, j.Hints != nil // what is learned is kept as hints
 	go func() {
 		defer close(done)
-		dst, dstErr = j.Receiver.ListVersionsGuessing(ctx, hints.Receiver.guess())
+		dst, dstErr = j.Receiver.ListVersionsGuessing(ctx, dg)
 	}()
-	src, err = j.Sender.ListVersionsGuessing(ctx, hints.Sender.guess())
+	src, err = j.Sender.ListVersionsGuessing(ctx, sg)
 	<-done
 	if err != nil {
 		return nil, nil, err

@@ -234,9 +234,15 @@ type sink interface {
 
 // capture runs argv with its stdout in the sink newSink makes and its stderr bounded.
 func (h *Host) capture(ctx context.Context, newSink func(stop func()) sink, argv []string) ([]byte, error) {
+	return h.captureIn(ctx, nil, newSink, argv)
+}
+
+// captureIn is capture with stdin as the command's standard input (nil: none).
+func (h *Host) captureIn(ctx context.Context, stdin io.Reader, newSink func(stop func()) sink, argv []string) ([]byte, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cmd := h.Command(ctx, argv...)
+	cmd.Stdin = stdin
 	stdout := newSink(stop)
 	stderr := &untrusted.Buffer{Max: maxStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr

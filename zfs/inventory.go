@@ -142,9 +142,19 @@ type Inventory struct {
 	// for tagging. An inventory that read only a lineage's names (AddTagNamesOf) does not
 	// have it: it knows the versions of those datasets only (see HasTagsOf).
 	allTags bool
-	// snapshots is how many snapshots the host had when ListVersions read it (counted).
+	// read is how ListVersions read the host.
+	read readFacts
+}
+
+// readFacts is what ListVersions learned of a host besides its datasets and snapshots, for
+// the next run's guess (see Guess).
+type readFacts struct {
+	// snapshots is how many snapshots the host had (counted).
 	snapshots int
 	counted   bool
+	// programPools are the pools the names program read, or can; noProgram: it failed here.
+	programPools []string
+	noProgram    bool
 }
 
 // AllTags reports whether every zfs-vm snapshot of the host is in the inventory, so that

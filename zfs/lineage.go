@@ -272,9 +272,9 @@ func (inv *Inventory) originDataset(d *Dataset) *Dataset {
 
 // relink rebuilds the inventory's indexes and links after its datasets' snapshots changed.
 func (inv *Inventory) relink() {
-	all, n, counted := inv.allTags, inv.snapshots, inv.counted
+	all, read := inv.allTags, inv.read
 	*inv = *newInventory(inv.Datasets)
-	inv.allTags, inv.snapshots, inv.counted = all, n, counted
+	inv.allTags, inv.read = all, read
 }
 
 // ListDatasets reads the host's filesystems and volumes without their snapshots: the first

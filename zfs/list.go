@@ -280,6 +280,11 @@ func (b *rowBudget) line() bool {
 	return b == nil || b.own || b.lines.Add(1) <= maxPeerLines
 }
 
+// manyLines counts n lines read at once (the names program's count) as line does.
+func (b *rowBudget) manyLines(n int64) bool {
+	return b == nil || b.own || b.lines.Add(n) <= maxPeerLines
+}
+
 // linesErr is the error of a read past maxPeerLines.
 func (b *rowBudget) linesErr() error { return &TooManyRowsError{Lines: true} }
 

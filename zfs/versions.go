@@ -44,6 +44,14 @@ type Guess struct {
 	Datasets []string
 	// Small: the host had at most SmallHost snapshots (Inventory.Small).
 	Small bool
+	// Pools: the names program can read the names of these pools, the host's all
+	// (Inventory.ProgramPools, see program.go).
+	Pools []string
+	// NoProgram: the names program failed on the host (Inventory.NoProgram).
+	NoProgram bool
+	// Learn: without Pools, run the names program beside the names listing to learn whether
+	// it can stand for it here (for a caller that keeps what it learns as hints).
+	Learn bool
 }
 
 // SmallHost is the most snapshots a host may have for one listing of them all in full to
@@ -66,19 +74,22 @@ const SmallHost = 500
 //     a guess, and when what it read does not fit what step 1 read (a clone made meanwhile
 //     of a snapshot the guessed listing missed) the guessed datasets are listed again.
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
+	if !usableGuess(g.Datasets) {
+		g.Datasets = nil
+	}
+	if !usablePools(g.Pools) {
+		g.Pools = nil
+	}
 	if g.Small {
 		inv, err := h.listAtMost(ctx, smallListLines)
 		if err == nil {
 			inv.viewAsVersions()
+			inv.read.programPools, inv.read.noProgram = g.Pools, g.NoProgram
 			return inv, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
-	}
-	guess := g.Datasets
-	if !usableGuess(guess) {
-		guess = nil
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -89,7 +100,9 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 		}
 		return h.eachLine(ctx, argv, maxLine, each)
 	}
-	inv, err := readVersions(list, h.rowBudget(), stop, guess, h.rowBudget())
+	r := reading{list: list, budget: h.rowBudget(), guessBudget: h.rowBudget(), learnBudget: h.rowBudget(), stop: stop,
+		program: func(pool string) ([]byte, error) { return h.runNamesProgram(ctx, pool) }}
+	inv, err := r.versions(g)
 	if err != nil {
 		return nil, h.listError(err)
 	}
@@ -120,56 +133,43 @@ func ReadVersions(datasets, names io.Reader, snapshots func(ds []string) ([]byte
 type lister func(argv []string, each func(line []byte) error) error
 
 // readVersions reads a host as ListVersions does, through list, keeping what budget allows,
-// and guessing as ListVersionsGuessing does (the guessed listing within guessBudget). Each
-// listing is parsed as its lines arrive; the names listing and the guessed one run beside
-// the datasets'. The first of the first two to fail calls stop (which stops the others'
-// commands) and is the error returned, not the other's being stopped; the guessed listing's
-// failure is not an error.
+// and guessing as ListVersionsGuessing does (the guessed listing within guessBudget), without
+// the names program.
 func readVersions(list lister, budget *rowBudget, stop func(), guess []string, guessBudget *rowBudget) (*Inventory, error) {
-	tagged := tagDatasets{budget: budget, seen: map[string]bool{}}
-	var first error
-	var once sync.Once
-	fail := func(err error) {
-		if err != nil {
-			once.Do(func() { first = err; stop() })
-		}
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		fail(list(TagNamesArgs(), tagged.add))
-	}()
-	guessed := guessedRows{rows: rowParser{budget: guessBudget}}
-	if len(guess) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			guessed.read(list, guess)
-		}()
-	}
-	rows := rowParser{budget: budget}
-	fail(list(DatasetListArgs(), rows.add))
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	inv, err := rows.datasetInventory()
+	return reading{list: list, budget: budget, guessBudget: guessBudget, stop: stop}.versions(Guess{Datasets: guess})
+}
+
+// reading is how readVersions reads a host: its listings, its names program (nil: none),
+// the bounds of what it keeps and stop, which stops every command of the read.
+type reading struct {
+	list    lister
+	program programRunner
+	// budget bounds the read; guessBudget the guessed listing, learnBudget the names
+	// program's output in a run that learns whether it works (see program.go).
+	budget, guessBudget, learnBudget *rowBudget
+	stop                             func()
+}
+
+// versions reads the host as ListVersionsGuessing does, with the guess g (already checked
+// usable). Each listing is parsed as its lines arrive; the names listing (or program) and the
+// guessed listing run beside the datasets'.
+func (r reading) versions(g Guess) (*Inventory, error) {
+	inv, tagged, guessed, err := r.step1(g)
 	if err != nil {
 		return nil, err
 	}
-	missed, hit, err := guessed.use(inv, inv.partialLineage(inv.named(tagged.names)...), budget)
+	missed, hit, err := guessed.use(inv, inv.partialLineage(inv.named(tagged.names)...), r.budget)
 	if err != nil {
 		return nil, err
 	}
-	if err := inv.listSnapshots(list, budget, missed); err != nil {
+	if err := inv.listSnapshots(r.list, r.budget, missed); err != nil {
 		return nil, err
 	}
 	inv.allTags = true
-	inv.snapshots, inv.counted = tagged.line, true
+	inv.read.snapshots, inv.read.counted = tagged.line, true
 	if err := inv.check(); err != nil && len(hit) > 0 {
 		// The guessed rows were read before step 1 ended: list those datasets again, after.
-		if err := inv.listSnapshots(list, budget, hit); err != nil {
+		if err := inv.listSnapshots(r.list, r.budget, hit); err != nil {
 			return nil, err
 		}
 	}
@@ -177,6 +177,131 @@ func readVersions(list lister, budget *rowBudget, stop func(), guess []string, g
 		return nil, err
 	}
 	return inv, nil
+}
+
+// step1 reads the host's datasets and which of them have zfs-vm snapshots: by the names
+// program on g.Pools when it has them, else by the names listing, and then, unless g says the
+// program fails there, by the program too, to learn whether it can stand for the listing
+// (see program.go). The guessed datasets' snapshots are listed beside.
+func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) {
+	byProgram := r.program != nil && len(g.Pools) > 0
+	var first error
+	var once sync.Once
+	fail := func(err error) {
+		if err != nil {
+			once.Do(func() { first = err; r.stop() })
+		}
+	}
+	tagged := newTagDatasets(r.budget)
+	var programErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if byProgram {
+			programErr = readByProgram(r.program, g.Pools, tagged)
+		} else {
+			fail(r.list(TagNamesArgs(), tagged.add))
+		}
+	}()
+	guessed := &guessedRows{rows: rowParser{budget: r.guessBudget}}
+	if len(g.Datasets) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			guessed.read(r.list, g.Datasets)
+		}()
+	}
+	rows := rowParser{budget: r.budget}
+	fail(r.list(DatasetListArgs(), rows.add))
+	pools := rows.pools()
+	learn := learning{run: r.program, budget: r.learnBudget}
+	if first == nil && !byProgram && g.Learn && !g.NoProgram {
+		learn.start(pools) // beside the names listing, which is the longer
+	}
+	wg.Wait()
+	learn.wait()
+	if first != nil {
+		return nil, nil, nil, first
+	}
+	inv, err := rows.datasetInventory()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch {
+	case byProgram && programErr == nil && sameSet(pools, g.Pools):
+		inv.read.programPools = g.Pools
+	case byProgram:
+		// The program failed, or the pools changed: the names listing after all, and beside
+		// it the program on the pools as they are now, unless it failed.
+		if programErr != nil {
+			learn.err = programErr
+		} else {
+			learn.start(pools)
+		}
+		tagged = newTagDatasets(r.budget)
+		err := r.list(TagNamesArgs(), tagged.add)
+		learn.wait()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		learn.started = true
+		learn.judge(inv, tagged, pools)
+	default:
+		learn.judge(inv, tagged, pools)
+		inv.read.noProgram = inv.read.noProgram || g.NoProgram
+	}
+	return inv, tagged, guessed, nil
+}
+
+// learning runs the names program beside the names listing, to learn whether it can stand
+// for the listing on this host (see program.go).
+type learning struct {
+	run     programRunner
+	budget  *rowBudget
+	started bool
+	done    sync.WaitGroup
+	tagged  *tagDatasets
+	err     error
+}
+
+func (l *learning) start(pools []string) {
+	if l.run == nil {
+		return
+	}
+	l.started = true
+	l.tagged = newTagDatasets(l.budget)
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		l.err = readByProgram(l.run, pools, l.tagged)
+	}()
+}
+
+func (l *learning) wait() { l.done.Wait() }
+
+// judge records in inv what was learned: the pools, when the program found what the listing
+// did (tagged); that the program fails here, when it failed. A mere difference (a snapshot
+// made between the two) teaches nothing.
+func (l *learning) judge(inv *Inventory, tagged *tagDatasets, pools []string) {
+	switch {
+	case !l.started:
+	case l.err != nil:
+		inv.read.noProgram = true
+	case l.tagged.agrees(tagged):
+		inv.read.programPools = pools
+	}
+}
+
+// pools returns the names of the pools among the datasets parsed (those without a parent).
+func (p *rowParser) pools() []string {
+	var out []string
+	for _, d := range p.datasets {
+		if !strings.Contains(d.Name, "/") {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // smallListLines bounds the full listing of a host guessed Small: room for its datasets and
@@ -205,12 +330,19 @@ func (inv *Inventory) viewAsVersions() {
 		}
 	}
 	inv.relink()
-	inv.snapshots, inv.counted = n, true
+	inv.read.snapshots, inv.read.counted = n, true
 }
 
 // Small reports whether the host had at most SmallHost snapshots when ListVersions read it
 // (Guess.Small).
-func (inv *Inventory) Small() bool { return inv.counted && inv.snapshots <= SmallHost }
+func (inv *Inventory) Small() bool { return inv.read.counted && inv.read.snapshots <= SmallHost }
+
+// ProgramPools returns the pools whose names the names program read, or learned it can read,
+// for this inventory (Guess.Pools), or nil.
+func (inv *Inventory) ProgramPools() []string { return inv.read.programPools }
+
+// NoProgram reports whether the names program failed on the host (Guess.NoProgram).
+func (inv *Inventory) NoProgram() bool { return inv.read.noProgram }
 
 // usableGuess reports whether guess can be listed as given: valid dataset names (none taken
 // for an option), at most maxGuess of them.
@@ -349,6 +481,11 @@ func chunkBy[T any](xs []T, name func(T) string, max int) [][]T {
 	return out
 }
 
+// newTagDatasets returns an empty tagDatasets that keeps what budget allows.
+func newTagDatasets(budget *rowBudget) *tagDatasets {
+	return &tagDatasets{budget: budget, seen: map[string]bool{}}
+}
+
 // tagDatasets collects, from the lines of a names listing (TagNamesArgs) as they arrive, the
 // names of the datasets that have a zfs-vm snapshot, each once: all that ListVersions needs
 // of the names, whatever else (a million hourlies) the host has.
@@ -364,6 +501,11 @@ func (t *tagDatasets) add(b []byte) error {
 	if !t.budget.line() {
 		return t.budget.linesErr()
 	}
+	return t.addName(b)
+}
+
+// addName keeps the dataset of b if b names a zfs-vm snapshot.
+func (t *tagDatasets) addName(b []byte) error {
 	if !bytes.Contains(b, []byte("@"+TagPrefix)) {
 		return nil // foreign: not even validated, as the full listing's parser would
 	}

@@ -253,8 +253,8 @@ func TestFullListingViewedAsVersionsIsWhatListVersionsReads(t *testing.T) {
 	if render(full) != render(want) {
 		t.Errorf("full listing viewed as versions\n%s\nListVersions\n%s", render(full), render(want))
 	}
-	if !full.Small() || !want.Small() || full.snapshots != len(f.snaps) || want.snapshots != len(f.snaps) {
-		t.Errorf("snapshots counted %d (full) and %d, want %d, both Small", full.snapshots, want.snapshots, len(f.snaps))
+	if !full.Small() || !want.Small() || full.read.snapshots != len(f.snaps) || want.read.snapshots != len(f.snaps) {
+		t.Errorf("snapshots counted %d (full) and %d, want %d, both Small", full.read.snapshots, want.read.snapshots, len(f.snaps))
 	}
 }
 
@@ -264,11 +264,11 @@ func TestSmallCountsTheHostsSnapshots(t *testing.T) {
 		want bool
 	}{
 		{Inventory{}, false}, // not read by ListVersions
-		{Inventory{counted: true, snapshots: SmallHost}, true},
-		{Inventory{counted: true, snapshots: SmallHost + 1}, false},
+		{Inventory{read: readFacts{counted: true, snapshots: SmallHost}}, true},
+		{Inventory{read: readFacts{counted: true, snapshots: SmallHost + 1}}, false},
 	} {
 		if got := tc.inv.Small(); got != tc.want {
-			t.Errorf("counted %v, %d snapshots: Small %v, want %v", tc.inv.counted, tc.inv.snapshots, got, tc.want)
+			t.Errorf("counted %v, %d snapshots: Small %v, want %v", tc.inv.read.counted, tc.inv.read.snapshots, got, tc.want)
 		}
 	}
 }

@@ -29,6 +29,9 @@ func runWithHints(c *cli.Context, job *replicate.Job, lockName string) (*replica
 	file := hintsFile(c, job, lockName)
 	if file != "" {
 		job.Hints = loadHints(file)
+		if job.Hints == nil {
+			job.Hints = &replicate.Hints{} // none yet: the run learns what it can for the next
+		}
 	}
 	sum, err := job.Run(ctx(c))
 	if file != "" && sum != nil && sum.Hints != nil {

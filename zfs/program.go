@@ -1,0 +1,174 @@
+package zfs
+
+import (
+	"context"
+	_ "embed" // the names program
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Step 1's names through a channel program.
+//
+// `zfs list -t snapshot -o name` costs an ioctl and a libzfs handle a snapshot: with 10,000
+// foreign snapshots that is about 30 s a host in the lab (TCG), all to find zfs-vm's few
+// among them. The names program (names.lua) walks the same datasets and snapshots in the
+// kernel, read-only (`zfs program -n`), in one call a pool, and returns only the names of
+// zfs-vm's snapshots and how many snapshots there are: under a second for the same pool.
+//
+// Channel programs run only as root (through sudo too), not for a user zfs allow
+// delegates to, nor through `zfs-vm serve`. So a host's names are read through the program
+// only when an earlier run learned that it works there (Guess.Pools): the run that learns
+// reads the names listing as before and, beside it, the program on every pool, and keeps
+// the pools only when both found the same zfs-vm snapshots and the same number of
+// snapshots. A host where the program failed is not asked again (Guess.NoProgram) until
+// the hints are lost. A run that reads through the program and finds it failing, or the
+// host's pools changed, reads the names listing after all: the program only moves the
+// names earlier and makes them cheaper, it never decides what a run sees.
+
+//go:embed names.lua
+var namesProgram string
+
+// NamesProgramArgs returns the argv that runs the names program on pool, its text read from
+// standard input.
+func NamesProgramArgs(pool string) []string {
+	return []string{"zfs", "program", "-j", "-n", pool, "/dev/stdin", pool}
+}
+
+// maxProgramOutput bounds the names program's output: the program's memory in the kernel
+// (10 MiB, `zfs program`'s default) bounds the names it returns, and JSON adds a byte a name.
+const maxProgramOutput = 16 << 20
+
+// programResult is what the names program returns of one pool.
+type programResult struct {
+	Count int64  `json:"count"`
+	Names string `json:"names"`
+}
+
+// parseProgramOutput reads the names program's output, `zfs program -j`'s JSON.
+func parseProgramOutput(out []byte) (programResult, error) {
+	var v struct {
+		Return *programResult `json:"return"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Return == nil {
+		return programResult{}, errors.New("names program: not the output it returns")
+	}
+	if v.Return.Count < 0 {
+		return programResult{}, errors.New("names program: a negative count of snapshots")
+	}
+	return *v.Return, nil
+}
+
+// runNamesProgram runs the names program on pool and returns its output.
+func (h *Host) runNamesProgram(ctx context.Context, pool string) ([]byte, error) {
+	return h.captureIn(ctx, strings.NewReader(namesProgram), func(stop func()) sink {
+		return &stopWriter{max: maxProgramOutput, stop: stop}
+	}, NamesProgramArgs(pool))
+}
+
+// programRunner runs the names program on a pool and returns its output.
+type programRunner func(pool string) ([]byte, error)
+
+// readByProgram reads the names of the pools' zfs-vm snapshots into t through run, a pool
+// at a time in parallel, then adds them in the pools' order (so that t, which is not safe
+// for concurrent use, sees one caller).
+func readByProgram(run programRunner, pools []string, t *tagDatasets) error {
+	outs := make([][]byte, len(pools))
+	errs := make([]error, len(pools))
+	var wg sync.WaitGroup
+	for i, pool := range pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = run(pool)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, pool := range pools {
+		r, err := parseProgramOutput(outs[i])
+		if err != nil {
+			return err
+		}
+		if err := t.addProgram(pool, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addProgram adds what the names program found on pool, as add would have of the lines of
+// the names listing: every snapshot counted, the zfs-vm ones kept. A name outside the pool,
+// or more names than snapshots, is refused.
+func (t *tagDatasets) addProgram(pool string, r programResult) error {
+	var names []string
+	if r.Names != "" {
+		names = strings.Split(r.Names, "\n")
+	}
+	if int64(len(names)) > r.Count {
+		return fmt.Errorf("names program: %d names of %d snapshots", len(names), r.Count)
+	}
+	if !t.budget.manyLines(r.Count) {
+		return t.budget.linesErr()
+	}
+	t.line += int(r.Count)
+	for _, n := range names {
+		if ds, _, ok := SplitSnapshotName(n); !ok || !InPool(ds, pool) {
+			return &ListError{t.line, "names program: not a snapshot of pool " + pool, n}
+		}
+		if !isTagNameLine([]byte(n)) {
+			return &ListError{t.line, "names program: not a zfs-vm snapshot", n}
+		}
+		if err := t.addName([]byte(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// agrees reports whether t and o found the same datasets with zfs-vm snapshots and the same
+// number of snapshots (a run learning whether the names program can stand for the listing).
+func (t *tagDatasets) agrees(o *tagDatasets) bool {
+	if t.line != o.line || len(t.seen) != len(o.seen) {
+		return false
+	}
+	for ds := range t.seen {
+		if !o.seen[ds] {
+			return false
+		}
+	}
+	return true
+}
+
+// usablePools reports whether pools can be given to the names program: valid pool names,
+// at most maxGuessPools of them.
+func usablePools(pools []string) bool {
+	return len(pools) <= maxGuessPools && !slices.ContainsFunc(pools, func(p string) bool {
+		return strings.Contains(p, "/") || ValidateDatasetName(p) != nil
+	})
+}
+
+// maxGuessPools bounds the pools of a guess: one command each, side by side.
+const maxGuessPools = 64
+
+// sameSet reports whether a and b hold the same strings (each once).
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[string]bool, len(a))
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,235 @@
+package zfs
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// programFake answers the names program as names.lua does, from a fixtureLister's rows, and
+// counts the names listings and programs run.
+type programFake struct {
+	*fixtureLister
+	namesListed, programs atomic.Int32
+	// out, when set, is the program's output instead; fail makes it fail; omit is a
+	// snapshot it leaves out.
+	out  string
+	fail bool
+	omit string
+}
+
+func newProgramFake(t *testing.T) *programFake {
+	return &programFake{fixtureLister: newFixtureLister(t)}
+}
+
+func (p *programFake) list(argv []string, each func([]byte) error) error {
+	if slices.Equal(argv, TagNamesArgs()) {
+		p.namesListed.Add(1)
+	}
+	return p.fixtureLister.list(argv, each)
+}
+
+func (p *programFake) program(pool string) ([]byte, error) {
+	p.programs.Add(1)
+	switch {
+	case p.fail:
+		return nil, errors.New("Channel program execution failed: Permission denied. Channel programs must be run as root.")
+	case p.out != "":
+		return []byte(p.out), nil
+	}
+	r := programResult{}
+	var names []string
+	for _, row := range p.snaps {
+		n := strings.Split(row, "\t")[0]
+		ds, _, _ := SplitSnapshotName(n)
+		if !InPool(ds, pool) || n == p.omit {
+			continue
+		}
+		r.Count++
+		if strings.Contains(n, "@"+TagPrefix) {
+			names = append(names, n)
+		}
+	}
+	r.Names = strings.Join(names, "\n")
+	return json.Marshal(map[string]programResult{"return": r})
+}
+
+func (p *programFake) read(t *testing.T, g Guess) *Inventory {
+	t.Helper()
+	inv, err := reading{list: p.list, program: p.program, stop: func() {}}.versions(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// listed is what the names listing alone reads of the fixture.
+func listed(t *testing.T) *Inventory {
+	t.Helper()
+	inv, err := readVersions(newFixtureLister(t).list, nil, func() {}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+func TestNamesProgramStandsForTheListing(t *testing.T) {
+	p := newProgramFake(t)
+	got := p.read(t, Guess{Pools: []string{"tank"}, Learn: true})
+	if want := listed(t); render(got) != render(want) || got.read.snapshots != want.read.snapshots {
+		t.Errorf("read through the program\n%s(%d snapshots)\nthrough the listing\n%s(%d snapshots)",
+			render(got), got.read.snapshots, render(want), want.read.snapshots)
+	}
+	if n := p.namesListed.Load(); n != 0 {
+		t.Errorf("names listed %d times, want none", n)
+	}
+	if !slices.Equal(got.ProgramPools(), []string{"tank"}) || got.NoProgram() {
+		t.Errorf("ProgramPools %v, NoProgram %v; want [tank], false", got.ProgramPools(), got.NoProgram())
+	}
+}
+
+func TestRunThatLearnsKeepsThePoolsOnlyWhereTheProgramAgrees(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		g             Guess
+		fail          bool
+		out, omit     string
+		wantPools     []string
+		wantNo        bool
+		wantProgramed int32
+	}{
+		{"agrees", Guess{Learn: true}, false, "", "", []string{"tank"}, false, 1},
+		{"misses a version", Guess{Learn: true}, false, "", "tank/web1@zfs-vm:debian:4", nil, false, 1},
+		{"counts as many but misses a dataset", Guess{Learn: true}, false, `{"return":{"count":6,"names":"tank/tmpl@zfs-vm:debian:1"}}`, "", nil, false, 1},
+		{"misses a foreign snapshot", Guess{Learn: true}, false, "", "tank/recv@hourly-1", nil, false, 1},
+		{"fails", Guess{Learn: true}, true, "", "", nil, true, 1},
+		{"not learning", Guess{}, false, "", "", nil, false, 0},
+		{"failed before", Guess{Learn: true, NoProgram: true}, false, "", "", nil, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProgramFake(t)
+			p.fail, p.out, p.omit = tc.fail, tc.out, tc.omit
+			got := p.read(t, tc.g)
+			if render(got) != render(listed(t)) {
+				t.Errorf("read\n%s\nwant the listing's\n%s", render(got), render(listed(t)))
+			}
+			if n := p.namesListed.Load(); n != 1 {
+				t.Errorf("names listed %d times, want 1", n)
+			}
+			if n := p.programs.Load(); n != tc.wantProgramed {
+				t.Errorf("program run %d times, want %d", n, tc.wantProgramed)
+			}
+			if !slices.Equal(got.ProgramPools(), tc.wantPools) || got.NoProgram() != tc.wantNo {
+				t.Errorf("ProgramPools %v, NoProgram %v; want %v, %v", got.ProgramPools(), got.NoProgram(), tc.wantPools, tc.wantNo)
+			}
+		})
+	}
+}
+
+func TestFailingNamesProgramFallsBackToTheListing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail bool
+		out  string
+	}{
+		{"fails", true, ""},
+		{"empty program's output", false, "{}"},
+		{"not JSON", false, "Channel program fully executed"},
+		{"a snapshot of another pool", false, `{"return":{"count":3,"names":"other/x@zfs-vm:x:1"}}`},
+		{"a foreign snapshot", false, `{"return":{"count":3,"names":"tank/web1@hourly"}}`},
+		{"more names than snapshots", false, `{"return":{"count":1,"names":"tank/tmpl@zfs-vm:deb:1\ntank/web1@zfs-vm:web:1"}}`},
+		{"a negative count", false, `{"return":{"count":-1,"names":""}}`},
+		{"an invalid name", false, `{"return":{"count":3,"names":"tank/web1@zfs-vm:web:1;rm -rf"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProgramFake(t)
+			p.fail, p.out = tc.fail, tc.out
+			got := p.read(t, Guess{Pools: []string{"tank"}, Learn: true})
+			if render(got) != render(listed(t)) {
+				t.Errorf("read\n%s\nwant the listing's\n%s", render(got), render(listed(t)))
+			}
+			if n := p.namesListed.Load(); n != 1 {
+				t.Errorf("names listed %d times, want 1", n)
+			}
+			if n := p.programs.Load(); n != 1 {
+				t.Errorf("program run %d times, want 1 (not again after it failed)", n)
+			}
+			if got.ProgramPools() != nil || !got.NoProgram() {
+				t.Errorf("ProgramPools %v, NoProgram %v; want none, true", got.ProgramPools(), got.NoProgram())
+			}
+		})
+	}
+}
+
+func TestNamesProgramOfPoolsThatChangedIsLearnedAgain(t *testing.T) {
+	p := newProgramFake(t)
+	got := p.read(t, Guess{Pools: []string{"tank", "gone"}, Learn: true})
+	if render(got) != render(listed(t)) {
+		t.Errorf("read\n%s\nwant the listing's\n%s", render(got), render(listed(t)))
+	}
+	if p.namesListed.Load() != 1 || p.programs.Load() != 3 {
+		t.Errorf("names listed %d times, program run %d; want 1 and 3 (the hinted pools, then tank)", p.namesListed.Load(), p.programs.Load())
+	}
+	if !slices.Equal(got.ProgramPools(), []string{"tank"}) {
+		t.Errorf("ProgramPools %v, want [tank]", got.ProgramPools())
+	}
+}
+
+// The program's output as OpenZFS 2.1 prints it agrees with the names listing of the same
+// pool (testdata/names-program/README).
+func TestNamesProgramOutputOfOpenZFS(t *testing.T) {
+	for _, name := range []string{"small-pool", "10k-foreign"} {
+		t.Run(name, func(t *testing.T) {
+			out, err := os.ReadFile("testdata/names-program/" + name + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, err := os.ReadFile("testdata/names-program/" + name + ".names")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool, _, _ := strings.Cut(string(names), "/")
+			byProgram, byListing := newTagDatasets(nil), newTagDatasets(nil)
+			if err := readByProgram(func(string) ([]byte, error) { return out, nil }, []string{pool}, byProgram); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(strings.TrimSpace(string(names)), "\n") {
+				if err := byListing.add([]byte(l)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !byProgram.agrees(byListing) || len(byListing.names) == 0 {
+				t.Errorf("program: %d snapshots, %v; listing: %d, %v", byProgram.line, byProgram.names, byListing.line, byListing.names)
+			}
+		})
+	}
+	out, err := os.ReadFile("testdata/names-program/no-snapshots.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := parseProgramOutput(out); err != nil || r != (programResult{}) {
+		t.Errorf("no snapshots: %+v, %v", r, err)
+	}
+}
+
+func TestUsablePools(t *testing.T) {
+	for _, tc := range []struct {
+		pools []string
+		want  bool
+	}{
+		{nil, true},
+		{[]string{"tank", "rpool"}, true},
+		{[]string{"tank/sub"}, false},
+		{[]string{"-n"}, false},
+		{[]string{"tank@x"}, false},
+		{make([]string, maxGuessPools+1), false},
+	} {
+		if got := usablePools(tc.pools); got != tc.want {
+			t.Errorf("usablePools(%q) = %v, want %v", tc.pools, got, tc.want)
+		}
+	}
+}
