@@ -12,7 +12,8 @@ import (
 // listings. Runs with hints plan as runs without: a no-op stays one, a clone made since (a
 // dataset the hints do not name) arrives as a clone, a foreign snapshot on a replica (read
 // through the hints) is still divergence, and a hints file that does not parse or names a
-// destroyed dataset changes nothing.
+// destroyed dataset changes nothing. The names are read through the names program once the
+// first push learned that it works on both hosts.
 func TestHintsOnAHostWithManySnapshots(t *testing.T) {
 	src := vmA.pool(t, "hintsrc")
 	dst := vmB.pool(t, "hintdst")
@@ -31,6 +32,12 @@ for i in $(seq 20); do zfs snapshot $(for d in $(seq 30); do printf "$p/hourly/$
 	// The hinted bases' holds are read once a side (beside the listings), not again after.
 	if strings.Contains(out, "-t filesystem,volume,snapshot") || strings.Count(out, "zfs holds -H") != 2 {
 		t.Errorf("the no-op push read a host in full, or the holds other than once a side:\n%s", out)
+	}
+	// The first push learned that the names program stands for the names listing on both
+	// hosts (run as root): the no-op reads every pool's names through it, never the listing.
+	if strings.Contains(out, "-o name -s name") || !strings.Contains(out, "zfs program -j -n "+src+" /dev/stdin") ||
+		!strings.Contains(out, "zfs program -j -n "+dst+" /dev/stdin") {
+		t.Errorf("the no-op push listed every snapshot's name, or did not run the names program on each side:\n%s", out)
 	}
 
 	vmA.must(t, "zfs clone "+src+"/tmpl@zfs-vm:debian:3 "+src+"/c3 && echo own > /"+src+"/c3/own && zfs-vm tag "+src+"/c3")
