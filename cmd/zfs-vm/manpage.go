@@ -206,9 +206,11 @@ The configuration: peers for sync and the systemd timers, and what the hooks tag
 Per\-peer lock files of push, pull and sync, their ssh control sockets, and in
 .I hints/
 what each replication found on both hosts last time (the datasets it read in full, the bases
-its holds sit on, whether a host had few snapshots), so that the next run reads them beside
-its first listings. A hint is only a guess: what it names is read from zfs all the same,
-and deleting the directory costs the next run a round trip or two.
+its holds sit on, whether a host had few snapshots, the pools where a read\-only channel
+program finds zfs\-vm's snapshot names in place of listing every snapshot, or that it fails
+there), so that the next run reads them beside its first listings. A hint is only a guess:
+what it names is read from zfs all the same, and deleting the directory costs the next run
+a round trip or two, or on a host with many snapshots the listing of their names.
 .TP
 .I /usr/libexec/zfs\-vm/
 The hook scripts for vzctl (vzctl\-umount), LXC (lxc\-hook), Proxmox (pve\-hook) and FreeBSD
