@@ -155,7 +155,9 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		// Resume moved holds: what was read of them before is stale.
 		senderHolds, receiverHolds = noHolds, noHolds
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
-		if dst, err = j.Receiver.ListVersions(ctx); err != nil {
+		// Read again as first read: through the names program where that did.
+		again := zfs.Guess{Pools: dst.ProgramPools(), NoProgram: dst.NoProgram()}
+		if dst, err = j.Receiver.ListVersionsGuessing(ctx, again); err != nil {
 			return nil, stopped(ctx, err)
 		}
 	}

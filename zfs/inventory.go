@@ -403,7 +403,7 @@ func (inv *Inventory) Subset(keep func(*Dataset) bool) *Inventory {
 		}
 	}
 	sub := newInventory(ds)
-	sub.allTags = inv.allTags
+	sub.allTags, sub.read = inv.allTags, inv.read
 	return sub
 }
 

@@ -285,6 +285,29 @@ func (b *rowBudget) manyLines(n int64) bool {
 	return b == nil || b.own || b.lines.Add(n) <= maxPeerLines
 }
 
+// scratch returns an empty budget of b's kind, for a read whose count moves to b only if
+// what it read is kept (transfer).
+func (b *rowBudget) scratch() *rowBudget {
+	if b == nil {
+		return nil
+	}
+	return &rowBudget{max: b.max, own: b.own}
+}
+
+// transfer counts in b what s counted (a scratch budget's read, kept).
+func (b *rowBudget) transfer(s *rowBudget) error {
+	if b == nil || s == nil {
+		return nil
+	}
+	if !b.manyLines(s.lines.Load()) {
+		return b.linesErr()
+	}
+	if !b.take(int(s.used.Load())) {
+		return b.err()
+	}
+	return nil
+}
+
 // linesErr is the error of a read past maxPeerLines.
 func (b *rowBudget) linesErr() error { return &TooManyRowsError{Lines: true} }
 

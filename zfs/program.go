@@ -18,16 +18,19 @@ import (
 // among them. The names program (names.lua) walks the same datasets and snapshots in the
 // kernel, read-only (`zfs program -n`), in one call a pool, and returns only the names of
 // zfs-vm's snapshots and how many snapshots there are: under a second for the same pool.
+// While it runs (under a second there) the pool's other administrative operations wait:
+// a read-only channel program holds the pool's configuration lock.
 //
 // Channel programs run only as root (through sudo too), not for a user zfs allow
 // delegates to, nor through `zfs-vm serve`. So a host's names are read through the program
 // only when an earlier run learned that it works there (Guess.Pools): the run that learns
-// reads the names listing as before and, beside it, the program on every pool, and keeps
-// the pools only when both found the same zfs-vm snapshots and the same number of
-// snapshots. A host where the program failed is not asked again (Guess.NoProgram) until
-// the hints are lost. A run that reads through the program and finds it failing, or the
-// host's pools changed, reads the names listing after all: the program only moves the
-// names earlier and makes them cheaper, it never decides what a run sees.
+// (Guess.Learn) reads the names listing as before and, beside it, the program on every
+// pool, and keeps the pools only when both found the same datasets with zfs-vm snapshots
+// and the same number of snapshots. A host where the program failed (not a run stopped, nor
+// ssh failing) is not asked again (Guess.NoProgram) until the hints are lost. A run that
+// reads through the program and finds it failing, or the host's pools changed, reads the
+// names listing after all, and counts only the listing's lines in its budget: the program
+// changes what step 1 costs, not what it finds.
 
 //go:embed names.lua
 var namesProgram string
@@ -39,8 +42,14 @@ func NamesProgramArgs(pool string) []string {
 }
 
 // maxProgramOutput bounds the names program's output: the program's memory in the kernel
-// (10 MiB, `zfs program`'s default) bounds the names it returns, and JSON adds a byte a name.
-const maxProgramOutput = 16 << 20
+// (10 MiB, `zfs program`'s default) bounds the names an honest host returns, and JSON adds
+// a byte a name. A peer's output past it stops the command (and the program is taken as
+// failing there).
+const maxProgramOutput = 12 << 20
+
+// programsAtOnce is how many names programs run side by side: each holds its output until
+// it is parsed, and each is an ssh session of the connection (sshd allows 10 by default).
+const programsAtOnce = 2
 
 // programResult is what the names program returns of one pool.
 type programResult struct {
@@ -56,8 +65,8 @@ func parseProgramOutput(out []byte) (programResult, error) {
 	if err := json.Unmarshal(out, &v); err != nil || v.Return == nil {
 		return programResult{}, errors.New("names program: not the output it returns")
 	}
-	if v.Return.Count < 0 {
-		return programResult{}, errors.New("names program: a negative count of snapshots")
+	if v.Return.Count < 0 || v.Return.Count > maxPeerLines {
+		return programResult{}, fmt.Errorf("names program: a count of %d snapshots", v.Return.Count)
 	}
 	return *v.Return, nil
 }
@@ -72,52 +81,62 @@ func (h *Host) runNamesProgram(ctx context.Context, pool string) ([]byte, error)
 // programRunner runs the names program on a pool and returns its output.
 type programRunner func(pool string) ([]byte, error)
 
-// readByProgram reads the names of the pools' zfs-vm snapshots into t through run, a pool
-// at a time in parallel, then adds them in the pools' order (so that t, which is not safe
-// for concurrent use, sees one caller).
+// readByProgram reads the names of the pools' zfs-vm snapshots into t through run,
+// programsAtOnce pools at a time, each output parsed and dropped as it arrives. t's names
+// are then sorted, so that the order does not depend on which pool answered first.
 func readByProgram(run programRunner, pools []string, t *tagDatasets) error {
-	outs := make([][]byte, len(pools))
-	errs := make([]error, len(pools))
+	var mu sync.Mutex
+	var errs []error
+	slots := make(chan struct{}, programsAtOnce)
 	var wg sync.WaitGroup
-	for i, pool := range pools {
+	for _, pool := range pools {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
-			outs[i], errs[i] = run(pool)
+			defer func() { <-slots; wg.Done() }()
+			err := addProgramOutput(run, pool, t, &mu)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	slices.Sort(t.names)
+	return errors.Join(errs...)
+}
+
+// addProgramOutput runs the program on pool and adds what it found to t (under mu).
+func addProgramOutput(run programRunner, pool string, t *tagDatasets, mu *sync.Mutex) error {
+	out, err := run(pool)
+	if err != nil {
 		return err
 	}
-	for i, pool := range pools {
-		r, err := parseProgramOutput(outs[i])
-		if err != nil {
-			return err
-		}
-		if err := t.addProgram(pool, r); err != nil {
-			return err
-		}
+	r, err := parseProgramOutput(out)
+	if err != nil {
+		return err
 	}
-	return nil
+	mu.Lock()
+	defer mu.Unlock()
+	return t.addProgram(pool, r)
 }
 
 // addProgram adds what the names program found on pool, as add would have of the lines of
 // the names listing: every snapshot counted, the zfs-vm ones kept. A name outside the pool,
 // or more names than snapshots, is refused.
 func (t *tagDatasets) addProgram(pool string, r programResult) error {
-	var names []string
-	if r.Names != "" {
-		names = strings.Split(r.Names, "\n")
-	}
-	if int64(len(names)) > r.Count {
-		return fmt.Errorf("names program: %d names of %d snapshots", len(names), r.Count)
+	if r.Names != "" && int64(strings.Count(r.Names, "\n"))+1 > r.Count {
+		return fmt.Errorf("names program: more names than its %d snapshots", r.Count)
 	}
 	if !t.budget.manyLines(r.Count) {
 		return t.budget.linesErr()
 	}
 	t.line += int(r.Count)
-	for _, n := range names {
+	if r.Names == "" {
+		return nil
+	}
+	for n := range strings.SplitSeq(r.Names, "\n") {
 		if ds, _, ok := SplitSnapshotName(n); !ok || !InPool(ds, pool) {
 			return &ListError{t.line, "names program: not a snapshot of pool " + pool, n}
 		}

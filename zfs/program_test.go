@@ -20,6 +20,9 @@ type programFake struct {
 	out  string
 	fail bool
 	omit string
+	err  error
+	// namesErr fails the names listing.
+	namesErr error
 }
 
 func newProgramFake(t *testing.T) *programFake {
@@ -29,6 +32,9 @@ func newProgramFake(t *testing.T) *programFake {
 func (p *programFake) list(argv []string, each func([]byte) error) error {
 	if slices.Equal(argv, TagNamesArgs()) {
 		p.namesListed.Add(1)
+		if p.namesErr != nil {
+			return p.namesErr
+		}
 	}
 	return p.fixtureLister.list(argv, each)
 }
@@ -36,6 +42,10 @@ func (p *programFake) list(argv []string, each func([]byte) error) error {
 func (p *programFake) program(pool string) ([]byte, error) {
 	p.programs.Add(1)
 	switch {
+	case p.err != nil:
+		return nil, p.err
+	case !slices.ContainsFunc(p.datasets, func(r string) bool { return strings.HasPrefix(r, pool+"\t") }):
+		return nil, errors.New("cannot open '" + pool + "': no such pool")
 	case p.fail:
 		return nil, errors.New("Channel program execution failed: Permission denied. Channel programs must be run as root.")
 	case p.out != "":
@@ -226,10 +236,97 @@ func TestUsablePools(t *testing.T) {
 		{[]string{"tank/sub"}, false},
 		{[]string{"-n"}, false},
 		{[]string{"tank@x"}, false},
-		{make([]string, maxGuessPools+1), false},
+		{slices.Repeat([]string{"tank"}, maxGuessPools), true},
+		{slices.Repeat([]string{"tank"}, maxGuessPools+1), false},
 	} {
 		if got := usablePools(tc.pools); got != tc.want {
 			t.Errorf("usablePools(%q) = %v, want %v", tc.pools, got, tc.want)
+		}
+	}
+}
+
+func TestNamesProgramStoppedOrCutOffIsNotTakenAsFailing(t *testing.T) {
+	stopped := errors.New("signal: killed")
+	for _, tc := range []struct {
+		name string
+		err  error
+		ctx  error
+		want bool
+	}{
+		{"zfs fails", &CommandError{Host: "b", Argv: []string{"zfs"}, Err: stopped}, nil, true},
+		{"ssh fails", &CommandError{Host: "b", Argv: []string{"ssh"}, Err: stopped}, nil, false},
+		{"run stopped", &CommandError{Host: "b", Argv: []string{"zfs"}, Err: stopped}, errors.New("context canceled"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, g := range []Guess{{Learn: true}, {Pools: []string{"tank"}}} {
+				p := newProgramFake(t)
+				p.err = tc.err
+				inv, err := reading{list: p.list, program: p.program, stop: func() {}, ctxErr: func() error { return tc.ctx }}.versions(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if inv.NoProgram() != tc.want || inv.ProgramPools() != nil {
+					t.Errorf("guess %+v: NoProgram %v, ProgramPools %v; want %v, none", g, inv.NoProgram(), inv.ProgramPools(), tc.want)
+				}
+			}
+		})
+	}
+}
+
+// A program refused after it counted names leaves the read's budget as the listing alone
+// would: what it counted is taken only with what it read.
+func TestRefusedNamesProgramCostsTheBudgetNothing(t *testing.T) {
+	read := func(out string) *rowBudget {
+		p := newProgramFake(t)
+		p.out = out
+		b := &rowBudget{max: 1 << 20}
+		if _, err := (reading{list: p.list, program: p.program, budget: b, stop: func() {}}).versions(Guess{Pools: []string{"tank"}}); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	listed := read("{}")
+	refused := read(`{"return":{"count":5000000,"names":"tank/tmpl@zfs-vm:debian:1\nother/x@zfs-vm:x:1"}}`)
+	if refused.lines.Load() != listed.lines.Load() || refused.used.Load() != listed.used.Load() {
+		t.Errorf("budget after a refused program: %d lines, %d bytes; after the listing alone: %d, %d",
+			refused.lines.Load(), refused.used.Load(), listed.lines.Load(), listed.used.Load())
+	}
+	if over := `{"return":{"count":10000001,"names":""}}`; !strings.Contains(fmtErr(parseProgramOutput([]byte(over))), "count of 10000001") {
+		t.Errorf("a count past the lines read of a peer is taken")
+	}
+}
+
+func fmtErr(_ programResult, err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestRunThatLearnsOnMorePoolsThanAGuessNamesDoesNot(t *testing.T) {
+	p := newProgramFake(t)
+	tank := p.datasets[0] // the pool's own row
+	name, rest, _ := strings.Cut(tank, "\t")
+	if name != "tank" {
+		t.Fatalf("first row %q, want tank's", tank)
+	}
+	for i := range maxGuessPools {
+		p.datasets = append(p.datasets, "pool"+strings.Repeat("x", i)+"\t"+rest)
+	}
+	got := p.read(t, Guess{Learn: true})
+	if n := p.programs.Load(); n != 0 || got.ProgramPools() != nil || got.NoProgram() {
+		t.Errorf("%d pools: program run %d times, ProgramPools %v, NoProgram %v; want none of them", maxGuessPools+1, n, got.ProgramPools(), got.NoProgram())
+	}
+}
+
+// A names listing that fails fails the read, the program learning beside it or not (run with
+// -race: the learning starts while the listing may be failing).
+func TestFailingNamesListingFailsTheRead(t *testing.T) {
+	for _, g := range []Guess{{Learn: true}, {}, {Pools: []string{"gone"}}} {
+		p := newProgramFake(t)
+		p.namesErr = errors.New("cannot iterate snapshots")
+		if _, err := (reading{list: p.list, program: p.program, stop: func() {}}).versions(g); err == nil || !strings.Contains(err.Error(), "cannot iterate") {
+			t.Errorf("guess %+v: %v, want the listing's error", g, err)
 		}
 	}
 }

@@ -100,7 +100,7 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 		}
 		return h.eachLine(ctx, argv, maxLine, each)
 	}
-	r := reading{list: list, budget: h.rowBudget(), guessBudget: h.rowBudget(), learnBudget: h.rowBudget(), stop: stop,
+	r := reading{list: list, budget: h.rowBudget(), guessBudget: h.rowBudget(), stop: stop, ctxErr: ctx.Err,
 		program: func(pool string) ([]byte, error) { return h.runNamesProgram(ctx, pool) }}
 	inv, err := r.versions(g)
 	if err != nil {
@@ -144,10 +144,11 @@ func readVersions(list lister, budget *rowBudget, stop func(), guess []string, g
 type reading struct {
 	list    lister
 	program programRunner
-	// budget bounds the read; guessBudget the guessed listing, learnBudget the names
-	// program's output in a run that learns whether it works (see program.go).
-	budget, guessBudget, learnBudget *rowBudget
-	stop                             func()
+	// budget bounds the read, guessBudget the guessed listing.
+	budget, guessBudget *rowBudget
+	stop                func()
+	// ctxErr is the read's context's Err (nil: never stopped).
+	ctxErr func() error
 }
 
 // versions reads the host as ListVersionsGuessing does, with the guess g (already checked
@@ -180,9 +181,10 @@ func (r reading) versions(g Guess) (*Inventory, error) {
 }
 
 // step1 reads the host's datasets and which of them have zfs-vm snapshots: by the names
-// program on g.Pools when it has them, else by the names listing, and then, unless g says the
-// program fails there, by the program too, to learn whether it can stand for the listing
-// (see program.go). The guessed datasets' snapshots are listed beside.
+// program on g.Pools when it has them and they are still the host's pools, else by the
+// names listing, and then, when g.Learn (and the program did not fail here), by the program
+// too, to learn whether it can stand for the listing (see program.go). The guessed
+// datasets' snapshots are listed beside.
 func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) {
 	byProgram := r.program != nil && len(g.Pools) > 0
 	var first error
@@ -193,13 +195,15 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 		}
 	}
 	tagged := newTagDatasets(r.budget)
+	// The program's names are counted apart, and in the read's budget only once taken.
+	programmed := newTagDatasets(r.budget.scratch())
 	var programErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		if byProgram {
-			programErr = readByProgram(r.program, g.Pools, tagged)
+			programErr = readByProgram(r.program, g.Pools, programmed)
 		} else {
 			fail(r.list(TagNamesArgs(), tagged.add))
 		}
@@ -213,10 +217,11 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 		}()
 	}
 	rows := rowParser{budget: r.budget}
-	fail(r.list(DatasetListArgs(), rows.add))
+	listErr := r.list(DatasetListArgs(), rows.add)
+	fail(listErr)
 	pools := rows.pools()
-	learn := learning{run: r.program, budget: r.learnBudget}
-	if first == nil && !byProgram && g.Learn && !g.NoProgram {
+	learn := learning{run: r.program, budget: r.budget.scratch(), fails: r.programFails}
+	if listErr == nil && !byProgram && g.Learn && !g.NoProgram {
 		learn.start(pools) // beside the names listing, which is the longer
 	}
 	wg.Wait()
@@ -229,13 +234,18 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 		return nil, nil, nil, err
 	}
 	switch {
-	case byProgram && programErr == nil && sameSet(pools, g.Pools):
+	case byProgram && sameSet(pools, g.Pools) && programErr == nil:
+		if err := r.budget.transfer(programmed.budget); err != nil {
+			return nil, nil, nil, err
+		}
+		tagged = programmed
 		inv.read.programPools = g.Pools
 	case byProgram:
-		// The program failed, or the pools changed: the names listing after all, and beside
-		// it the program on the pools as they are now, unless it failed.
-		if programErr != nil {
-			learn.err = programErr
+		// The program failed, or the pools changed (a pool exported, another imported): the
+		// names listing after all, and beside it, when the pools changed, the program on
+		// them as they are now.
+		if sameSet(pools, g.Pools) {
+			learn.err, learn.started = programErr, true
 		} else {
 			learn.start(pools)
 		}
@@ -245,7 +255,6 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		learn.started = true
 		learn.judge(inv, tagged, pools)
 	default:
 		learn.judge(inv, tagged, pools)
@@ -254,19 +263,36 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 	return inv, tagged, guessed, nil
 }
 
+// programFails reports whether err, the names program's, says that it fails on the host
+// (and should not be tried again), rather than that the run was stopped or ssh failed.
+func (r reading) programFails(err error) bool {
+	var ce *CommandError
+	switch {
+	case err == nil:
+		return false
+	case r.ctxErr != nil && r.ctxErr() != nil:
+		return false
+	case errors.As(err, &ce) && len(ce.Argv) > 0 && ce.Argv[0] == "ssh":
+		return false
+	}
+	return true
+}
+
 // learning runs the names program beside the names listing, to learn whether it can stand
 // for the listing on this host (see program.go).
 type learning struct {
 	run     programRunner
 	budget  *rowBudget
+	fails   func(error) bool // the error says that the program fails on the host
 	started bool
 	done    sync.WaitGroup
 	tagged  *tagDatasets
 	err     error
 }
 
+// start runs the program on pools, unless there are more than a guess may name.
 func (l *learning) start(pools []string) {
-	if l.run == nil {
+	if l.run == nil || !usablePools(pools) {
 		return
 	}
 	l.started = true
@@ -281,13 +307,13 @@ func (l *learning) start(pools []string) {
 func (l *learning) wait() { l.done.Wait() }
 
 // judge records in inv what was learned: the pools, when the program found what the listing
-// did (tagged); that the program fails here, when it failed. A mere difference (a snapshot
-// made between the two) teaches nothing.
+// did (tagged); that the program fails here, when it failed (not when the run was stopped
+// or ssh failed). A mere difference (a snapshot made between the two) teaches nothing.
 func (l *learning) judge(inv *Inventory, tagged *tagDatasets, pools []string) {
 	switch {
 	case !l.started:
 	case l.err != nil:
-		inv.read.noProgram = true
+		inv.read.noProgram = l.fails(l.err)
 	case l.tagged.agrees(tagged):
 		inv.read.programPools = pools
 	}
