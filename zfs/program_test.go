@@ -1,8 +1,10 @@
 package zfs
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -192,6 +194,13 @@ func TestNamesProgramOfPoolsThatChangedIsLearnedAgain(t *testing.T) {
 // The program's output as OpenZFS 2.1 prints it agrees with the names listing of the same
 // pool (testdata/names-program/README).
 func TestNamesProgramOutputOfOpenZFS(t *testing.T) {
+	readme, err := os.ReadFile("testdata/names-program/README")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := fmt.Sprintf("%x", sha256.Sum256([]byte(namesProgram))); !strings.Contains(string(readme), "names.lua sha256: "+sum) {
+		t.Fatalf("names.lua (sha256 %s) is not the script the testdata was captured with: capture it again", sum)
+	}
 	for _, name := range []string{"small-pool", "10k-foreign"} {
 		t.Run(name, func(t *testing.T) {
 			out, err := os.ReadFile("testdata/names-program/" + name + ".json")

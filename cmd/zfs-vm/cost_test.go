@@ -12,6 +12,7 @@ const (
 	fullListing    = "-t filesystem,volume,snapshot"
 	datasetListing = "zfs list -H -p -t filesystem,volume -o "
 	namesListing   = "zfs list -H -t snapshot -o name -s name"
+	namesProgram   = "zfs program -j -n "
 )
 
 // listColumns are zfs.ListArgs' columns.

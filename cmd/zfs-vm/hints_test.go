@@ -35,20 +35,38 @@ func TestPushKeepsHintsForTheNextRun(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("hints files %q, want one", files)
 	}
+	// The first push ran the names program beside the names listing, and it agreed.
+	if b, _ := os.ReadFile(files[0]); strings.Count(string(b), `"pools":["pool"]`) != 2 {
+		t.Errorf("the first push did not learn that the names program stands for the listing on both hosts: %s", b)
+	}
 	// Both hosts, small, are listed once in full each.
 	if log := push(); strings.Count(log, fullListing) != 2 || strings.Contains(log, namesListing) {
 		t.Errorf("the second push, with hints, did not list each small host once in full:\n%s", log)
 	}
 	// Grown past what a small host has, the full listings are cut short and the hosts read
-	// in two steps (with the hinted datasets listed beside the first).
+	// in two steps (with the hinted datasets listed beside the first), their names through
+	// the names program.
 	var rows []string
 	for i := range 4 * 500 {
 		rows = append(rows, fmt.Sprintf("pool/tmpl@hourly-%d\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t1\t-", i, 1000+i, 1000+i))
 	}
 	withExtraRows(t, rows...)
-	if log := push(); strings.Count(log, fullListing) != 2 || strings.Count(log, namesListing) != 2 {
-		t.Errorf("the push of a grown peer guessed small did not fall back to the names listings:\n%s", log)
+	if log := push(); strings.Count(log, fullListing) != 2 || strings.Contains(log, namesListing) || strings.Count(log, namesProgram) != 2 {
+		t.Errorf("the push of a grown peer guessed small did not fall back to two steps, the names read by the program:\n%s", log)
 	}
+	// Where the program fails (no root), a run learns that and the next lists the names.
+	t.Setenv("FAKE_ZFS_PROGRAM", "fail")
+	os.Remove(files[0])
+	if log := push(); strings.Count(log, namesListing) != 2 || strings.Count(log, namesProgram) != 2 {
+		t.Errorf("the push without hints did not list the names and try the program beside:\n%s", log)
+	}
+	if b, _ := os.ReadFile(files[0]); strings.Count(string(b), `"no_program":true`) != 2 {
+		t.Errorf("the push did not keep that the names program fails on both hosts: %s", b)
+	}
+	if log := push(); strings.Count(log, namesListing) != 2 || strings.Contains(log, namesProgram) {
+		t.Errorf("the push after the program failed did not list the names, or tried it again:\n%s", log)
+	}
+	t.Setenv("FAKE_ZFS_PROGRAM", "")
 	for _, bad := range []string{
 		"not json",
 		`{"sender":{"datasets":["-rf"],"bases":["-x@y"],"small":false},"receiver":{"datasets":["pool/a","--help"],"bases":["pool/a@s","-r"]}}`,
