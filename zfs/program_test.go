@@ -201,7 +201,7 @@ func TestNamesProgramOutputOfOpenZFS(t *testing.T) {
 	if sum := fmt.Sprintf("%x", sha256.Sum256([]byte(namesProgram))); !strings.Contains(string(readme), "names.lua sha256: "+sum) {
 		t.Fatalf("names.lua (sha256 %s) is not the script the testdata was captured with: capture it again", sum)
 	}
-	for _, name := range []string{"small-pool", "10k-foreign"} {
+	for _, name := range []string{"small-pool", "small-pool-2.3", "10k-foreign"} {
 		t.Run(name, func(t *testing.T) {
 			out, err := os.ReadFile("testdata/names-program/" + name + ".json")
 			if err != nil {
