@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // Step 1's names through a channel program.
@@ -41,15 +40,12 @@ func NamesProgramArgs(pool string) []string {
 	return []string{"zfs", "program", "-j", "-n", pool, "/dev/stdin", pool}
 }
 
-// maxProgramOutput bounds the names program's output: the program's memory in the kernel
-// (10 MiB, `zfs program`'s default) bounds the names an honest host returns, and JSON adds
-// a byte a name. A peer's output past it stops the command (and the program is taken as
-// failing there).
+// maxProgramOutput bounds the names program's output on this host: the program's memory in
+// the kernel (10 MiB, `zfs program`'s default) bounds the names it returns, and JSON adds a
+// byte a name. A peer's output is bounded as any other command's (maxStdout, 4 MiB: some
+// 80,000 names of zfs-vm snapshots a pool); past it the command is stopped and the program
+// taken as failing there.
 const maxProgramOutput = 12 << 20
-
-// programsAtOnce is how many names programs run side by side: each holds its output until
-// it is parsed, and each is an ssh session of the connection (sshd allows 10 by default).
-const programsAtOnce = 2
 
 // programResult is what the names program returns of one pool.
 type programResult struct {
@@ -73,53 +69,39 @@ func parseProgramOutput(out []byte) (programResult, error) {
 
 // runNamesProgram runs the names program on pool and returns its output.
 func (h *Host) runNamesProgram(ctx context.Context, pool string) ([]byte, error) {
+	limit := maxProgramOutput
+	if !h.IsLocal() {
+		limit = maxStdout
+	}
 	return h.captureIn(ctx, strings.NewReader(namesProgram), func(stop func()) sink {
-		return &stopWriter{max: maxProgramOutput, stop: stop}
+		return &stopWriter{max: limit, stop: stop}
 	}, NamesProgramArgs(pool))
 }
 
 // programRunner runs the names program on a pool and returns its output.
 type programRunner func(pool string) ([]byte, error)
 
-// readByProgram reads the names of the pools' zfs-vm snapshots into t through run,
-// programsAtOnce pools at a time, each output parsed and dropped as it arrives. t's names
-// are then sorted, so that the order does not depend on which pool answered first.
+// readByProgram reads the names of the pools' zfs-vm snapshots into t through run, a pool
+// after the other, so that one output at a time is held, parsed and dropped; a pool is a
+// round trip, and hosts have few. t's names are then sorted (by dataset), as a pool's come
+// in the kernel's order. The first error stops it.
 func readByProgram(run programRunner, pools []string, t *tagDatasets) error {
-	var mu sync.Mutex
-	var errs []error
-	slots := make(chan struct{}, programsAtOnce)
-	var wg sync.WaitGroup
 	for _, pool := range pools {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			err := addProgramOutput(run, pool, t, &mu)
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+		out, err := run(pool)
+		if err != nil {
+			return err
+		}
+		r, err := parseProgramOutput(out)
+		if err != nil {
+			return err
+		}
+		out = nil
+		if err := t.addProgram(pool, r); err != nil {
+			return err
+		}
 	}
-	wg.Wait()
 	slices.Sort(t.names)
-	return errors.Join(errs...)
-}
-
-// addProgramOutput runs the program on pool and adds what it found to t (under mu).
-func addProgramOutput(run programRunner, pool string, t *tagDatasets, mu *sync.Mutex) error {
-	out, err := run(pool)
-	if err != nil {
-		return err
-	}
-	r, err := parseProgramOutput(out)
-	if err != nil {
-		return err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return t.addProgram(pool, r)
+	return nil
 }
 
 // addProgram adds what the names program found on pool, as add would have of the lines of
@@ -165,29 +147,23 @@ func (t *tagDatasets) agrees(o *tagDatasets) bool {
 }
 
 // usablePools reports whether pools can be given to the names program: valid pool names,
-// at most maxGuessPools of them.
+// each once, at most maxGuessPools of them.
 func usablePools(pools []string) bool {
-	return len(pools) <= maxGuessPools && !slices.ContainsFunc(pools, func(p string) bool {
-		return strings.Contains(p, "/") || ValidateDatasetName(p) != nil
-	})
-}
-
-// maxGuessPools bounds the pools of a guess: one command each, side by side.
-const maxGuessPools = 64
-
-// sameSet reports whether a and b hold the same strings (each once).
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := make(map[string]bool, len(a))
-	for _, x := range a {
-		seen[x] = true
-	}
-	for _, x := range b {
-		if !seen[x] {
+	seen := make(map[string]bool, len(pools))
+	for _, p := range pools {
+		if seen[p] || strings.Contains(p, "/") || ValidateDatasetName(p) != nil {
 			return false
 		}
+		seen[p] = true
 	}
-	return true
+	return len(pools) <= maxGuessPools
+}
+
+// maxGuessPools bounds the pools of a guess, and those a run learns on: a command each.
+const maxGuessPools = 64
+
+// sameSet reports whether a and b hold the same strings.
+func sameSet(a, b []string) bool {
+	return !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) }) &&
+		!slices.ContainsFunc(b, func(x string) bool { return !slices.Contains(a, x) })
 }

@@ -245,8 +245,9 @@ func TestUsablePools(t *testing.T) {
 		{[]string{"tank/sub"}, false},
 		{[]string{"-n"}, false},
 		{[]string{"tank@x"}, false},
-		{slices.Repeat([]string{"tank"}, maxGuessPools), true},
-		{slices.Repeat([]string{"tank"}, maxGuessPools+1), false},
+		{[]string{"tank", "tank"}, false},
+		{poolNames(maxGuessPools), true},
+		{poolNames(maxGuessPools + 1), false},
 	} {
 		if got := usablePools(tc.pools); got != tc.want {
 			t.Errorf("usablePools(%q) = %v, want %v", tc.pools, got, tc.want)
@@ -264,6 +265,7 @@ func TestNamesProgramStoppedOrCutOffIsNotTakenAsFailing(t *testing.T) {
 	}{
 		{"zfs fails", &CommandError{Host: "b", Argv: []string{"zfs"}, Err: stopped}, nil, true},
 		{"ssh fails", &CommandError{Host: "b", Argv: []string{"ssh"}, Err: stopped}, nil, false},
+		{"a pool gone meanwhile", &CommandError{Host: "b", Argv: []string{"zfs"}, Stderr: "cannot open 'tank': no such pool\n", Err: stopped}, nil, false},
 		{"run stopped", &CommandError{Host: "b", Argv: []string{"zfs"}, Err: stopped}, errors.New("context canceled"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -319,8 +321,8 @@ func TestRunThatLearnsOnMorePoolsThanAGuessNamesDoesNot(t *testing.T) {
 	if name != "tank" {
 		t.Fatalf("first row %q, want tank's", tank)
 	}
-	for i := range maxGuessPools {
-		p.datasets = append(p.datasets, "pool"+strings.Repeat("x", i)+"\t"+rest)
+	for _, pool := range poolNames(maxGuessPools) {
+		p.datasets = append(p.datasets, pool+"\t"+rest)
 	}
 	got := p.read(t, Guess{Learn: true})
 	if n := p.programs.Load(); n != 0 || got.ProgramPools() != nil || got.NoProgram() {
@@ -337,5 +339,59 @@ func TestFailingNamesListingFailsTheRead(t *testing.T) {
 		if _, err := (reading{list: p.list, program: p.program, stop: func() {}}).versions(g); err == nil || !strings.Contains(err.Error(), "cannot iterate") {
 			t.Errorf("guess %+v: %v, want the listing's error", g, err)
 		}
+	}
+}
+
+// poolNames returns n pool names, p0 to p<n-1>.
+func poolNames(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("p%d", i))
+	}
+	return out
+}
+
+// A guess that names a pool twice and leaves one out does not skip that one's versions.
+func TestNamesProgramGuessMissingAPoolIsNotUsed(t *testing.T) {
+	p := newProgramFake(t)
+	_, rest, _ := strings.Cut(p.datasets[0], "\t")
+	p.datasets = append(p.datasets, "rpool"+"\t"+rest)
+	want, err := readVersions(p.fixtureLister.list, nil, func() {}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.read(t, Guess{Pools: []string{"tank", "tank"}})
+	if render(got) != render(want) || p.namesListed.Load() != 1 {
+		t.Errorf("read (names listed %d times)\n%s\nwant the listing's\n%s", p.namesListed.Load(), render(got), render(want))
+	}
+}
+
+// A read through the program counts in the read's budget what the listing would have.
+func TestNamesProgramCountsAsTheListing(t *testing.T) {
+	read := func(g Guess) *rowBudget {
+		p := newProgramFake(t)
+		b := &rowBudget{max: 1 << 20}
+		inv, err := reading{list: p.list, program: p.program, budget: b, stop: func() {}}.versions(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(g.Pools) > 0) != (inv.ProgramPools() != nil) {
+			t.Fatalf("guess %+v: ProgramPools %v", g, inv.ProgramPools())
+		}
+		return b
+	}
+	byProgram, byListing := read(Guess{Pools: []string{"tank"}}), read(Guess{})
+	if byProgram.lines.Load() != byListing.lines.Load() || byProgram.used.Load() != byListing.used.Load() {
+		t.Errorf("budget through the program: %d lines, %d bytes; through the listing: %d, %d",
+			byProgram.lines.Load(), byProgram.used.Load(), byListing.lines.Load(), byListing.used.Load())
+	}
+}
+
+func TestSubsetKeepsWhatTheReadLearned(t *testing.T) {
+	inv := listed(t)
+	inv.read.programPools, inv.read.noProgram = []string{"tank"}, true
+	sub := inv.Subset(func(d *Dataset) bool { return d.Name != "tank/recv" })
+	if !slices.Equal(sub.ProgramPools(), []string{"tank"}) || !sub.NoProgram() || !sub.read.counted {
+		t.Errorf("subset's read facts %+v, want the inventory's %+v", sub.read, inv.read)
 	}
 }

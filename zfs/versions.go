@@ -20,14 +20,16 @@ import (
 // that does are of no use to it. ListVersions therefore reads, on each host:
 //
 //  1. every filesystem and volume, all columns (as for tagging, see ListDatasets), and at
-//     the same time every snapshot's name through OpenZFS's fast path (TagNamesArgs);
+//     the same time every snapshot's name through OpenZFS's fast path (TagNamesArgs), or,
+//     where an earlier run learned that it can (ListVersionsGuessing), the names of
+//     zfs-vm's snapshots alone through a read-only channel program (see program.go);
 //  2. in full, the snapshots of the datasets whose names showed a zfs-vm snapshot and of the
 //     datasets up their origin chains, in one `zfs list -t snapshot -d 1` (a few for very
 //     many datasets, to keep each command line short).
 //
 // Cost: the names of all snapshots (the floor for any tool that must find zfs-vm's among
-// them) plus the full columns of zfs-vm's datasets only, instead of the full columns of
-// every snapshot. Limit: a snapshot of a dataset without zfs-vm snapshots is not indexed by
+// them through `zfs list`; the channel program walks them in the kernel instead) plus the
+// full columns of zfs-vm's datasets only, instead of the full columns of every snapshot. Limit: a snapshot of a dataset without zfs-vm snapshots is not indexed by
 // guid, so a receiver dataset holding copies of the sender's foreign snapshots and none of
 // its versions (filled by another tool) is not recognised as a copy; the full listing
 // (List) would have used it as a base.
@@ -72,7 +74,11 @@ const SmallHost = 500
 //     Rows of datasets step 2 does not need are dropped; when the guessed listing fails (a
 //     dataset destroyed since, too many rows) step 2 lists everything it needs as without
 //     a guess, and when what it read does not fit what step 1 read (a clone made meanwhile
-//     of a snapshot the guessed listing missed) the guessed datasets are listed again.
+//     of a snapshot the guessed listing missed) the guessed datasets are listed again;
+//   - step 1's names are read by the names program on g.Pools, when they are still the
+//     host's pools, else by the names listing; with g.Learn (or when the pools changed)
+//     the program also runs beside the listing, to learn for the next run whether it can
+//     stand for it (Inventory.ProgramPools, Inventory.NoProgram; see program.go).
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
 	if !usableGuess(g.Datasets) {
 		g.Datasets = nil
@@ -102,6 +108,9 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 	}
 	r := reading{list: list, budget: h.rowBudget(), guessBudget: h.rowBudget(), stop: stop, ctxErr: ctx.Err,
 		program: func(pool string) ([]byte, error) { return h.runNamesProgram(ctx, pool) }}
+	if h.log != nil {
+		r.debug = h.log.WithField("host", h.Name).Debugf
+	}
 	inv, err := r.versions(g)
 	if err != nil {
 		return nil, h.listError(err)
@@ -149,6 +158,8 @@ type reading struct {
 	stop                func()
 	// ctxErr is the read's context's Err (nil: never stopped).
 	ctxErr func() error
+	// debug, when set, logs why the names program was not used.
+	debug func(format string, args ...any)
 }
 
 // versions reads the host as ListVersionsGuessing does, with the guess g (already checked
@@ -239,7 +250,7 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 			return nil, nil, nil, err
 		}
 		tagged = programmed
-		inv.read.programPools = g.Pools
+		inv.read.programPools = pools
 	case byProgram:
 		// The program failed, or the pools changed (a pool exported, another imported): the
 		// names listing after all, and beside it, when the pools changed, the program on
@@ -264,15 +275,22 @@ func (r reading) step1(g Guess) (*Inventory, *tagDatasets, *guessedRows, error) 
 }
 
 // programFails reports whether err, the names program's, says that it fails on the host
-// (and should not be tried again), rather than that the run was stopped or ssh failed.
+// (and should not be tried again), rather than that the run was stopped, ssh failed, or a
+// pool went away since the datasets were listed.
 func (r reading) programFails(err error) bool {
+	if err == nil {
+		return false
+	}
+	if r.debug != nil {
+		r.debug("names program: %v", err)
+	}
 	var ce *CommandError
 	switch {
-	case err == nil:
-		return false
 	case r.ctxErr != nil && r.ctxErr() != nil:
 		return false
 	case errors.As(err, &ce) && len(ce.Argv) > 0 && ce.Argv[0] == "ssh":
+		return false
+	case ce != nil && strings.Contains(ce.Stderr, "no such pool"):
 		return false
 	}
 	return true

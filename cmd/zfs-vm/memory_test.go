@@ -110,3 +110,32 @@ func TestPeerListingLimitRaisesTheMemoryLimit(t *testing.T) {
 		t.Errorf("soft limit %d with a 40 MiB bound; want %d", got, want)
 	}
 }
+
+// A peer whose names program prints without end is stopped at a command's bound; the push
+// goes on through the names listing, within the same memory as a peer's listings.
+func TestEndlessNamesProgramIsBounded(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	remote := t.TempDir()
+	script := "#!/bin/sh\nFAKE_ZFS_PROGRAM=endless exec " + filepath.Join(abs, "fakebin", "zfs") + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(remote, "zfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, remote+":/usr/bin:/bin")
+	dir := t.TempDir()
+	ch := startChild(t, "push", "--runtime-dir", dir, "b")
+	status, _ := ch.wait(60 * time.Second)
+	out := ch.out.String()
+	if status != 0 || !strings.Contains(out, "0 stream(s) received") {
+		t.Errorf("status %d: %s", status, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "hints", "*.json"))
+	if b, err := os.ReadFile(files[0]); err != nil || strings.Count(string(b), `"no_program":true`) != 1 || strings.Count(string(b), `"pools":["pool"]`) != 1 {
+		t.Errorf("hints %s (%v): want the program taken as failing on the peer, learned here", b, err)
+	}
+	if rss := ch.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; rss > 32<<10 {
+		t.Errorf("peak resident size %d KiB; want at most 32 MiB", rss)
+	} else {
+		t.Logf("peak resident size %d KiB", rss)
+	}
+}
