@@ -78,11 +78,24 @@ func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 		if j.Options.DestParent == "" {
 			return nil, nil, fmt.Errorf("replicating to this host needs -d POOL/DATASET in another pool")
 		}
-		pool, _, _ := strings.Cut(j.Options.DestParent, "/")
-		src = src.Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, pool) })
-		dst = dst.Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, pool) })
+		src = src.Subset(func(d *zfs.Dataset) bool { return !zfs.InPool(d.Name, j.destPool()) })
 	}
-	return src, dst, nil
+	return src, j.receiverView(dst), nil
+}
+
+// destPool is the pool of the destination parent.
+func (j *Job) destPool() string {
+	pool, _, _ := strings.Cut(j.Options.DestParent, "/")
+	return pool
+}
+
+// receiverView is what of dst, a read of the receiver, is the receiver's: when both are this
+// machine, the destination's pool only.
+func (j *Job) receiverView(dst *zfs.Inventory) *zfs.Inventory {
+	if !j.Sender.IsLocal() || !j.Receiver.IsLocal() {
+		return dst
+	}
+	return dst.Subset(func(d *zfs.Dataset) bool { return zfs.InPool(d.Name, j.destPool()) })
 }
 
 // Plan lists both hosts and computes the plan (see plan).
@@ -155,11 +168,13 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		// Resume moved holds: what was read of them before is stale.
 		senderHolds, receiverHolds = noHolds, noHolds
 		sum.Done, sum.Bytes, sum.Failed, sum.Errors = done, bytes, len(errs), errs
-		// Read again as first read: through the names program where that did.
+		// Read again as first read: through the names program where that did or learned
+		// that it can.
 		again := zfs.Guess{Pools: dst.ProgramPools(), NoProgram: dst.NoProgram()}
 		if dst, err = j.Receiver.ListVersionsGuessing(ctx, again); err != nil {
 			return nil, stopped(ctx, err)
 		}
+		dst = j.receiverView(dst)
 	}
 	plan, err := j.planKeeping(src, dst, kept)
 	if err != nil {
