@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -95,7 +96,6 @@ func readByProgram(run programRunner, pools []string, t *tagDatasets) error {
 		if err != nil {
 			return err
 		}
-		out = nil
 		if err := t.addProgram(pool, r); err != nil {
 			return err
 		}
@@ -135,15 +135,7 @@ func (t *tagDatasets) addProgram(pool string, r programResult) error {
 // agrees reports whether t and o found the same datasets with zfs-vm snapshots and the same
 // number of snapshots (a run learning whether the names program can stand for the listing).
 func (t *tagDatasets) agrees(o *tagDatasets) bool {
-	if t.line != o.line || len(t.seen) != len(o.seen) {
-		return false
-	}
-	for ds := range t.seen {
-		if !o.seen[ds] {
-			return false
-		}
-	}
-	return true
+	return t.line == o.line && maps.Equal(t.seen, o.seen)
 }
 
 // usablePools reports whether pools can be given to the names program: valid pool names,

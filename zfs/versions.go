@@ -29,10 +29,11 @@ import (
 //
 // Cost: the names of all snapshots (the floor for any tool that must find zfs-vm's among
 // them through `zfs list`; the channel program walks them in the kernel instead) plus the
-// full columns of zfs-vm's datasets only, instead of the full columns of every snapshot. Limit: a snapshot of a dataset without zfs-vm snapshots is not indexed by
-// guid, so a receiver dataset holding copies of the sender's foreign snapshots and none of
-// its versions (filled by another tool) is not recognised as a copy; the full listing
-// (List) would have used it as a base.
+// full columns of zfs-vm's datasets only, instead of the full columns of every snapshot.
+// Limit: a snapshot of a dataset without zfs-vm snapshots is not indexed by guid, so a
+// receiver dataset holding copies of the sender's foreign snapshots and none of its versions
+// (filled by another tool) is not recognised as a copy; the full listing (List) would have
+// used it as a base.
 
 // ListVersions reads the host as replication and `list` need it (see above). Datasets
 // outside what step 2 read are Partial and have no snapshots.
