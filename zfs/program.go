@@ -143,7 +143,7 @@ func (t *tagDatasets) agrees(o *tagDatasets) bool {
 func usablePools(pools []string) bool {
 	seen := make(map[string]bool, len(pools))
 	for _, p := range pools {
-		if seen[p] || strings.Contains(p, "/") || ValidateDatasetName(p) != nil {
+		if seen[p] || ParentDataset(p) != "" || ValidateDatasetName(p) != nil {
 			return false
 		}
 		seen[p] = true

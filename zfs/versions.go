@@ -342,7 +342,7 @@ func (l *learning) judge(inv *Inventory, tagged *tagDatasets, pools []string) {
 func (p *rowParser) pools() []string {
 	var out []string
 	for _, d := range p.datasets {
-		if !strings.Contains(d.Name, "/") {
+		if ParentDataset(d.Name) == "" {
 			out = append(out, d.Name)
 		}
 	}
