@@ -31,13 +31,13 @@ type HostHints struct {
 	NoProgram bool     `json:"no_program,omitempty"`
 }
 
-// guess is the hints' zfs.Guess.
-func (h HostHints) guess() zfs.Guess {
+// Guess is the hints' zfs.Guess (without Learn, which is the caller's to set).
+func (h HostHints) Guess() zfs.Guess {
 	return zfs.Guess{Datasets: h.Datasets, Small: h.Small, Pools: h.Pools, NoProgram: h.NoProgram}
 }
 
-// hostHints are the hints of a host read as inv.
-func hostHints(inv *zfs.Inventory) HostHints {
+// HostHintsOf are the hints of a host read as inv, for the next read of the same host.
+func HostHintsOf(inv *zfs.Inventory) HostHints {
 	return HostHints{Datasets: inv.FullyRead(), Small: inv.Small(), Pools: inv.ProgramPools(), NoProgram: inv.NoProgram()}
 }
 
@@ -103,7 +103,7 @@ func validSnapshots(names []string) bool {
 // says: the datasets read in full (on the receiver, with the datasets the run received
 // into) and the snapshots holding the pair's base holds once the run's holds moved.
 func nextHints(src, dst *zfs.Inventory, plan *Plan, res Result) *Hints {
-	h := &Hints{Sender: hostHints(src), Receiver: hostHints(dst)}
+	h := &Hints{Sender: HostHintsOf(src), Receiver: HostHintsOf(dst)}
 	h.Receiver.Datasets = union(h.Receiver.Datasets, res.targets)
 	var sender, receiver []string
 	for _, b := range plan.Bases {

@@ -60,7 +60,7 @@ func (j *Job) list(ctx context.Context) (src, dst *zfs.Inventory, err error) {
 	if j.Hints != nil {
 		hints = *j.Hints
 	}
-	sg, dg := hints.Sender.guess(), hints.Receiver.guess()
+	sg, dg := hints.Sender.Guess(), hints.Receiver.Guess()
 	sg.Learn, dg.Learn = j.Hints != nil, j.Hints != nil // what is learned is kept as hints
 	go func() {
 		defer close(done)

@@ -26,6 +26,7 @@ func listCommand() *cli.Command {
 			"zfs-vm:... are ignored.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+			runtimeDirFlag(),
 		},
 		Action: runList,
 	}
@@ -111,7 +112,7 @@ func runList(c *cli.Context) error {
 		return err
 	}
 	defer host.Close()
-	inv, err := host.ListVersions(ctx(c))
+	inv, err := readWithHints(c, host, readHintsKey(spec, sudoOn(c), nil))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ var waitFlag = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30
 // default.
 func runtimeDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR", "ZFS_VM_LOCK_DIR"},
-		Usage: "`DIR` for per-peer lock files, ssh control sockets and (push, pull, sync) the hints of the last run (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
+		Usage: "`DIR` for per-peer lock files, ssh control sockets and the hints of the last run: per peer (push, pull, sync), per host (list, status) (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
 }
 
 // replicateDescription is push's and pull's: what is sent, and what is refused.

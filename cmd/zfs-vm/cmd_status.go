@@ -34,10 +34,12 @@ func statusCommand() *cli.Command {
 			"since the peer's last successful sync (from the metrics file). The first line is\n" +
 			"the verdict, as monitoring plugins print it; the exit status is 0 (OK), 1 (WARNING)\n" +
 			"or 2 (CRITICAL, also for a peer that cannot be reached) against warn_behind,\n" +
-			"crit_behind, warn_age and crit_age of the configuration. Nothing is changed.",
+			"crit_behind, warn_age and crit_age of the configuration. Nothing is changed but\n" +
+			"the hints kept in the runtime directory for the next read of each host.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "metrics-file", Usage: "read the last successes from `FILE` (default: metrics_file of the config)"},
 			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "peers asked at the same time"},
+			runtimeDirFlag(),
 		},
 		Action: runStatus,
 	}
@@ -99,9 +101,9 @@ func comparePeer(c *cli.Context, p config.Peer) peerOutcome {
 	done := make(chan struct{})
 	go func() { // both listings at once: the remote one is a round trip
 		defer close(done)
-		here, hereErr = zfs.Local(plog).List(ctx(c))
+		here, hereErr = readWithHints(c, zfs.Local(plog), readHintsKey("", false, nil))
 	}()
-	there, err = remote.List(ctx(c))
+	there, err = readWithHints(c, remote, readHintsKey(p.Host, *p.Sudo, p.SSHOptions))
 	<-done
 	if err == nil {
 		err = hereErr

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zfs-vm/zfs-vm/internal/lock"
 	"github.com/zfs-vm/zfs-vm/replicate"
+	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
 // maxHintsFile bounds what is read of a hints file: a guess is worth little beyond that.
@@ -28,7 +29,7 @@ const maxHintsFile = 1 << 20
 func runWithHints(c *cli.Context, job *replicate.Job, lockName string) (*replicate.Summary, error) {
 	file := hintsFile(c, job, lockName)
 	if file != "" {
-		job.Hints = loadHints(file)
+		job.Hints = loadHints[replicate.Hints](file)
 		if job.Hints == nil {
 			job.Hints = &replicate.Hints{} // none yet: the run learns what it can for the next
 		}
@@ -57,9 +58,9 @@ func hintsFile(c *cli.Context, job *replicate.Job, lockName string) string {
 	return filepath.Join(dir, "hints", hex.EncodeToString(key[:16])+".json")
 }
 
-// loadHints reads a hints file; nil when there is none, it does not parse, or it or its
-// directory is not this user's alone.
-func loadHints(file string) *replicate.Hints {
+// loadHints reads a hints file (replicate.Hints or replicate.HostHints); nil when there is
+// none, it does not parse, or it or its directory is not this user's alone.
+func loadHints[T any](file string) *T {
 	if err := privateDir(filepath.Dir(file)); err != nil {
 		log.WithError(err).Debug("not reading the hints")
 		return nil
@@ -74,7 +75,7 @@ func loadHints(file string) *replicate.Hints {
 		log.Debugf("ignoring %s: not a regular file of this user's alone", file)
 		return nil
 	}
-	var h replicate.Hints
+	var h T
 	if err := json.NewDecoder(io.LimitReader(f, maxHintsFile)).Decode(&h); err != nil {
 		log.WithError(err).Debugf("ignoring the hints in %s", file)
 		return nil
@@ -83,7 +84,7 @@ func loadHints(file string) *replicate.Hints {
 }
 
 // saveHints replaces file with h, by a rename: a run stopped half-way leaves the old one.
-func saveHints(file string, h *replicate.Hints) error {
+func saveHints(file string, h any) error {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -107,6 +108,51 @@ func saveHints(file string, h *replicate.Hints) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), file)
+}
+
+// readWithHints reads h's versions (zfs.Host.ListVersionsGuessing) guessing what the last
+// read of the same host by list or status left in the runtime directory, and keeps what
+// this one finds for the next: above all whether the names program stands for the names
+// listing there (zfs.Guess.Pools). key names the host as the caller reaches it (readHintsKey).
+// push, pull and sync keep their own hints with the job's (runWithHints).
+func readWithHints(c *cli.Context, h *zfs.Host, key string) (*zfs.Inventory, error) {
+	file := readHintsFile(c, key)
+	if file == "" {
+		return h.ListVersions(ctx(c))
+	}
+	var g zfs.Guess
+	if hh := loadHints[replicate.HostHints](file); hh != nil {
+		g = hh.Guess()
+	}
+	g.Learn = true
+	inv, err := h.ListVersionsGuessing(ctx(c), g)
+	if err == nil {
+		hh := replicate.HostHintsOf(inv)
+		if err := saveHints(file, &hh); err != nil {
+			log.WithError(err).Debug("keeping the hints for the next read")
+		}
+	}
+	return inv, err
+}
+
+// readHintsKey names a host for readWithHints: as written (spec, "" for this host), with
+// whether zfs runs there through sudo, which decides whether the names program may run,
+// and the ssh options that reach it. Two names for one host cost a second learning run.
+func readHintsKey(spec string, sudo bool, sshOptions []string) string {
+	if zfs.IsLocal(spec) {
+		spec = "local"
+	}
+	return strings.Join(append([]string{"read", spec, fmt.Sprint(sudo)}, sshOptions...), "\x00")
+}
+
+// readHintsFile names the hints file of the host keyed key; "" without a runtime directory.
+func readHintsFile(c *cli.Context, key string) string {
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(dir, "hints", "host-"+hex.EncodeToString(sum[:16])+".json")
 }
 
 // privateDir checks that dir is a directory (not a symlink) that only this user owns and

@@ -99,7 +99,7 @@ func TestLoadHintsOnlyFromAPrivatePlace(t *testing.T) {
 	if err := saveHints(good, &replicate.Hints{Sender: replicate.HostHints{Datasets: []string{"tank/a"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if h := loadHints(good); h == nil || len(h.Sender.Datasets) != 1 {
+	if h := loadHints[replicate.Hints](good); h == nil || len(h.Sender.Datasets) != 1 {
 		t.Fatalf("a private hints file was not read: %+v", h)
 	}
 	link := filepath.Join(dir, "link.json")
@@ -114,15 +114,62 @@ func TestLoadHintsOnlyFromAPrivatePlace(t *testing.T) {
 	must(os.WriteFile(shared, b, 0o666))
 	must(os.Chmod(shared, 0o666))
 	for _, f := range []string{link, fifo, shared} {
-		if h := loadHints(f); h != nil {
+		if h := loadHints[replicate.Hints](f); h != nil {
 			t.Errorf("%s was read: %+v", filepath.Base(f), h)
 		}
 	}
 	must(os.Chmod(dir, 0o777))
-	if h := loadHints(good); h != nil {
+	if h := loadHints[replicate.Hints](good); h != nil {
 		t.Errorf("a hints file in a directory others can write was read: %+v", h)
 	}
 	if err := saveHints(good, &replicate.Hints{}); err == nil {
 		t.Errorf("hints were written into a directory others can write")
+	}
+}
+
+// list and status keep hints per host, as push keeps them per peer: the first read of a
+// host learns whether the names program stands for the names listing there, the next reads
+// the names through it. What they print does not change.
+func TestListAndStatusKeepHintsPerHost(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	setupFakeZFS(t, "0")
+	withFakeSSH(t, filepath.Join(abs, "fakebin")+":/usr/bin:/bin")
+	dir := t.TempDir()
+	t.Setenv("ZFS_VM_LOCK_DIR", dir)
+	var rows []string // past what a small host has: read in two steps
+	for i := range 4 * 500 {
+		rows = append(rows, fmt.Sprintf("pool/tmpl@hourly-%d\tsnapshot\t%d\t%d\t-\t0\t0\t-\t-\t0\t1\t-", i, 1000+i, 1000+i))
+	}
+	withExtraRows(t, rows...)
+	run := func(args ...string) (string, string) {
+		t.Helper()
+		t.Setenv("FAKE_ZFS_LOG", filepath.Join(t.TempDir(), "log"))
+		out, zfsLog, status := runKeepPath(t, args...)
+		if status != 0 {
+			t.Fatalf("%q: status %d: %s", args, status, out)
+		}
+		return out, zfsLog
+	}
+	for _, args := range [][]string{{"list"}, {"list", "b"}} {
+		first, log := run(args...)
+		if strings.Count(log, namesListing) != 1 || strings.Count(log, namesProgram) != 1 {
+			t.Errorf("%q without hints did not list the names and run the program beside:\n%s", args, log)
+		}
+		next, log := run(args...)
+		if strings.Contains(log, namesListing) || strings.Count(log, namesProgram) != 1 {
+			t.Errorf("%q with hints did not read the names through the program alone:\n%s", args, log)
+		}
+		if next != first {
+			t.Errorf("%q printed\n%s\nwith hints, and without\n%s", args, next, first)
+		}
+	}
+	// status reads this host and the peer b as list did: with the same hints.
+	cfg := writeConfig(t, "[[peer]]\nname = \"b\"\nhost = \"b\"\ndirection = \"push\"\n")
+	if _, log := run("--config", cfg, "status"); strings.Contains(log, namesListing) || strings.Count(log, namesProgram) != 2 {
+		t.Errorf("status did not read the names of both hosts through the program, as list learned:\n%s", log)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "hints", "host-*.json"))
+	if len(files) != 2 { // this host's and b's
+		t.Errorf("hints files %q, want two", files)
 	}
 }

@@ -205,7 +205,8 @@ The configuration: peers for sync and the systemd timers, and what the hooks tag
 .I /run/zfs\-vm/
 Per\-peer lock files of push, pull and sync, their ssh control sockets, and in
 .I hints/
-what each replication found on both hosts last time (the datasets it read in full, the bases
+what each replication found on both hosts last time, and list and status on each host they
+read (the datasets it read in full, the bases
 its holds sit on, whether a host had few snapshots, the pools where a read\-only channel
 program finds zfs\-vm's snapshot names in place of listing every snapshot, or that it fails
 there), so that the next run reads them beside its first listings. A hint is only a guess:

@@ -78,7 +78,7 @@ func TestPeerListingLimitFromTheEnvironment(t *testing.T) {
 	remote := t.TempDir()
 	script := "#!/bin/sh\ncase \" $* \" in\n" +
 		"  *\" -o name \"*) true ;;\n" +
-		"  *\" -t filesystem,volume \"*) awk 'BEGIN { for (i = 0; i < 10000; i++) printf \"pool/d%d\\tfilesystem\\t%d\\t1\\t-\\t0\\t0\\t0\\t/pool/d%d\\t-\\t1\\t-\\n\", i, i + 10, i }' ;;\n" +
+		"  *\" -t filesystem,volume\"*) awk 'BEGIN { for (i = 0; i < 10000; i++) printf \"pool/d%d\\tfilesystem\\t%d\\t1\\t-\\t0\\t0\\t0\\t/pool/d%d\\t-\\t1\\t-\\n\", i, i + 10, i }' ;;\n" +
 		"  *) true ;;\nesac\n"
 	if err := os.WriteFile(filepath.Join(remote, "zfs"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,9 @@ func TestPeerListingLimitFromTheEnvironment(t *testing.T) {
 		mib    string
 		status int
 	}{{"", 0}, {"1", exitFailure}, {"8", 0}} {
-		ch := startChildEnv(t, append(os.Environ(), "ZFS_VM_PEER_LISTING_MIB="+c.mib), "list", "b")
+		// Each in a runtime directory of its own: the hints of one run would guess the next.
+		env := append(os.Environ(), "ZFS_VM_PEER_LISTING_MIB="+c.mib, "ZFS_VM_LOCK_DIR="+t.TempDir())
+		ch := startChildEnv(t, env, "list", "b")
 		status, _ := ch.wait(60 * time.Second)
 		if status != c.status {
 			t.Errorf("ZFS_VM_PEER_LISTING_MIB=%q: status %d, want %d; output %.300q", c.mib, status, c.status, ch.out.String())
