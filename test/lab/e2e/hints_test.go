@@ -40,6 +40,24 @@ for i in $(seq 20); do zfs snapshot $(for d in $(seq 30); do printf "$p/hourly/$
 		t.Errorf("the no-op push listed every snapshot's name, or did not run the names program on each side:\n%s", out)
 	}
 
+	// list reads a host as a push does and keeps hints per host: its first read of a host
+	// learns the names program beside the listing, the next reads the names through it alone.
+	for _, host := range []struct{ arg, pool string }{{"", src}, {"b", dst}} {
+		list := "zfs-vm -d list " + host.arg + " 2>/tmp/list.err"
+		first, learning := vmA.must(t, list), vmA.must(t, "cat /tmp/list.err")
+		next, read := vmA.must(t, list), vmA.must(t, "cat /tmp/list.err")
+		program := "zfs program -j -n " + host.pool + " /dev/stdin"
+		if !strings.Contains(learning, "-o name -s name") || !strings.Contains(learning, program) {
+			t.Errorf("list %s without hints did not run the names listing and the program beside it:\n%s", host.arg, learning)
+		}
+		if strings.Contains(read, "-o name -s name") || !strings.Contains(read, program) {
+			t.Errorf("list %s with hints listed every snapshot's name, or did not run the names program:\n%s", host.arg, read)
+		}
+		if first != next || !strings.Contains(first, host.pool+"/") {
+			t.Errorf("list %s printed\n%s\nthen\n%s", host.arg, first, next)
+		}
+	}
+
 	vmA.must(t, "zfs clone "+src+"/tmpl@zfs-vm:debian:3 "+src+"/c3 && echo own > /"+src+"/c3/own && zfs-vm tag "+src+"/c3")
 	out = vmA.must(t, push)
 	expectStreams(t, out, 1, "push of a clone made since the hints")
