@@ -112,7 +112,11 @@ func runList(c *cli.Context) error {
 		return err
 	}
 	defer host.Close()
-	inv, err := readWithHints(c, host, readHintsKey(spec, sudoOn(c), nil))
+	key := thisHostHintsKey
+	if !host.IsLocal() {
+		key = peerHintsKey(spec, sudoOn(c), nil)
+	}
+	inv, err := readWithHints(c, host, key)
 	if err != nil {
 		return err
 	}

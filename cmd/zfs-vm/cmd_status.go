@@ -101,9 +101,9 @@ func comparePeer(c *cli.Context, p config.Peer) peerOutcome {
 	done := make(chan struct{})
 	go func() { // both listings at once: the remote one is a round trip
 		defer close(done)
-		here, hereErr = readWithHints(c, zfs.Local(plog), readHintsKey("", false, nil))
+		here, hereErr = readWithHints(c, zfs.Local(plog), thisHostHintsKey)
 	}()
-	there, err = readWithHints(c, remote, readHintsKey(p.Host, *p.Sudo, p.SSHOptions))
+	there, err = readWithHints(c, remote, peerHintsKey(p.Host, *p.Sudo, p.SSHOptions))
 	<-done
 	if err == nil {
 		err = hereErr

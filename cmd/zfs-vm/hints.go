@@ -113,7 +113,8 @@ func saveHints(file string, h any) error {
 // readWithHints reads h's versions (zfs.Host.ListVersionsGuessing) guessing what the last
 // read of the same host by list or status left in the runtime directory, and keeps what
 // this one finds for the next: above all whether the names program stands for the names
-// listing there (zfs.Guess.Pools). key names the host as the caller reaches it (readHintsKey).
+// listing there (zfs.Guess.Pools). key names the host as the caller reaches it
+// (thisHostHintsKey, peerHintsKey).
 // push, pull and sync keep their own hints with the job's (runWithHints).
 func readWithHints(c *cli.Context, h *zfs.Host, key string) (*zfs.Inventory, error) {
 	file := readHintsFile(c, key)
@@ -135,14 +136,14 @@ func readWithHints(c *cli.Context, h *zfs.Host, key string) (*zfs.Inventory, err
 	return inv, err
 }
 
-// readHintsKey names a host for readWithHints: as written (spec, "" for this host), with
-// whether zfs runs there through sudo, which decides whether the names program may run,
-// and the ssh options that reach it. Two names for one host cost a second learning run.
-func readHintsKey(spec string, sudo bool, sshOptions []string) string {
-	if zfs.IsLocal(spec) {
-		spec = "local"
-	}
-	return strings.Join(append([]string{"read", spec, fmt.Sprint(sudo)}, sshOptions...), "\x00")
+// thisHostHintsKey names this host for readWithHints.
+const thisHostHintsKey = "read\x00this host"
+
+// peerHintsKey names a peer for readWithHints: as written (spec), with whether zfs runs there
+// through sudo, which decides whether the names program may run, and the ssh options that
+// reach it. Two names for one host cost a second learning run.
+func peerHintsKey(spec string, sudo bool, sshOptions []string) string {
+	return strings.Join(append([]string{"read", "peer", spec, fmt.Sprint(sudo)}, sshOptions...), "\x00")
 }
 
 // readHintsFile names the hints file of the host keyed key; "" without a runtime directory.
