@@ -46,6 +46,7 @@ type PeerDefaults struct {
 	Compress    string   `toml:"compress"`
 	BWLimit     string   `toml:"bwlimit"`
 	Mountable   *bool    `toml:"mountable"`
+	Streams     int      `toml:"streams"`
 	WarnBehind  int      `toml:"warn_behind"`
 	CritBehind  int      `toml:"crit_behind"`
 	WarnAge     string   `toml:"warn_age"`
@@ -76,6 +77,8 @@ type Peer struct {
 	// Mountable receives new filesystems mountable by `zfs mount -a` (at the mountpoint they
 	// inherit on the receiver) instead of with canmount=noauto.
 	Mountable *bool `toml:"mountable"`
+	// Streams is how many streams run at once (replicate.Executor.Streams); 0 for one.
+	Streams int `toml:"streams"`
 	// WarnBehind and CritBehind are `zfs-vm status`'s limits on the versions the receiver
 	// lacks, per streamline (0: not checked); WarnAge and CritAge on the time since the last
 	// successful sync, as Go durations ("36h"; empty: not checked).
@@ -306,6 +309,9 @@ func (c *Config) validate(path string, text []byte) error {
 		if _, err := replicate.ParseRate(p.BWLimit); err != nil {
 			return fail("peer.bwlimit", "peer %s: %v", p.Name, err)
 		}
+		if p.Streams < 0 || p.Streams > replicate.MaxStreams {
+			return fail("peer.streams", "peer %s: %d: use 1 to %d", p.Name, p.Streams, replicate.MaxStreams)
+		}
 		if key, err := p.checkThresholds(); err != nil {
 			return fail(key, "%v", err)
 		}
@@ -356,6 +362,7 @@ func (p Peer) Resolved(d PeerDefaults) Peer {
 	inherit(&p.WarnAge, d.WarnAge)
 	inherit(&p.CritAge, d.CritAge)
 	inherit(&p.Mountable, d.Mountable)
+	inherit(&p.Streams, d.Streams)
 	inherit(&p.Sudo, new(bool))
 	inherit(&p.Mountable, new(bool))
 	inherit(&p.Schedule, DefaultSchedule)

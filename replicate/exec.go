@@ -39,6 +39,9 @@ type Executor struct {
 	HoldTags *HoldTags
 	// Transport adds a compressor on the wire and a rate limit.
 	Transport Transport
+	// Streams is how many streams run at once (0 or 1: one at a time; at most MaxStreams).
+	// With a rate limit they run one at a time.
+	Streams int
 
 	wireOnce sync.Once
 	wire     wire
@@ -96,56 +99,122 @@ type Result struct {
 	holds   holdChanges // the base holds the run moved
 }
 
-// Run executes the plan's streams in order. A failed stream does not stop the others; the
-// streams that need what it would have brought are skipped.
+// Run executes the plan's streams, up to Streams of them at once, each after the earlier ones
+// it needs (see needs); one at a time, in the plan's order. A failed stream does not stop the
+// others; the streams that need what it would have brought are skipped.
 func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
-	var res Result
-	var holds holdChanges
-	defer func() { e.applyHolds(ctx, &holds) }()
-	failed := map[*zfs.Snapshot]bool{}
-	stopReported := false
-	for i, st := range plan.Streams {
-		if ctx.Err() != nil {
-			// One line says the run was stopped, whether or not a stream was running.
-			res.Skipped += len(plan.Streams) - i
-			if !stopReported {
-				res.Errors = append(res.Errors, &StoppedError{Cause: context.Cause(ctx)})
-			}
-			break
-		}
-		if st.From != nil && failed[st.From] {
-			res.Skipped++
-			res.Errors = append(res.Errors, &BlockedError{Snapshot: st.To.FullName(), Base: st.From.FullName()})
-			markFailed(failed, st)
-			continue
-		}
-		start := time.Now()
-		size, err := e.runStream(ctx, st)
-		if err != nil {
-			res.Errors = append(res.Errors, &StreamError{Stream: st, Err: err})
-			stopReported = stopReported || errors.As(err, new(*StoppedError))
-			markFailed(failed, st)
-			continue
-		}
-		res.Done++
-		res.Bytes += size
-		if res.ByStreamline == nil {
-			res.ByStreamline = map[string]uint64{}
-		}
-		res.ByStreamline[st.To.Tag.Streamline] += size
-		res.targets = append(res.targets, st.Target)
-		if st.Kind == Incremental {
-			holds.advance(st.From.FullName(), st.Base, st.To.FullName(), st.Target+"@"+st.To.Name)
-		} else {
-			holds.advance("", "", st.To.FullName(), st.Target+"@"+st.To.Name)
-		}
-		e.Log.WithFields(logrus.Fields{"kind": st.Kind.String(), "snapshot": st.To.FullName(),
-			"streamline": st.To.Tag.Streamline, "dataset": st.Target, "bytes": size,
-			"seconds": time.Since(start).Seconds()}).
-			Infof("%-11s %s  done in %.1fs", st.Kind, Describe(st), time.Since(start).Seconds())
+	r := &run{e: e, ctx: ctx, failed: map[*zfs.Snapshot]bool{}}
+	defer func() { e.applyHolds(ctx, &r.res.holds) }()
+	at := min(max(e.Streams, 1), MaxStreams)
+	if e.Transport.RateLimit > 0 {
+		at = 1 // the limit is the run's, not each stream's
 	}
-	res.holds = holds
-	return res
+	need := inOrder(len(plan.Streams))
+	if at > 1 {
+		need = needs(plan.Streams)
+	}
+	slots := make(chan struct{}, at)
+	done := make([]chan struct{}, len(plan.Streams))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i, st := range plan.Streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			for _, n := range need[i] {
+				<-done[n]
+			}
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			r.stream(st)
+		}()
+	}
+	wg.Wait()
+	if r.stopped > 0 && !r.stopReported {
+		// One line says the run was stopped, whether or not a stream was running.
+		r.res.Errors = append(r.res.Errors, &StoppedError{Cause: context.Cause(ctx)})
+	}
+	return r.res
+}
+
+// inOrder is needs for streams run one at a time: each waits for the one before.
+func inOrder(n int) [][]int {
+	out := make([][]int, n)
+	for i := 1; i < n; i++ {
+		out[i] = []int{i - 1}
+	}
+	return out
+}
+
+// MaxStreams is the most streams a run may have at once: a peer's multiplexed ssh connection
+// carries one session per stream, and OpenSSH's sshd allows 10 (MaxSessions).
+const MaxStreams = 8
+
+// run is one Executor.Run: what its streams, which may run at once, report.
+type run struct {
+	e            *Executor
+	ctx          context.Context
+	mu           sync.Mutex
+	res          Result
+	failed       map[*zfs.Snapshot]bool // the sender snapshots that failed streams would have brought
+	stopped      int                    // streams not started: the run was stopped
+	stopReported bool                   // a stream's error says so
+}
+
+// stream runs st unless the run was stopped or a stream it needs failed, and records the
+// outcome.
+func (r *run) stream(st *Stream) {
+	r.mu.Lock()
+	stopped := r.ctx.Err() != nil
+	if stopped {
+		r.res.Skipped++
+		r.stopped++
+	}
+	blocked := !stopped && st.From != nil && r.failed[st.From]
+	if blocked {
+		r.res.Skipped++
+		r.res.Errors = append(r.res.Errors, &BlockedError{Snapshot: st.To.FullName(), Base: st.From.FullName()})
+		markFailed(r.failed, st)
+	}
+	r.mu.Unlock()
+	if stopped || blocked {
+		return
+	}
+	start := time.Now()
+	size, err := r.e.runStream(r.ctx, st)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.res.Errors = append(r.res.Errors, &StreamError{Stream: st, Err: err})
+		r.stopReported = r.stopReported || errors.As(err, new(*StoppedError))
+		markFailed(r.failed, st)
+		return
+	}
+	r.done(st, size)
+	r.e.Log.WithFields(logrus.Fields{"kind": st.Kind.String(), "snapshot": st.To.FullName(),
+		"streamline": st.To.Tag.Streamline, "dataset": st.Target, "bytes": size,
+		"seconds": time.Since(start).Seconds()}).
+		Infof("%-11s %s  done in %.1fs", st.Kind, Describe(st), time.Since(start).Seconds())
+}
+
+// done records st received, size bytes, and the base holds it moves.
+func (r *run) done(st *Stream, size uint64) {
+	res := &r.res
+	res.Done++
+	res.Bytes += size
+	if res.ByStreamline == nil {
+		res.ByStreamline = map[string]uint64{}
+	}
+	res.ByStreamline[st.To.Tag.Streamline] += size
+	res.targets = append(res.targets, st.Target)
+	if st.Kind == Incremental {
+		res.holds.advance(st.From.FullName(), st.Base, st.To.FullName(), st.Target+"@"+st.To.Name)
+	} else {
+		res.holds.advance("", "", st.To.FullName(), st.Target+"@"+st.To.Name)
+	}
 }
 
 // markFailed records the sender snapshots that a failed stream would have brought.

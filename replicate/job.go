@@ -23,6 +23,8 @@ type Job struct {
 	Progress func(st *Stream, sent, total uint64)
 	// Transport is passed to the Executor: compression on the wire, rate limit.
 	Transport Transport
+	// Streams is passed to the Executor: how many streams run at once.
+	Streams int
 	// Hints, when set, are the Summary.Hints of this job's last run (empty for a first run),
 	// and the run learns what costs little to learn for the next (zfs.Guess.Learn).
 	Hints *Hints
@@ -153,7 +155,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		return nil, stopped(ctx, err)
 	}
 	ex := &Executor{Sender: j.Sender, Receiver: j.Receiver, Log: j.Log, HoldTags: j.HoldTags, Progress: j.Progress,
-		Transport: j.Transport}
+		Transport: j.Transport, Streams: j.Streams}
 	resumes, notes := FindResumes(src, dst, j.Options)
 	for _, n := range notes {
 		j.Log.Warn(n)

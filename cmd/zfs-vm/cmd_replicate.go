@@ -26,6 +26,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
+		&cli.IntFlag{Name: "streams", Value: 1, Usage: fmt.Sprintf("run up to `N` streams at once (1 to %d), each after those it needs (its base, the datasets above it): a template's clones go side by side; with --bwlimit one at a time", replicate.MaxStreams)},
 		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
 		outputFlag,
 		waitFlag,
@@ -41,7 +42,7 @@ var waitFlag = &cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` (30
 // default.
 func runtimeDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "runtime-dir", Aliases: []string{"lock-dir"}, EnvVars: []string{"ZFS_VM_RUNTIME_DIR", "ZFS_VM_LOCK_DIR"},
-		Usage: "`DIR` for per-peer lock files, ssh control sockets and the hints of the last run: per peer (push, pull, sync), per host (list, status) (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
+		Usage: "`DIR` for per-peer lock files, ssh control sockets and the hints of the last run: per pair (push, pull, sync), per host (list, status) (default: " + lock.DefaultDir + ", else $XDG_RUNTIME_DIR/zfs-vm when that is not writable)"}
 }
 
 // replicateDescription is push's and pull's: what is sent, and what is refused.
@@ -87,6 +88,10 @@ func runReplicate(c *cli.Context, push bool) error {
 	if err != nil {
 		return err
 	}
+	streams := c.Int("streams")
+	if streams < 1 || streams > replicate.MaxStreams {
+		return usageError("%s: --streams %d: use 1 to %d", c.Command.Name, streams, replicate.MaxStreams)
+	}
 	spec, err := hostArg(c, true)
 	if err != nil {
 		return err
@@ -121,6 +126,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	job.Log = log
 	job.Progress = newProgress(c.App.ErrWriter, debugOn(c))
 	job.Transport = transport
+	job.Streams = streams
 	if c.Bool("dry-run") {
 		refusals, err := printPlan(ctx(c), c.App.Writer, job)
 		if err != nil {

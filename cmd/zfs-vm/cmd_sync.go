@@ -267,6 +267,7 @@ func peerJob(p config.Peer, remote *zfs.Host, plog *logrus.Entry) *replicate.Job
 		replicate.Options{Streamlines: p.Streamlines, DestParent: p.Dest, SendFlags: flags, Mountable: *p.Mountable}, p.Name)
 	job.Log = plog
 	job.Transport = p.Transport()
+	job.Streams = p.Streams
 	return job
 }
 

@@ -48,6 +48,7 @@ Keys that apply to every peer that does not set the key itself:
 .BR compress ,
 .BR bwlimit ,
 .BR mountable ,
+.BR streams ,
 .BR warn_behind ,
 .BR crit_behind ,
 .BR warn_age " and"
@@ -112,6 +113,13 @@ As push/pull \-\-mountable: new received filesystems may be mounted by
 at the mountpoint they inherit on the receiver. By default they arrive
 .BR canmount=noauto .
 The sender's mountpoint and share properties are never received either way.
+.TP
+.BR streams " (integer, default 1)"
+As push/pull \-\-streams: up to this many streams (1 to 8) run at once, each after the ones it
+needs (the one that brings its base or origin, the ones into the datasets above or below
+its own), so that the clones of a template's version are received side by side. With
+.B bwlimit
+they run one at a time.
 .TP
 .BR warn_behind " (integer, default 0: not checked)"
 .B zfs\-vm status
