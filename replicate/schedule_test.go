@@ -1,12 +1,15 @@
 package replicate
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus/hooks/test"
 
@@ -75,6 +78,11 @@ func newRunLab(t *testing.T) *runLab {
 // run runs the streams of TestNeeds' plan, streams at a time, and returns the result and
 // the receives' log lines.
 func (l *runLab) run(streams int) (Result, []string) {
+	return l.runCtx(l.t.Context(), streams)
+}
+
+// runCtx is run under ctx.
+func (l *runLab) runCtx(ctx context.Context, streams int) (Result, []string) {
 	os.Remove(l.log)
 	src := zfstest.Inventory(l.t, append(tree,
 		"pool/c1/data",
@@ -84,7 +92,7 @@ func (l *runLab) run(streams int) (Result, []string) {
 	plan := Compute(src, zfstest.Inventory(l.t, "bk"), Options{DestParent: "bk"})
 	logger, _ := test.NewNullLogger()
 	ex := &Executor{Sender: zfs.Local(logger), Receiver: zfs.Local(logger), Log: logger, Streams: streams}
-	res := ex.Run(l.t.Context(), plan)
+	res := ex.Run(ctx, plan)
 	b, _ := os.ReadFile(l.log)
 	return res, strings.Split(strings.TrimSpace(string(b)), "\n")
 }
@@ -159,5 +167,26 @@ func TestRunStreamsAtOnceFailAsOneAtATime(t *testing.T) {
 	// The template's first stream fails: its second and the clones are skipped.
 	if want := "done 1, skipped 4, errors [*replicate.BlockedError *replicate.BlockedError *replicate.BlockedError *replicate.BlockedError *replicate.StreamError]"; outcome(one) != want || outcome(four) != want {
 		t.Errorf("one at a time: %s; four: %s; want %s", outcome(one), outcome(four), want)
+	}
+}
+
+// A run stopped while streams run at once says so once, and starts no other stream.
+func TestRunStreamsAtOnceStopped(t *testing.T) {
+	l := newRunLab(t)
+	for _, n := range []int{1, 4} {
+		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+		res, lines := l.runCtx(ctx, n)
+		cancel()
+		stopped := 0
+		for _, err := range res.Errors {
+			if errors.As(err, new(*StoppedError)) {
+				stopped++
+			}
+		}
+		// The stopped receive may end on its own (ReceiverGrace); no other starts.
+		if res.Done > 1 || res.Skipped != 5 || len(res.Errors) != 1 || stopped != 1 || len(lines) > 2 {
+			t.Errorf("%d at a time, stopped in the first stream: done %d, skipped %d, errors %v; receives:\n%s",
+				n, res.Done, res.Skipped, res.Errors, strings.Join(lines, "\n"))
+		}
 	}
 }
