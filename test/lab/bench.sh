@@ -389,6 +389,10 @@ zv='zfs-vm push -d sy/zv b' so='syncoid -r --no-sync-snap sy/src root@b:sy/so'
 echo
 echo "## 9. $SMALL small datasets A -> B: syncoid against zfs-vm, and the floor"
 counted "first sync, zfs-vm:" "$zv"; zv1=$(cat /tmp/zfs-vm-bench-last)
+# The same with four streams at once (--streams 4): the clones side by side once the
+# template's version is there. Into a dataset of its own, destroyed before the no-ops.
+on b 'zfs create sy/z4'
+counted "first sync, zfs-vm --streams 4:" "zfs-vm push --streams 4 -d sy/z4 b"; z41=$(cat /tmp/zfs-vm-bench-last)
 counted "first sync, syncoid:" "$so"; so1=$(cat /tmp/zfs-vm-bench-last)
 # The first sync's floor: one login, then the same streams as bare pipes, one after the other,
 # received with zfs-vm's options (resumable, unmounted, the sender's mount settings dropped).
@@ -399,7 +403,9 @@ zfs send sy/src/tmpl@zfs-vm:sy:1 | ssh -o ControlPath=/tmp/fl b $recv sy/fl/tmpl
 for i in \$(seq 1 $(( SMALL - 1 ))); do zfs send -i sy/src/tmpl@zfs-vm:sy:1 sy/src/ct/\$i@zfs-vm:sy:\$((i + 1)) |
   ssh -o ControlPath=/tmp/fl b $recv -o origin=sy/fl/tmpl@zfs-vm:sy:1 sy/fl/\$i; done
 ssh -o ControlPath=/tmp/fl -O exit b 2>/dev/null"; fl1=$(cat /tmp/zfs-vm-bench-last)
-on b 'zfs destroy -r sy/fl' # the no-ops below read all of B, as they did before it was made
+# The no-ops below read all of B, as they did before these were made. sy/z4's base holds
+# are released first.
+on b "$unhold; unhold sy/z4 && zfs destroy -r sy/z4 && zfs destroy -r sy/fl"
 zvn=() son=() fl=()
 for _ in $(seq 1 "$RUNS"); do
   counted "no-op, zfs-vm:" "$zv"; zvn+=("$(cat /tmp/zfs-vm-bench-last)")
@@ -412,6 +418,7 @@ zvm=$(med9 "${zvn[@]}") som=$(med9 "${son[@]}") flm=$(med9 "${fl[@]}")
 echo "medians: no-op zfs-vm $zvm s, syncoid $som s, floor $flm s"
 echo "no-op zfs-vm / floor = $(ratio "$zvm" "$flm")   no-op syncoid / zfs-vm = $(ratio "$som" "$zvm")   first sync syncoid / zfs-vm = $(ratio "$so1" "$zv1")"
 echo "first sync zfs-vm / its floor = $(ratio "$zv1" "$fl1")   first sync syncoid / floor = $(ratio "$so1" "$fl1")"
+echo "first sync with --streams 4: syncoid / zfs-vm = $(ratio "$so1" "$z41")   zfs-vm / the floor = $(ratio "$z41" "$fl1")"
 echo "clones kept as clones on B: syncoid $(on b "zfs list -H -o origin -r sy/so | grep -vc '^-\$'" || true)," \
   "zfs-vm $(on b "zfs list -H -o origin -r sy/zv | grep -vc '^-\$'" || true) (of $(( SMALL - 1 )))"
 rm -f /tmp/zfs-vm-bench-last
