@@ -25,6 +25,7 @@ schedule = "daily"
 direction = "push"
 compress = "zstd"
 mountable = true
+streams = 4
 
 [[peer]]
 name = "backup1"
@@ -41,6 +42,7 @@ schedule = "*-*-* 02:00"
 compress = "none"
 bwlimit = "10MiB"
 mountable = false
+streams = 1
 
 [hooks]
 tag = "selected"
@@ -64,6 +66,9 @@ timeout = "1m30s"
 	if tb, tm := b.Transport(), m.Transport(); tb.Compress != "zstd" || tb.RateLimit != 0 || tm.Compress != "" || tm.RateLimit != 10<<20 {
 		t.Errorf("transports: backup1 %+v, mirror %+v", tb, tm)
 	}
+	if b.Streams != 4 || m.Streams != 1 {
+		t.Errorf("streams: backup1 %d (from [defaults]), mirror %d", b.Streams, m.Streams)
+	}
 	if c.HookMode() != "selected" || c.Hooks.Containers[0] != "1007" || c.HookTimeout() != 90*time.Second {
 		t.Errorf("hooks %+v", c.Hooks)
 	}
@@ -82,6 +87,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad streamline", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nstreamlines = [\"x:y\"]\n", "peer.streamlines"},
 		{"bad compressor", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\ncompress = \"gzip\"\n", "z.toml:5: peer.compress: peer a: compressor \"gzip\": use zstd or none"},
 		{"bad bwlimit", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nbwlimit = \"fast\"\n", "z.toml:5: peer.bwlimit: peer a: bandwidth limit \"fast\""},
+		{"too many streams", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"push\"\nstreams = 9\n", "z.toml:5: peer.streams: peer a: 9: use 1 to 8"},
 		{"bad hook mode", "[hooks]\ntag = \"always\"\n", "z.toml:2: hooks.tag"},
 		{"mountable without dest", "[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"pull\"\nmountable = true\n", "z.toml:5: peer.mountable: peer a: mountable needs dest"},
 		{"mountable without dest by default", "[defaults]\nmountable = true\n[[peer]]\nname = \"a\"\nhost = \"h\"\ndirection = \"pull\"\n", "peer.mountable: peer a: mountable needs dest"},
