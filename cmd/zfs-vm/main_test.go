@@ -137,6 +137,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"list", "-o", "yaml"}, `list: -o "yaml": use text or json`},
 		{[]string{"push", "--compress", "gzip", "host"}, `push: --compress: compressor "gzip": use zstd or none`},
 		{[]string{"pull", "--bwlimit", "10 parsecs", "host"}, `pull: --bwlimit: bandwidth limit "10 parsecs"`},
+		{[]string{"push", "--streams", "0", "host"}, `push: --streams 0: use 1 to 8`},
+		{[]string{"pull", "--streams", "9", "host"}, `pull: --streams 9: use 1 to 8`},
 	}
 	for _, c := range cases {
 		out, zfsLog, status := run(t, "0", c.args...)
