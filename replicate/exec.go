@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,30 +110,13 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	if e.Transport.RateLimit > 0 {
 		at = 1 // the limit is the run's, not each stream's
 	}
-	need := inOrder(len(plan.Streams))
-	if at > 1 {
-		need = needs(plan.Streams)
-	}
-	slots := make(chan struct{}, at)
-	done := make([]chan struct{}, len(plan.Streams))
-	for i := range done {
-		done[i] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for i, st := range plan.Streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[i])
-			for _, n := range need[i] {
-				<-done[n]
-			}
-			slots <- struct{}{}
-			defer func() { <-slots }()
+	if at == 1 {
+		for _, st := range plan.Streams {
 			r.stream(st)
-		}()
+		}
+	} else {
+		r.atOnce(plan.Streams, at)
 	}
-	wg.Wait()
 	if r.stopped > 0 && !r.stopReported {
 		// One line says the run was stopped, whether or not a stream was running.
 		r.res.Errors = append(r.res.Errors, &StoppedError{Cause: context.Cause(ctx)})
@@ -140,13 +124,39 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) Result {
 	return r.res
 }
 
-// inOrder is needs for streams run one at a time: each waits for the one before.
-func inOrder(n int) [][]int {
-	out := make([][]int, n)
-	for i := 1; i < n; i++ {
-		out[i] = []int{i - 1}
+// atOnce runs streams, up to at of them at a time, each once the streams it needs have
+// ended; of the streams ready, the first in the plan's order goes first. Only running
+// streams have a goroutine.
+func (r *run) atOnce(streams []*Stream, at int) {
+	waiting := make([]int, len(streams)) // how many streams each one still waits for
+	next := make([][]int, len(streams))  // the streams waiting for each one
+	for j, need := range needs(streams) {
+		waiting[j] = len(need)
+		for _, i := range need {
+			next[i] = append(next[i], j)
+		}
 	}
-	return out
+	var ready []int // sorted
+	for j := range streams {
+		if waiting[j] == 0 {
+			ready = append(ready, j)
+		}
+	}
+	ended := make(chan int)
+	for running := 0; running > 0 || len(ready) > 0; running-- {
+		for ; running < at && len(ready) > 0; running++ {
+			j := ready[0]
+			ready = ready[1:]
+			go func() { r.stream(streams[j]); ended <- j }()
+		}
+		for _, j := range next[<-ended] {
+			waiting[j]--
+			if waiting[j] == 0 {
+				k, _ := slices.BinarySearch(ready, j)
+				ready = slices.Insert(ready, k, j)
+			}
+		}
+	}
 }
 
 // MaxStreams is the most streams a run may have at once: a peer's multiplexed ssh connection

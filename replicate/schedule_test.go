@@ -38,10 +38,10 @@ func TestNeeds(t *testing.T) {
 	equal(t, got, []string{
 		"0 full bk/tmpl>zfs-vm:d:1: ",
 		"1 incremental bk/tmpl>zfs-vm:d:3: 0",
-		"2 clone bk/c1>zfs-vm:d:4: 1,0",
-		"3 clone bk/c2>zfs-vm:d:5: 1,0",
+		"2 clone bk/c1>zfs-vm:d:4: 1",
+		"3 clone bk/c2>zfs-vm:d:5: 1",
 		"4 full bk/c1/data>zfs-vm:x:1: 2",
-		"5 clone bk/c3>zfs-vm:d:6: 1,0",
+		"5 clone bk/c3>zfs-vm:d:6: 1",
 	})
 }
 
@@ -97,6 +97,20 @@ func (l *runLab) runCtx(ctx context.Context, streams int) (Result, []string) {
 	return res, strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
+// overlap is the most receives running at once in the log's lines.
+func overlap(lines []string) int {
+	most, now := 0, 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "start ") {
+			now++
+		} else {
+			now--
+		}
+		most = max(most, now)
+	}
+	return most
+}
+
 // at returns the line number of line in lines, failing when it is not there.
 func at(t *testing.T, lines []string, line string) int {
 	t.Helper()
@@ -127,17 +141,15 @@ func TestRunStreamsAtOnce(t *testing.T) {
 	if lines[tmplDone] != "end bk/tmpl" {
 		t.Fatalf("the template's two streams did not run first, one after the other:\n%s", strings.Join(lines, "\n"))
 	}
-	var clones []int
 	for _, c := range []string{"bk/c1", "bk/c2", "bk/c3"} {
 		if at(t, lines, "start "+c) < tmplDone {
 			t.Errorf("%s started before the template's streams ended:\n%s", c, strings.Join(lines, "\n"))
 		}
-		clones = append(clones, at(t, lines, "start "+c))
 	}
 	if at(t, lines, "start bk/c1/data") < at(t, lines, "end bk/c1") {
 		t.Errorf("bk/c1/data started before bk/c1, its parent, was received:\n%s", strings.Join(lines, "\n"))
 	}
-	if slices.Max(clones) > at(t, lines, "end bk/c1") {
+	if overlap(lines) < 2 {
 		t.Errorf("the clones were not received side by side:\n%s", strings.Join(lines, "\n"))
 	}
 }
@@ -183,8 +195,9 @@ func TestRunStreamsAtOnceStopped(t *testing.T) {
 				stopped++
 			}
 		}
-		// The stopped receive may end on its own (ReceiverGrace); no other starts.
-		if res.Done > 1 || res.Skipped != 5 || len(res.Errors) != 1 || stopped != 1 || len(lines) > 2 {
+		// The first receive may not have started, or end on its own (ReceiverGrace); no
+		// other starts, and one error says the run was stopped.
+		if res.Done+res.Skipped != 6 || len(res.Errors) != 1 || stopped != 1 || len(lines) > 2 {
 			t.Errorf("%d at a time, stopped in the first stream: done %d, skipped %d, errors %v; receives:\n%s",
 				n, res.Done, res.Skipped, res.Errors, strings.Join(lines, "\n"))
 		}

@@ -26,7 +26,7 @@ func replicateFlags(destUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "compress", Usage: "compressor `NAME` on the wire: zstd (used when both hosts have it; else streams go uncompressed, with a warning) or none"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "limit the wire to `RATE` bytes per second: 500K, 10M (1000-based), 10MiB (1024-based)"},
 		&cli.BoolFlag{Name: "rollback", Usage: "roll back receiver datasets that diverged from the common version (destroys what came after it there; never clones)"},
-		&cli.IntFlag{Name: "streams", Value: 1, Usage: fmt.Sprintf("run up to `N` streams at once (1 to %d), each after those it needs (its base, the datasets above it): a template's clones go side by side; with --bwlimit one at a time", replicate.MaxStreams)},
+		&cli.IntFlag{Name: "streams", Value: 1, Usage: fmt.Sprintf("run up to `N` streams at once (1 to %d), each after those it needs (the one that brings its base or origin, those into its dataset or one above or below it): a template's clones go side by side; with --bwlimit one at a time", replicate.MaxStreams)},
 		&cli.BoolFlag{Name: "mountable", Usage: "let new received filesystems mount with zfs mount -a where they inherit on the receiver (never the sender's mountpoint; use with -d); default canmount=noauto"},
 		outputFlag,
 		waitFlag,

@@ -21,6 +21,7 @@ for c in 3 4 5 6; do
 done
 zfs create $p/c3/data && echo data > /$p/c3/data/f && zfs-vm tag -n data:1 $p/c3/data`)
 	vmB.must(t, "zfs create "+dst+"/vm && rm -f /tmp/streams-done")
+	t.Cleanup(func() { vmB.run("touch /tmp/streams-done") }) // the sampler stops, whatever happens
 	// B samples how many zfs receives run at once while the push runs.
 	peak := make(chan string, 1)
 	go func() {
