@@ -10,7 +10,8 @@ import (
 
 // TestPushStreamsAtOnce: push --streams 4 of a template with six clones (one with a child
 // dataset) receives the clones side by side on real ZFS, each as a clone of the received
-// template version, the child after its parent, and leaves nothing for a second push.
+// template version, the child after its parent, and leaves nothing for a second push; a sync
+// with streams = 4 in its configuration sends the clones' next versions side by side.
 func TestPushStreamsAtOnce(t *testing.T) {
 	src := vmA.pool(t, "strsrc")
 	dst := vmB.pool(t, "strdst")
@@ -20,23 +21,13 @@ for c in 3 4 5 6; do
   zfs clone $p/tmpl@zfs-vm:debian:3 $p/c$c && dd if=/dev/urandom of=/$p/c$c/own bs=64k count=8 status=none && zfs-vm tag $p/c$c
 done
 zfs create $p/c3/data && echo data > /$p/c3/data/f && zfs-vm tag -n data:1 $p/c3/data`)
-	vmB.must(t, "zfs create "+dst+"/vm && rm -f /tmp/streams-done")
-	t.Cleanup(func() { vmB.run("touch /tmp/streams-done") }) // the sampler stops, whatever happens
-	// B samples how many zfs receives run at once while the push runs.
-	peak := make(chan string, 1)
-	go func() {
-		out, _ := vmB.run(`m=0; for i in $(seq 3000); do
-  n=$(pgrep -fc '^zfs receive' || true); [ "$n" -gt "$m" ] && m=$n
-  [ -e /tmp/streams-done ] && break; sleep 0.05; done; echo $m`)
-		peak <- strings.TrimSpace(out)
-	}()
+	vmB.must(t, "zfs create "+dst+"/vm")
+
+	peak := sampleReceives(t)
 	out := vmA.must(t, "zfs-vm push --streams 4 -d "+dst+"/vm b")
-	vmB.must(t, "touch /tmp/streams-done")
 	expectStreams(t, out, 9, "push with --streams 4")
-	if n, _ := strconv.Atoi(<-peak); n < 2 {
+	if n := peak(); n < 2 {
 		t.Errorf("at most %d zfs receive ran at once on the receiver; want the clones side by side", n)
-	} else {
-		t.Logf("up to %d zfs receives at once", n)
 	}
 	checkTree(t, vmA, src, vmB, dst+"/vm")
 	for _, c := range []string{"c3", "c4", "c5", "c6"} {
@@ -44,8 +35,42 @@ zfs create $p/c3/data && echo data > /$p/c3/data/f && zfs-vm tag -n data:1 $p/c3
 			t.Errorf("%s arrived with origin %q, want the received debian:3", c, o)
 		}
 	}
-	if g, w := prop(t, vmB, "guid", dst+"/vm/c3/data@zfs-vm:data:1"), prop(t, vmA, "guid", src+"/c3/data@zfs-vm:data:1"); g != w {
-		t.Errorf("c3/data's version has guid %q on the receiver, %q on the sender", g, w)
-	}
+	sameGUID(t, vmA, src+"/c3/data@zfs-vm:data:1", vmB, dst+"/vm/c3/data@zfs-vm:data:1")
 	expectStreams(t, vmA.must(t, "zfs-vm push --streams 4 -d "+dst+"/vm b"), 0, "second push")
+
+	// sync with streams = 4 in its configuration: the clones' next versions side by side.
+	vmA.must(t, "p="+src+`; for c in 3 4 5 6; do dd if=/dev/urandom of=/$p/c$c/more bs=64k count=8 status=none && zfs-vm tag $p/c$c; done
+printf '[[peer]]\nname = "b"\nhost = "b"\ndirection = "push"\ndest = "`+dst+`/vm"\nstreams = 4\n' > /tmp/streams.toml`)
+	t.Cleanup(func() { vmA.run("rm -f /tmp/streams.toml") })
+	peak = sampleReceives(t)
+	out = vmA.must(t, "zfs-vm --config /tmp/streams.toml sync")
+	expectStreams(t, out, 4, "sync with streams = 4")
+	if n := peak(); n < 2 {
+		t.Errorf("at most %d zfs receive ran at once on the receiver during the sync; want its streams side by side", n)
+	}
+	checkTree(t, vmA, src, vmB, dst+"/vm")
+	expectStreams(t, vmA.must(t, "zfs-vm --config /tmp/streams.toml sync"), 0, "second sync")
+}
+
+// sampleReceives starts counting, every 50 ms on B, the zfs receives running there; the
+// function it returns stops that and returns the most seen at once. The sampler also stops
+// when the test ends, whatever happens.
+func sampleReceives(t *testing.T) func() int {
+	t.Helper()
+	vmB.must(t, "rm -f /tmp/streams-done")
+	peak := make(chan string, 1)
+	go func() {
+		out, _ := vmB.run(`m=0; for i in $(seq 6000); do
+  n=$(pgrep -fc '^zfs receive' || true); [ "$n" -gt "$m" ] && m=$n
+  [ -e /tmp/streams-done ] && break; sleep 0.05; done; echo $m`)
+		peak <- strings.TrimSpace(out)
+	}()
+	stop := func() { vmB.run("touch /tmp/streams-done") }
+	t.Cleanup(stop)
+	return func() int {
+		stop()
+		n, _ := strconv.Atoi(<-peak)
+		t.Logf("up to %d zfs receives at once", n)
+		return n
+	}
 }
