@@ -57,16 +57,18 @@ printf '[[peer]]\nname = "b"\nhost = "b"\ndirection = "push"\ndest = "`+dst+`/vm
 // when the test ends, whatever happens.
 func sampleReceives(t *testing.T) func() int {
 	t.Helper()
-	vmB.must(t, "rm -f /tmp/streams-done")
+	vmB.must(t, "rm -f /tmp/streams-done /tmp/streams-sampling")
 	peak := make(chan string, 1)
 	go func() {
-		out, _ := vmB.run(`m=0; for i in $(seq 6000); do
+		out, _ := vmB.run(`touch /tmp/streams-sampling; m=0; for i in $(seq 6000); do
   n=$(pgrep -fc '^zfs receive' || true); [ "$n" -gt "$m" ] && m=$n
   [ -e /tmp/streams-done ] && break; sleep 0.05; done; echo $m`)
 		peak <- strings.TrimSpace(out)
 	}()
 	stop := func() { vmB.run("touch /tmp/streams-done") }
 	t.Cleanup(stop)
+	// Sampling before the command starts: an ssh login takes seconds under TCG.
+	vmB.must(t, "for i in $(seq 300); do [ -e /tmp/streams-sampling ] && exit 0; sleep 0.1; done; exit 1")
 	return func() int {
 		stop()
 		n, _ := strconv.Atoi(<-peak)
