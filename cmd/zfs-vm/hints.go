@@ -46,16 +46,22 @@ func runWithHints(c *cli.Context, job *replicate.Job, lockName string) (*replica
 // hintsFile names the job's hints file, keyed by its peer lock, direction and streamlines;
 // "" without a runtime directory.
 func hintsFile(c *cli.Context, job *replicate.Job, lockName string) string {
-	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
-	if err != nil {
-		return ""
-	}
 	direction := "pull"
 	if job.Sender.IsLocal() {
 		direction = "push"
 	}
-	key := sha256.Sum256([]byte(strings.Join([]string{lockName, direction, strings.Join(job.Options.Streamlines, ",")}, "\x00")))
-	return filepath.Join(dir, "hints", hex.EncodeToString(key[:16])+".json")
+	return hintsPath(c, "", strings.Join([]string{lockName, direction, strings.Join(job.Options.Streamlines, ",")}, "\x00"))
+}
+
+// hintsPath names the hints file of key in the runtime directory's hints/, prefix and a hash
+// of key; "" without a runtime directory.
+func hintsPath(c *cli.Context, prefix, key string) string {
+	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(dir, "hints", prefix+hex.EncodeToString(sum[:16])+".json")
 }
 
 // loadHints reads a hints file (replicate.Hints or replicate.HostHints); nil when there is
@@ -117,7 +123,7 @@ func saveHints(file string, h any) error {
 // (thisHostHintsKey, peerHintsKey).
 // push, pull and sync keep their own hints with the job's (runWithHints).
 func readWithHints(c *cli.Context, h *zfs.Host, key string) (*zfs.Inventory, error) {
-	file := readHintsFile(c, key)
+	file := hintsPath(c, "host-", key)
 	if file == "" {
 		return h.ListVersions(ctx(c))
 	}
@@ -144,16 +150,6 @@ const thisHostHintsKey = "read\x00this host"
 // reach it. Two names for one host cost a second learning run.
 func peerHintsKey(spec string, sudo bool, sshOptions []string) string {
 	return strings.Join(append([]string{"read", "peer", spec, fmt.Sprint(sudo)}, sshOptions...), "\x00")
-}
-
-// readHintsFile names the hints file of the host keyed key; "" without a runtime directory.
-func readHintsFile(c *cli.Context, key string) string {
-	dir, err := lock.RuntimeDir(c.String("runtime-dir"))
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(key))
-	return filepath.Join(dir, "hints", "host-"+hex.EncodeToString(sum[:16])+".json")
 }
 
 // privateDir checks that dir is a directory (not a symlink) that only this user owns and
