@@ -17,16 +17,22 @@ import (
 	"github.com/zfs-vm/zfs-vm/zfs/zfstest"
 )
 
-// A stream waits for the earlier ones that bring its base or origin and for those into its
-// own dataset or one above or below it; the clones of a received version wait for that
-// stream only, not for each other.
-func TestNeeds(t *testing.T) {
+// treePlan is the plan of a first push of tree, with a third clone and a dataset below the
+// first, under bk.
+func treePlan(t *testing.T) *Plan {
 	src := zfstest.Inventory(t, append(tree,
 		"pool/c1/data",
 		"pool/c1/data@zfs-vm:x:1 #6",
 		"pool/c3 < pool/tmpl@zfs-vm:d:3",
 		"pool/c3@zfs-vm:d:6 #7")...)
-	plan := Compute(src, zfstest.Inventory(t, "bk"), Options{DestParent: "bk"})
+	return Compute(src, zfstest.Inventory(t, "bk"), Options{DestParent: "bk"})
+}
+
+// A stream waits for the earlier ones that bring its base or origin and for those into its
+// own dataset or one above or below it; the clones of a received version wait for that
+// stream only, not for each other.
+func TestNeeds(t *testing.T) {
+	plan := treePlan(t)
 	var got []string
 	for j, need := range needs(plan.Streams) {
 		var on []string
@@ -75,7 +81,7 @@ func newRunLab(t *testing.T) *runLab {
 	return l
 }
 
-// run runs the streams of TestNeeds' plan, streams at a time, and returns the result and
+// run runs the streams of treePlan, streams at a time, and returns the result and
 // the receives' log lines.
 func (l *runLab) run(streams int) (Result, []string) {
 	return l.runCtx(l.t.Context(), streams)
@@ -84,12 +90,7 @@ func (l *runLab) run(streams int) (Result, []string) {
 // runCtx is run under ctx.
 func (l *runLab) runCtx(ctx context.Context, streams int) (Result, []string) {
 	os.Remove(l.log)
-	src := zfstest.Inventory(l.t, append(tree,
-		"pool/c1/data",
-		"pool/c1/data@zfs-vm:x:1 #6",
-		"pool/c3 < pool/tmpl@zfs-vm:d:3",
-		"pool/c3@zfs-vm:d:6 #7")...)
-	plan := Compute(src, zfstest.Inventory(l.t, "bk"), Options{DestParent: "bk"})
+	plan := treePlan(l.t)
 	logger, _ := test.NewNullLogger()
 	ex := &Executor{Sender: zfs.Local(logger), Receiver: zfs.Local(logger), Log: logger, Streams: streams}
 	res := ex.Run(ctx, plan)
