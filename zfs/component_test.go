@@ -1,6 +1,7 @@
 package zfs_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -185,5 +186,76 @@ func TestListLineageTagNames(t *testing.T) {
 		if got := readLog(t, log); len(got) != len(c.want) {
 			t.Errorf("%s: a second call ran %q", c.name, got[len(c.want):])
 		}
+	}
+}
+
+// vanishingZFS puts a zfs in PATH whose host has tank/tmpl (with debian:1) and tank/gone
+// (with debian:2), and that destroys tank/gone between the first read's two steps: the first
+// datasets listing (every one, when always) lists it, and a snapshot listing that names it
+// fails as zfs does. It returns the file that logs each call's argv.
+func vanishingZFS(t *testing.T, always bool) string {
+	dir := t.TempDir()
+	row := func(name, typ string, guid int) string {
+		return fmt.Sprintf("%s\t%s\t%d\t%d\t-\t0\t4096\t0\t-\t-\t1700000000\t-\n", name, typ, guid, guid)
+	}
+	files := map[string]string{
+		"datasets":      row("tank", "filesystem", 1) + row("tank/tmpl", "filesystem", 2),
+		"gone-datasets": row("tank", "filesystem", 1) + row("tank/tmpl", "filesystem", 2) + row("tank/gone", "filesystem", 3),
+		"names":         "tank/gone@zfs-vm:debian:2\ntank/tmpl@zfs-vm:debian:1\n",
+		"snapshots":     row("tank/tmpl@zfs-vm:debian:1", "snapshot", 11),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := `[ -e "$d/read" ]`
+	if always {
+		first = "false"
+	}
+	script := `#!/bin/sh
+d=` + dir + `
+echo "$*" >> "$d/log"
+case "$*" in
+"list -H -p -t filesystem,volume "*)
+	if ` + first + `; then cat "$d/datasets"; else touch "$d/read"; cat "$d/gone-datasets"; fi ;;
+"list -H -t snapshot -o name -s name") cat "$d/names" ;;
+*" tank/gone"*) echo "cannot open 'tank/gone': dataset does not exist" >&2; exit 1 ;;
+"list -H -p -t snapshot -d 1 "*) cat "$d/snapshots" ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "zfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return filepath.Join(dir, "log")
+}
+
+// A dataset destroyed between a read's two steps (step 2's listing of it fails) is read
+// again once, and the host seen without it; a host that fails so twice fails the read.
+func TestDatasetDestroyedWhileReadIsReadAgain(t *testing.T) {
+	datasetListings := func(log string) int {
+		n := 0
+		for _, l := range readLog(t, log) {
+			if strings.HasPrefix(l, "list -H -p -t filesystem,volume ") {
+				n++
+			}
+		}
+		return n
+	}
+	log := vanishingZFS(t, false)
+	inv, err := zfs.Local(nil).ListVersionsGuessing(t.Context(), zfs.Guess{})
+	if err != nil {
+		t.Fatalf("read with tank/gone destroyed meanwhile: %v", err)
+	}
+	if max, _ := inv.MaxVersion("debian"); inv.Dataset("tank/gone") != nil || max != 1 || datasetListings(log) != 2 {
+		t.Errorf("after a dataset went away: tank/gone %v, debian's newest %d, %d datasets listings; want none, 1, 2",
+			inv.Dataset("tank/gone"), max, datasetListings(log))
+	}
+	log = vanishingZFS(t, true)
+	_, err = zfs.Local(nil).ListVersionsGuessing(t.Context(), zfs.Guess{})
+	if err == nil || !strings.Contains(err.Error(), "dataset does not exist") || datasetListings(log) != 2 {
+		t.Errorf("a listing that always fails: %v after %d datasets listings, want its error after 2", err, datasetListings(log))
 	}
 }

@@ -80,6 +80,8 @@ const SmallHost = 500
 //     host's pools, else by the names listing; with g.Learn (or when the pools changed)
 //     the program also runs beside the listing, to learn for the next run whether it can
 //     stand for it (Inventory.ProgramPools, Inventory.NoProgram; see program.go).
+//
+// A read whose step 2 finds a dataset of step 1 destroyed meanwhile is made again, once.
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
 	if !usableGuess(g.Datasets) {
 		g.Datasets = nil
@@ -98,6 +100,29 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 			return nil, err
 		}
 	}
+	inv, err := h.readGuessing(ctx, g)
+	if err != nil && ctx.Err() == nil && datasetVanished(err) {
+		// A dataset step 1 listed was destroyed before step 2 listed its snapshots (a
+		// container removed meanwhile): a second read sees the host without it, where the
+		// first would fail the run (or show a status CRITICAL) for a race. Once only: a
+		// host that keeps failing so is not racing.
+		if h.log != nil {
+			h.log.WithField("host", h.Name).WithError(err).Debug("a dataset went away while it was read: reading the host again")
+		}
+		inv, err = h.readGuessing(ctx, g)
+	}
+	return inv, err
+}
+
+// datasetVanished reports whether err is a listing that failed because a dataset it named
+// no longer exists (what `zfs list DATASET` says of one destroyed meanwhile).
+func datasetVanished(err error) bool {
+	var ce *CommandError
+	return errors.As(err, &ce) && strings.Contains(ce.Stderr, "dataset does not exist")
+}
+
+// readGuessing is one read of ListVersionsGuessing's two steps, past the small-host guess.
+func (h *Host) readGuessing(ctx context.Context, g Guess) (*Inventory, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	list := func(argv []string, each func(line []byte) error) error {
