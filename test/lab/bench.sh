@@ -248,7 +248,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0 && a != "-") printf "%.2f", 
 # looking at every snapshot costs at the least), and the p50 of `zfs-vm tag 1007` and of the
 # vzctl hook, on a changed container (tags a version) and an unchanged one (no-op), each as a
 # ratio against that listing. Goals (issue 16): <= 0.1 at 10k, and at 100k <= 1.2x the same
-# command's 10k figure (the last line).
+# command's 10k figure (the last line). Beside them, what OpenZFS itself costs at each level
+# for the container alone: one cheap command (`zfs get written`) and a bare `zfs snapshot`
+# (destroyed untimed before the next), so that growth of zfs-vm's figures can be told from
+# growth of the zfs commands it runs.
 if want 6; then
 on a "$img; zpool create -f sc \$(img sc 4G) && zfs create sc/private
 zfs create sc/tmpl && zfs-vm tag -n deb:1 sc/tmpl >/dev/null
@@ -263,10 +266,14 @@ lat6() { # $1: command, $2: run before each; prints the p50 in ms
 }
 echo
 echo "## 6. tag and hook latency against the names-only listing (p50 of $LAT_RUNS runs, ms, and the ratio)"
-printf '%-8s %9s %9s  %-16s %-16s %-16s %-16s\n' foreign names full "tag changed" "tag no-op" "hook changed" "hook no-op"
-have=0 first=() last=()
+printf '%-8s %9s %9s %8s %8s  %-16s %-16s %-16s %-16s\n' foreign names full "zfs get" snapshot "tag changed" "tag no-op" "hook changed" "hook no-op"
+have=0 first=() last=() zfs0=() zfs1=()
 for n in $SCALE; do
   grow a sc "$have" $(( n / 100 )); have=$(( n / 100 ))
+  zfs1=("$(lat6 "zfs get -H -o value written sc/private/1007" true)")
+  zfs1+=("$(lat6 "zfs snapshot sc/private/1007@floor" "zfs destroy sc/private/1007@floor >/dev/null 2>&1 || true")")
+  on a "zfs destroy sc/private/1007@floor"
+  [ ${#zfs0[@]} -gt 0 ] || zfs0=("${zfs1[@]}")
   names=$(on a "$ms; ms zfs list -H -t snapshot -o name -s name")
   full=- # today's 12-column listing, at the first level only (at 100k it takes many minutes)
   [ ${#first[@]} -gt 0 ] || full=$(on a "$ms; ms zfs list -H -p -t filesystem,volume,snapshot -o name,type,guid,createtxg,origin,used,referenced,written,mountpoint,userrefs,creation,receive_resume_token")
@@ -277,11 +284,11 @@ for n in $SCALE; do
   [ "$made" -eq $(( 2 * LAT_RUNS )) ] || echo "WARNING: $made versions made, want $(( 2 * LAT_RUNS )) (a changed run did not tag?)"
   last=("$tc" "$tn" "$hc" "$hn")
   [ ${#first[@]} -gt 0 ] || first=("${last[@]}")
-  printf '%-8s %9s %9s' "$n" "$names" "$full"
+  printf '%-8s %9s %9s %8s %8s' "$n" "$names" "$full" "${zfs1[0]}" "${zfs1[1]}"
   for v in "${last[@]}"; do printf '  %-16s' "$v ($(ratio "$v" "$names"))"; done
   echo
 done
-printf '%-28s' "last level / first level:"
+printf '%-28s %8s %8s' "last level / first level:" "$(ratio "${zfs1[0]}" "${zfs0[0]}")x" "$(ratio "${zfs1[1]}" "${zfs0[1]}")x"
 for i in 0 1 2 3; do printf '  %-16s' "$(ratio "${last[$i]}" "${first[$i]}")x"; done
 echo
 on a "$free; rm -rf /etc/vz /var/lib/vz"
@@ -291,7 +298,8 @@ fi
 # VERSIONS zfs-vm snapshots (10 streamlines) on A, all already on B; at each level of SCALE
 # foreign snapshots on each side, the p50 of a push that has nothing to do, by this zfs-vm
 # and by BASE_REF's. Goals (issue 16): <= 0.3x BASE_REF's at 10k, and <= 1.5x its own 10k
-# figure at 100k.
+# figure at 100k. Beside them, one cheap zfs command on A (`zfs get written` of one dataset):
+# how the zfs commands a push runs grow with the pool, zfs-vm aside.
 if want 7; then
 on a "$img; zpool create -f np \$(img np 4G) && zfs create np/img
 for k in \$(seq 1 10); do zfs create np/img/s\$k
@@ -305,20 +313,22 @@ lat7() { # $1: binary; prints the p50 in ms of a no-op push
 }
 echo
 echo "## 7. No-op push with $VERSIONS zfs-vm snapshots on each side (p50 of $LAT_RUNS runs, ms)"
-printf '%-8s %9s %12s %12s %8s\n' foreign names "zfs-vm" "$BASE_REF" ratio
-have=0 first=""
+printf '%-8s %9s %8s %12s %12s %8s\n' foreign names "zfs get" "zfs-vm" "$BASE_REF" ratio
+have=0 first="" get0=""
 for n in $SCALE; do
   grow a np "$have" $(( n / 100 )) & ga=$!; grow b np "$have" $(( n / 100 )) & gb=$!
   wait $ga; wait $gb; have=$(( n / 100 ))
   names=$(on a "$ms; ms zfs list -H -t snapshot -o name -s name")
+  get=$(for _ in $(seq 1 "$LAT_RUNS"); do on a "$ms; ms zfs get -H -o value written np/img/s1"; done | p50)
+  get0=${get0:-$get}
   now=$(lat7 zfs-vm) before=-
   # BASE_REF's at the first level only: past it, it reads every snapshot in full (127 s a
   # run at 10k), and the goal at the next level is against zfs-vm's own first figure.
   if [ -s "$base" ] && [ -z "$first" ]; then before=$(lat7 zfs-vm-base); fi
   first=${first:-$now}
-  printf '%-8s %9s %12s %12s %8s\n' "$n" "$names" "$now" "$before" "$(ratio "$now" "$before")"
+  printf '%-8s %9s %8s %12s %12s %8s\n' "$n" "$names" "$get" "$now" "$before" "$(ratio "$now" "$before")"
 done
-echo "last level / first level (zfs-vm): $(ratio "$now" "$first")x"
+echo "last level / first level: zfs-vm $(ratio "$now" "$first")x, zfs get $(ratio "$get" "$get0")x"
 on a "$free"; on b "$free"
 fi
 
