@@ -61,3 +61,37 @@ zfs create lt/bk && zfs snapshot lt/bk@zfs-vm:lt:7`)
 	expectStreams(t, out, 3, "push of lt:1, lt:7 and lt:2")
 	sameGUID(t, vmA, "lt/ct@zfs-vm:lt:2", vmB, "ltdst/ct@zfs-vm:lt:2")
 }
+
+// TestDatasetDestroyedWhileReadIsReadAgain: a dataset with a version destroyed between a
+// read's two steps (a zfs wrapper destroys it once the first datasets listing and the names
+// listing have both ended) makes real zfs's step 2 listing fail; list reads the host again,
+// once, and shows it without that dataset.
+func TestDatasetDestroyedWhileReadIsReadAgain(t *testing.T) {
+	vmA.pool(t, "gn")
+	t.Cleanup(func() { vmA.run("rm -rf /tmp/gnbin /tmp/gn.err") })
+	vmA.must(t, `zfs create gn/keep && zfs-vm tag -n keep:1 gn/keep >/dev/null
+zfs create gn/gone && zfs-vm tag -n gone:1 gn/gone >/dev/null
+mkdir -p /tmp/gnbin && cat > /tmp/gnbin/zfs <<'EOF'
+#!/bin/sh
+/usr/sbin/zfs "$@"; rc=$?
+case "$*" in
+"list -H -t snapshot -o name -s name") touch /tmp/gnbin/names ;;
+"list -H -p -t filesystem,volume "*)
+	if [ ! -e /tmp/gnbin/destroyed ]; then
+		for _ in $(seq 100); do [ -e /tmp/gnbin/names ] && break; sleep 0.1; done
+		/usr/sbin/zfs destroy -r gn/gone && touch /tmp/gnbin/destroyed
+	fi ;;
+esac
+exit $rc
+EOF
+chmod +x /tmp/gnbin/zfs`)
+	out := vmA.must(t, "rm -rf /run/zfs-vm/hints; PATH=/tmp/gnbin:$PATH zfs-vm -d list 2>/tmp/gn.err; echo ---; cat /tmp/gn.err; ls /tmp/gnbin")
+	table, log, _ := strings.Cut(out, "---")
+	if !strings.Contains(log, "destroyed") || !strings.Contains(log, "dataset does not exist") ||
+		!strings.Contains(log, "reading the host again") {
+		t.Fatalf("the wrapper did not destroy gn/gone between the steps, or step 2 did not fail:\n%s", out)
+	}
+	if !strings.Contains(table, "gn/keep") || strings.Contains(table, "gn/gone") {
+		t.Errorf("list after gn/gone went away:\n%s", table)
+	}
+}
