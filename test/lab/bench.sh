@@ -271,7 +271,9 @@ have=0 first=() last=() zfs0=() zfs1=()
 for n in $SCALE; do
   grow a sc "$have" $(( n / 100 )); have=$(( n / 100 ))
   zfs1=("$(lat6 "zfs get -H -o value written sc/private/1007" true)")
-  zfs1+=("$(lat6 "zfs snapshot sc/private/1007@floor" "zfs destroy sc/private/1007@floor >/dev/null 2>&1 || true")")
+  # A run whose untimed destroy fails is not timed (its snapshot would fail fast, a false
+  # low floor).
+  zfs1+=("$(lat6 "zfs snapshot sc/private/1007@floor" "if zfs list sc/private/1007@floor >/dev/null 2>&1; then zfs destroy sc/private/1007@floor || exit 1; fi")")
   on a "zfs destroy sc/private/1007@floor"
   [ ${#zfs0[@]} -gt 0 ] || zfs0=("${zfs1[@]}")
   names=$(on a "$ms; ms zfs list -H -t snapshot -o name -s name")

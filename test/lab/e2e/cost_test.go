@@ -69,8 +69,10 @@ zfs create lt/bk && zfs snapshot lt/bk@zfs-vm:lt:7`)
 func TestDatasetDestroyedWhileReadIsReadAgain(t *testing.T) {
 	vmA.pool(t, "gn")
 	t.Cleanup(func() { vmA.run("rm -rf /tmp/gnbin /tmp/gn.err") })
-	vmA.must(t, `zfs create gn/keep && zfs-vm tag -n keep:1 gn/keep >/dev/null
-zfs create gn/gone && zfs-vm tag -n gone:1 gn/gone >/dev/null
+	// tag holds its snapshot: gn/gone's is released, so that the wrapper can destroy it.
+	vmA.must(t, `rm -rf /tmp/gnbin
+zfs create gn/keep && zfs-vm tag -n keep:1 gn/keep >/dev/null
+zfs create gn/gone && zfs-vm tag -n gone:1 gn/gone >/dev/null && zfs release zfs-vm gn/gone@zfs-vm:gone:1
 mkdir -p /tmp/gnbin && cat > /tmp/gnbin/zfs <<'EOF'
 #!/bin/sh
 /usr/sbin/zfs "$@"; rc=$?
@@ -79,19 +81,20 @@ case "$*" in
 "list -H -p -t filesystem,volume "*)
 	if [ ! -e /tmp/gnbin/destroyed ]; then
 		for _ in $(seq 100); do [ -e /tmp/gnbin/names ] && break; sleep 0.1; done
-		/usr/sbin/zfs destroy -r gn/gone && touch /tmp/gnbin/destroyed
+		/usr/sbin/zfs destroy -r gn/gone >&2 && touch /tmp/gnbin/destroyed
 	fi ;;
 esac
 exit $rc
 EOF
 chmod +x /tmp/gnbin/zfs`)
-	out := vmA.must(t, "rm -rf /run/zfs-vm/hints; PATH=/tmp/gnbin:$PATH zfs-vm -d list 2>/tmp/gn.err; echo ---; cat /tmp/gn.err; ls /tmp/gnbin")
+	out := vmA.must(t, `rm -rf /run/zfs-vm/hints; PATH=/tmp/gnbin:$PATH zfs-vm -d list 2>/tmp/gn.err || echo "list failed: $?"
+echo ---; cat /tmp/gn.err; if [ -e /tmp/gnbin/destroyed ]; then echo "gn/gone DESTROYED"; fi`)
 	table, log, _ := strings.Cut(out, "---")
-	if !strings.Contains(log, "destroyed") || !strings.Contains(log, "dataset does not exist") ||
+	if !strings.Contains(log, "gn/gone DESTROYED") || !strings.Contains(log, "dataset does not exist") ||
 		!strings.Contains(log, "reading the host again") {
 		t.Fatalf("the wrapper did not destroy gn/gone between the steps, or step 2 did not fail:\n%s", out)
 	}
-	if !strings.Contains(table, "gn/keep") || strings.Contains(table, "gn/gone") {
+	if !strings.Contains(table, "gn/keep") || strings.Contains(table, "gn/gone") || strings.Contains(table, "list failed") {
 		t.Errorf("list after gn/gone went away:\n%s", table)
 	}
 }
