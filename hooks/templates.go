@@ -24,7 +24,8 @@ import (
 //
 // An entry is a container ID or name, a dataset or a mountpoint (as for `zfs-vm tag`). It
 // returns one line per template done; the error names those that failed, the others are
-// still tagged.
+// still tagged. A dataset renamed or destroyed between its two listings gets the host read
+// again, once.
 func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if r.Config.HookMode() == "off" {
 		return []string{"nothing to do: hooks.tag is off"}, nil
@@ -44,14 +45,38 @@ func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if err := r.Host.Run(ctx, "zpool", "sync"); err != nil {
 		return nil, err
 	}
-	inv, err := r.Host.ListDatasets(ctx)
+	inv, ds, errs, err := r.readTemplates(ctx)
+	if err != nil && ctx.Err() == nil && zfs.DatasetVanished(err) {
+		// A dataset of a template's lineage renamed or destroyed between the two listings:
+		// the host read again, once, rather than every template failed for a race.
+		inv, ds, errs, err = r.readTemplates(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
-	resolver := &vzmap.Resolver{Managers: r.Managers}
-	var ds []*zfs.Dataset
 	var lines []string
-	var errs []error
+	for i, t := range r.Config.Hooks.Templates {
+		if ds[i] == nil {
+			continue
+		}
+		line, err := r.template(ctx, inv, t, ds[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("template %s (%s): %w", t, ds[i].Name, err))
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return lines, joinErrors(errs, len(r.Config.Hooks.Templates))
+}
+
+// readTemplates lists the host's datasets, resolves each template to its dataset (nil, and an
+// error in errs, for one that does not resolve) and lists the snapshots of their lineages.
+func (r *Runner) readTemplates(ctx context.Context) (inv *zfs.Inventory, ds []*zfs.Dataset, errs []error, err error) {
+	inv, err = r.Host.ListDatasets(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	resolver := &vzmap.Resolver{Managers: r.Managers}
 	for _, t := range r.Config.Hooks.Templates {
 		d, err := resolver.Resolve(inv, t)
 		if err == nil {
@@ -67,20 +92,9 @@ func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 		ds = append(ds, d)
 	}
 	if err := r.Host.ListLineage(ctx, inv, nonNil(ds)...); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	for i, t := range r.Config.Hooks.Templates {
-		if ds[i] == nil {
-			continue
-		}
-		line, err := r.template(ctx, inv, t, ds[i])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("template %s (%s): %w", t, ds[i].Name, err))
-			continue
-		}
-		lines = append(lines, line)
-	}
-	return lines, joinErrors(errs, len(r.Config.Hooks.Templates))
+	return inv, ds, errs, nil
 }
 
 // joinErrors makes one line of the templates' errors (nil when there are none).

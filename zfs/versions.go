@@ -101,7 +101,7 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 		}
 	}
 	inv, err := h.readGuessing(ctx, g)
-	if err != nil && ctx.Err() == nil && datasetVanished(err) {
+	if err != nil && ctx.Err() == nil && DatasetVanished(err) {
 		// A dataset step 1 listed was destroyed before step 2 listed its snapshots (a
 		// container removed meanwhile): a second read sees the host without it, where the
 		// first would fail the run (or show a status CRITICAL) for a race. Once only: a
@@ -114,9 +114,9 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 	return inv, err
 }
 
-// datasetVanished reports whether err is a listing that failed because a dataset it named
-// no longer exists (what `zfs list DATASET` says of one destroyed meanwhile).
-func datasetVanished(err error) bool {
+// DatasetVanished reports whether err is a listing that failed because a dataset it named
+// no longer exists (what `zfs list DATASET` says of one renamed or destroyed meanwhile).
+func DatasetVanished(err error) bool {
 	var ce *CommandError
 	return errors.As(err, &ce) && strings.Contains(ce.Stderr, "dataset does not exist")
 }

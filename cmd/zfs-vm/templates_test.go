@@ -126,3 +126,16 @@ func TestHookTemplatesTakeTheTagLock(t *testing.T) {
 		t.Errorf("no tag lock taken in %s: %v", dir, err)
 	}
 }
+
+// A template's dataset gone between the dataset listing and the lineage's snapshot listing
+// (renamed or destroyed meanwhile) gets the host read again, once, not every template failed.
+func TestHookTemplatesReadAgainWhenADatasetWentAway(t *testing.T) {
+	t.Setenv("FAKE_ZFS_GONE_ONCE", "pool/tmpl")
+	out, zfsLog, status := run(t, "0", "--config", templatesConfig(t, "pool/tmpl"), "hook", "templates")
+	if status != 0 || !strings.Contains(out, "unchanged since pool/tmpl@zfs-vm:debian:2") {
+		t.Errorf("status %d: %s", status, out)
+	}
+	if n := strings.Count(zfsLog, datasetListing); n != 2 {
+		t.Errorf("%d dataset listings, want 2:\n%s", n, zfsLog)
+	}
+}
