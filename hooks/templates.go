@@ -24,8 +24,8 @@ import (
 //
 // An entry is a container ID or name, a dataset or a mountpoint (as for `zfs-vm tag`). It
 // returns one line per template done; the error names those that failed, the others are
-// still tagged. A dataset renamed or destroyed between its two listings gets the host read
-// again, once.
+// still tagged. A dataset of a template's lineage renamed or destroyed between the two
+// listings gets the host read again, once.
 func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if r.Config.HookMode() == "off" {
 		return []string{"nothing to do: hooks.tag is off"}, nil
@@ -49,6 +49,9 @@ func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if err != nil && ctx.Err() == nil && zfs.DatasetVanished(err) {
 		// A dataset of a template's lineage renamed or destroyed between the two listings:
 		// the host read again, once, rather than every template failed for a race.
+		if r.Log != nil {
+			r.Log.WithError(err).Debug("a dataset went away while it was read: reading the host again")
+		}
 		inv, ds, errs, err = r.readTemplates(ctx)
 	}
 	if err != nil {

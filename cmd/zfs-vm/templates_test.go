@@ -128,7 +128,8 @@ func TestHookTemplatesTakeTheTagLock(t *testing.T) {
 }
 
 // A template's dataset gone between the dataset listing and the lineage's snapshot listing
-// (renamed or destroyed meanwhile) gets the host read again, once, not every template failed.
+// (renamed or destroyed meanwhile) gets the host read again, once, not every template failed;
+// one that fails so again fails the run.
 func TestHookTemplatesReadAgainWhenADatasetWentAway(t *testing.T) {
 	t.Setenv("FAKE_ZFS_GONE_ONCE", "pool/tmpl")
 	out, zfsLog, status := run(t, "0", "--config", templatesConfig(t, "pool/tmpl"), "hook", "templates")
@@ -137,5 +138,11 @@ func TestHookTemplatesReadAgainWhenADatasetWentAway(t *testing.T) {
 	}
 	if n := strings.Count(zfsLog, datasetListing); n != 2 {
 		t.Errorf("%d dataset listings, want 2:\n%s", n, zfsLog)
+	}
+	t.Setenv("FAKE_ZFS_GONE_ALWAYS", "1")
+	out, zfsLog, status = run(t, "0", "--config", templatesConfig(t, "pool/tmpl"), "hook", "templates")
+	if status == 0 || !strings.Contains(out, "cannot open 'pool/tmpl': dataset does not exist") ||
+		strings.Count(zfsLog, datasetListing) != 2 {
+		t.Errorf("gone at every read: status %d, %d dataset listings (want 2): %s", status, strings.Count(zfsLog, datasetListing), out)
 	}
 }
