@@ -45,15 +45,13 @@ func (r *Runner) Templates(ctx context.Context) ([]string, error) {
 	if err := r.Host.Run(ctx, "zpool", "sync"); err != nil {
 		return nil, err
 	}
-	inv, ds, errs, err := r.readTemplates(ctx)
-	if err != nil && ctx.Err() == nil && zfs.DatasetVanished(err) {
-		// A dataset of a template's lineage renamed or destroyed between the two listings:
-		// the host read again, once, rather than every template failed for a race.
-		if r.Log != nil {
-			r.Log.WithError(err).Debug("a dataset went away while it was read: reading the host again")
-		}
+	var inv *zfs.Inventory
+	var ds []*zfs.Dataset
+	var errs []error
+	err := zfs.ReadAgainIfVanished(ctx, r.Log, func() (err error) {
 		inv, ds, errs, err = r.readTemplates(ctx)
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Reading for replication and `list`.
@@ -81,7 +83,8 @@ const SmallHost = 500
 //     the program also runs beside the listing, to learn for the next run whether it can
 //     stand for it (Inventory.ProgramPools, Inventory.NoProgram; see program.go).
 //
-// A read whose step 2 finds a dataset of step 1 destroyed meanwhile is made again, once.
+// A read whose step 2 finds a dataset of step 1 renamed or destroyed meanwhile is made again,
+// once (ReadAgainIfVanished).
 func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, error) {
 	if !usableGuess(g.Datasets) {
 		g.Datasets = nil
@@ -100,18 +103,32 @@ func (h *Host) ListVersionsGuessing(ctx context.Context, g Guess) (*Inventory, e
 			return nil, err
 		}
 	}
-	inv, err := h.readGuessing(ctx, g)
-	if err != nil && ctx.Err() == nil && DatasetVanished(err) {
-		// A dataset step 1 listed was destroyed before step 2 listed its snapshots (a
-		// container removed meanwhile): a second read sees the host without it, where the
-		// first would fail the run (or show a status CRITICAL) for a race. Once only: a
-		// host that keeps failing so is not racing.
-		if h.log != nil {
-			h.log.WithField("host", h.Name).WithError(err).Debug("a dataset went away while it was read: reading the host again")
-		}
-		inv, err = h.readGuessing(ctx, g)
+	var log logrus.FieldLogger
+	if h.log != nil {
+		log = h.log.WithField("host", h.Name)
 	}
+	var inv *Inventory
+	err := ReadAgainIfVanished(ctx, log, func() (err error) {
+		inv, err = h.readGuessing(ctx, g)
+		return err
+	})
 	return inv, err
+}
+
+// ReadAgainIfVanished runs read, a read of a host in more than one listing, and runs it once
+// more when it failed because a dataset an earlier listing found was renamed or destroyed
+// before a later one named it (DatasetVanished): the second read sees the host without it,
+// where the first would fail a run (or show a status CRITICAL) for a race. Once only: a host
+// that keeps failing so is not racing. log, when not nil, says why at debug level.
+func ReadAgainIfVanished(ctx context.Context, log logrus.FieldLogger, read func() error) error {
+	err := read()
+	if err == nil || ctx.Err() != nil || !DatasetVanished(err) {
+		return err
+	}
+	if log != nil {
+		log.WithError(err).Debug("a dataset went away while it was read: reading the host again")
+	}
+	return read()
 }
 
 // DatasetVanished reports whether err is a listing that failed because a dataset it named
