@@ -264,10 +264,22 @@ versions='zfs list -H -t snapshot -o name -d 1 sc/private/1007 | wc -l'
 lat6() { # $1: command, $2: run before each; prints the p50 in ms
   for _ in $(seq 1 "$LAT_RUNS"); do on a "$ms; $2; ms $1 </dev/null"; done | p50
 }
+# Where a tag's time goes: a zfs (and zpool) first in PATH that logs how long each call took.
+timed_zfs='#!/bin/sh
+n=${0##*/}; real=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$n")
+s=$(date +%s%N); "$real" "$@"; rc=$?
+printf "%6d ms  %s %s\n" $(( ($(date +%s%N) - s) / 1000000 )) "$n" "$*" | cut -c1-140 >> /tmp/timed-zfs.log
+exit $rc'
+printf '%s\n' "$timed_zfs" | on a "mkdir -p /tmp/timed && cat > /tmp/timed/zfs && chmod +x /tmp/timed/zfs && ln -sf zfs /tmp/timed/zpool"
+breakdown() { # $1: label, $2: run before; one timed `zfs-vm tag 1007` and its zfs commands
+  on a "$ms; $2; rm -f /tmp/timed-zfs.log; t=\$(PATH=/tmp/timed:\$PATH ms zfs-vm tag 1007 </dev/null)
+    echo \"  $1: \$t ms, of which zfs commands \$(awk '{s+=\$1} END {print s+0}' /tmp/timed-zfs.log) ms:\"
+    sed 's/^/    /' /tmp/timed-zfs.log"
+}
 echo
 echo "## 6. tag and hook latency against the names-only listing (p50 of $LAT_RUNS runs, ms, and the ratio)"
 printf '%-8s %9s %9s %8s %8s  %-16s %-16s %-16s %-16s\n' foreign names full "zfs get" snapshot "tag changed" "tag no-op" "hook changed" "hook no-op"
-have=0 first=() last=() zfs0=() zfs1=()
+have=0 first=() last=() zfs0=() zfs1=() why=
 for n in $SCALE; do
   grow a sc "$have" $(( n / 100 )); have=$(( n / 100 ))
   zfs1=("$(lat6 "zfs get -H -o value written sc/private/1007" true)")
@@ -284,6 +296,7 @@ for n in $SCALE; do
   hc=$(lat6 "$hook" "$write"); hn=$(lat6 "$hook" true)
   made=$(( $(on a "$versions") - before ))
   [ "$made" -eq $(( 2 * LAT_RUNS )) ] || echo "WARNING: $made versions made, want $(( 2 * LAT_RUNS )) (a changed run did not tag?)"
+  why+=$'\n'"at $n foreign snapshots:"$'\n'"$(breakdown "tag changed" "$write")"$'\n'"$(breakdown "tag no-op" true)"
   last=("$tc" "$tn" "$hc" "$hn")
   [ ${#first[@]} -gt 0 ] || first=("${last[@]}")
   printf '%-8s %9s %9s %8s %8s' "$n" "$names" "$full" "${zfs1[0]}" "${zfs1[1]}"
@@ -293,7 +306,10 @@ done
 printf '%-28s %8s %8s' "last level / first level:" "$(ratio "${zfs1[0]}" "${zfs0[0]}")x" "$(ratio "${zfs1[1]}" "${zfs0[1]}")x"
 for i in 0 1 2 3; do printf '  %-16s' "$(ratio "${last[$i]}" "${first[$i]}")x"; done
 echo
-on a "$free; rm -rf /etc/vz /var/lib/vz"
+echo
+echo "### 6b. Where one tag's time goes: each zfs command it ran, timed by a wrapper (one run each)"
+echo "$why"
+on a "$free; rm -rf /etc/vz /var/lib/vz /tmp/timed /tmp/timed-zfs.log"
 fi
 
 # --- 7. A no-op push against the pool's snapshots ----------------------------------------
