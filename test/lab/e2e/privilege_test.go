@@ -69,6 +69,25 @@ zfs allow -u zv send,snapshot,hold,release npa`)
 	}
 }
 
+// serveOnB lets A's root log in to B's root as "bserve" with a key of its own that B's
+// authorized_keys forces to `zfs-vm serve ARGS`, until the test ends.
+func serveOnB(t *testing.T, args string) {
+	t.Helper()
+	vmA.must(t, `[ -e /root/.ssh/serve_key ] || ssh-keygen -q -t ed25519 -N '' -C zfs-vm-serve-lab -f /root/.ssh/serve_key
+cp /root/.ssh/config /root/.ssh/config.before-serve
+sed -e 's/^Host b$/Host bserve/' -e 's|^  IdentityFile .*|  IdentityFile /root/.ssh/serve_key\n  IdentitiesOnly yes|' /root/.ssh/config.before-serve > /tmp/bserve.conf
+cat /tmp/bserve.conf >> /root/.ssh/config`)
+	t.Cleanup(func() {
+		vmA.run("mv /root/.ssh/config.before-serve /root/.ssh/config")
+		vmB.run("sed -i '/zfs-vm-serve-lab/d' /root/.ssh/authorized_keys")
+	})
+	pub := strings.TrimSpace(vmA.must(t, "cat /root/.ssh/serve_key.pub"))
+	line := `command="/usr/bin/zfs-vm serve ` + args + `",restrict ` + pub + "\n"
+	if out, err := vmB.run("cat >> /root/.ssh/authorized_keys", line); err != nil {
+		t.Fatalf("authorized_keys: %v %s", err, out)
+	}
+}
+
 // TestForcedCommandPushPull: b lets a new key of a's root in only through
 // `zfs-vm serve` (receive below svb/in, send below svb/src). A push of a template and its
 // clone (zstd on the wire) and a pull run through it unchanged; a command zfs-vm does not
@@ -79,19 +98,7 @@ zfs allow -u zv send,snapshot,hold,release npa`)
 func TestForcedCommandPushPull(t *testing.T) {
 	vmA.pool(t, "sva")
 	vmB.pool(t, "svb")
-	vmA.must(t, `[ -e /root/.ssh/serve_key ] || ssh-keygen -q -t ed25519 -N '' -C zfs-vm-serve-lab -f /root/.ssh/serve_key
-cp /root/.ssh/config /root/.ssh/config.before-serve
-sed -e 's/^Host b$/Host bserve/' -e 's|^  IdentityFile .*|  IdentityFile /root/.ssh/serve_key\n  IdentitiesOnly yes|' /root/.ssh/config.before-serve > /tmp/bserve.conf
-cat /tmp/bserve.conf >> /root/.ssh/config`)
-	t.Cleanup(func() {
-		vmA.run("mv /root/.ssh/config.before-serve /root/.ssh/config")
-		vmB.run("sed -i '/zfs-vm-serve-lab/d' /root/.ssh/authorized_keys")
-	})
-	pub := strings.TrimSpace(vmA.must(t, "cat /root/.ssh/serve_key.pub"))
-	line := `command="/usr/bin/zfs-vm serve --allow-receive svb/in --allow-send svb/src",restrict ` + pub + "\n"
-	if out, err := vmB.run("cat >> /root/.ssh/authorized_keys", line); err != nil {
-		t.Fatalf("authorized_keys: %v %s", err, out)
-	}
+	serveOnB(t, "--allow-receive svb/in --allow-send svb/src")
 	vmA.must(t, `zfs create sva/tmpl && echo v1 > /sva/tmpl/f && zfs-vm tag -n sv:1 sva/tmpl
 zfs clone sva/tmpl@zfs-vm:sv:1 sva/c1 && echo c > /sva/c1/g && zfs-vm tag sva/c1
 zfs create sva/back`)
