@@ -297,6 +297,10 @@ for n in $SCALE; do
   made=$(( $(on a "$versions") - before ))
   [ "$made" -eq $(( 2 * LAT_RUNS )) ] || echo "WARNING: $made versions made, want $(( 2 * LAT_RUNS )) (a changed run did not tag?)"
   why+=$'\n'"at $n foreign snapshots:"$'\n'"$(breakdown "tag changed" "$write")"$'\n'"$(breakdown "tag no-op" true)"
+  # The versions this level made are released and destroyed, so that every level reads the
+  # same lineage and only the foreign snapshots differ (the container has none of its own).
+  on a "zfs list -H -t snapshot -o name -d 1 sc/private/1007 | while read -r s; do zfs release zfs-vm \"\$s\" && zfs destroy \"\$s\" || exit 1; done
+    [ \$(zfs list -H -t snapshot -o name -d 1 sc/private/1007 | wc -l) -eq 0 ]" || { echo "6: the container's versions were not destroyed" >&2; exit 1; }
   last=("$tc" "$tn" "$hc" "$hn")
   [ ${#first[@]} -gt 0 ] || first=("${last[@]}")
   printf '%-8s %9s %9s %8s %8s' "$n" "$names" "$full" "${zfs1[0]}" "${zfs1[1]}"
