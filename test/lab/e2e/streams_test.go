@@ -69,8 +69,8 @@ func checkWideTree(t *testing.T, sender *vm, src string, receiver *vm, dst strin
 }
 
 // TestPullStreamsAtOnceCompressed: B pulls makeWideTree's tree from A with --streams 4 and
-// zstd on the wire: the clones are received side by side, each decompressed stream checked
-// before zfs receive reads it, and the tree arrives as a push would bring it.
+// zstd on the wire: every stream is compressed on A, the clones are received side by side,
+// and the tree arrives as a push would bring it.
 func TestPullStreamsAtOnceCompressed(t *testing.T) {
 	src := vmA.pool(t, "spsrc")
 	dst := vmB.pool(t, "spdst")
