@@ -20,6 +20,8 @@
 #   SECTIONS     which sections to run (default "1 2 3 4 5 6 7 8 9")
 #   VARIANTS     which variants of section 1 to time (default "a b c d j k e f g i h"); a
 #                variant left out prints as "-"
+#   ZFS_VM_LAB_MEM  each guest's memory in MiB (default 2048, see vm.sh); the ARC's counters
+#                in section 6b show whether the pool's metadata fits
 # Pools live on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -271,10 +273,15 @@ s=$(date +%s%N); "$real" "$@"; rc=$?
 printf "%6d ms  %s %s\n" $(( ($(date +%s%N) - s) / 1000000 )) "$n" "$*" | cut -c1-140 >> /tmp/timed-zfs.log
 exit $rc'
 printf '%s\n' "$timed_zfs" | on a "mkdir -p /tmp/timed && cat > /tmp/timed/zfs && chmod +x /tmp/timed/zfs && ln -sf zfs /tmp/timed/zpool"
+# arc prints the ARC's counters that tell whether the pool's metadata fits in the guest's
+# memory: its size and limit, the metadata it holds, and the metadata reads it missed.
+arc='arc() { awk '"'"'$1 ~ /^(size|c_max|arc_meta_used|metadata_size|demand_metadata_misses|prefetch_metadata_misses)$/ {printf "%s=%s ", $1, $3} END {print ""}'"'"' /proc/spl/kstat/zfs/arcstats; }'
 breakdown() { # $1: label, $2: run before; one timed `zfs-vm tag 1007` and its zfs commands
-  on a "$ms; $2; rm -f /tmp/timed-zfs.log; t=\$(PATH=/tmp/timed:\$PATH ms zfs-vm tag 1007 </dev/null)
+  on a "$ms; $arc; $2; rm -f /tmp/timed-zfs.log; before=\$(arc)
+    t=\$(PATH=/tmp/timed:\$PATH ms zfs-vm tag 1007 </dev/null)
     echo \"  $1: \$t ms, of which zfs commands \$(awk '{s+=\$1} END {print s+0}' /tmp/timed-zfs.log) ms:\"
-    sed 's/^/    /' /tmp/timed-zfs.log"
+    sed 's/^/    /' /tmp/timed-zfs.log
+    echo \"    ARC before: \$before\"; echo \"    ARC after:  \$(arc)\""
 }
 echo
 echo "## 6. tag and hook latency against the names-only listing (p50 of $LAT_RUNS runs, ms, and the ratio)"
@@ -296,7 +303,9 @@ for n in $SCALE; do
   hc=$(lat6 "$hook" "$write"); hn=$(lat6 "$hook" true)
   made=$(( $(on a "$versions") - before ))
   [ "$made" -eq $(( 2 * LAT_RUNS )) ] || echo "WARNING: $made versions made, want $(( 2 * LAT_RUNS )) (a changed run did not tag?)"
-  why+=$'\n'"at $n foreign snapshots:"$'\n'"$(breakdown "tag changed" "$write")"$'\n'"$(breakdown "tag no-op" true)"
+  # A bare `zpool sync` with nothing dirty: the transaction group's own cost at this level.
+  sync=$(lat6 "zpool sync sc" true)
+  why+=$'\n'"at $n foreign snapshots (a bare zpool sync: $sync ms, p50 of $LAT_RUNS):"$'\n'"$(breakdown "tag changed" "$write")"$'\n'"$(breakdown "tag no-op" true)"
   # The versions this level made are released and destroyed, so that every level reads the
   # same lineage and only the foreign snapshots differ (the container has none of its own).
   on a "zfs list -H -t snapshot -o name -d 1 sc/private/1007 | while read -r s; do zfs release zfs-vm \"\$s\" && zfs destroy \"\$s\" || exit 1; done
