@@ -339,6 +339,27 @@ done"
 on b "$img; zpool create -f np \$(img np 4G) && zfs create np/vm"
 on a 'zfs-vm push -d np/vm b >/dev/null 2>&1'
 many a np; many b np
+# check7 LEVEL: after the timings, that the push is still right at this many foreign
+# snapshots (issue 16 point 2): a new version arrives with its guid, no foreign snapshot of
+# A's goes to B, and a snapshot B's replica took of its own is refused as a divergence, not
+# overwritten. Any failure stops the benchmark.
+check7() {
+  local v guid_a guid_b out
+  v=$(on a "echo \$RANDOM >> /np/img/s1/f && zfs-vm tag np/img/s1" | sed 's/.*@zfs-vm:s1://')
+  on a 'zfs-vm push -d np/vm b >/dev/null 2>&1' || { echo "7: FAILED: pushing s1:$v at $1 foreign snapshots" >&2; exit 1; }
+  guid_a=$(on a "zfs get -H -o value guid np/img/s1@zfs-vm:s1:$v")
+  read -r replica guid_b < <(on b "zfs list -H -t snapshot -o name,guid -r np/vm | grep '@zfs-vm:s1:$v\b'" | sed 's/@[^\t]*//')
+  [ -n "$guid_b" ] && [ "$guid_a" = "$guid_b" ] || { echo "7: FAILED: s1:$v on B has guid '$guid_b', on A $guid_a" >&2; exit 1; }
+  [ "$(on b "zfs list -H -t snapshot -o name -r np/vm | grep -vc @zfs-vm:" || true)" -eq 0 ] || { echo "7: FAILED: foreign snapshots of A's were sent to B" >&2; exit 1; }
+  on b "zfs snapshot $replica@hourly"
+  on a "echo \$RANDOM >> /np/img/s1/f && zfs-vm tag np/img/s1 >/dev/null"
+  if out=$(on a 'zfs-vm push -d np/vm b 2>&1'); then echo "7: FAILED: a push over $replica@hourly went through" >&2; exit 1; fi
+  grep -q "receiver dataset $replica diverged: it has snapshots the sender lacks after .*: $replica@hourly" <<<"$out" ||
+    { echo "7: FAILED: the push over $replica@hourly said: $out" >&2; exit 1; }
+  on b "zfs destroy $replica@hourly"
+  on a 'zfs-vm push -d np/vm b >/dev/null 2>&1' || { echo "7: FAILED: the push after $replica@hourly was removed" >&2; exit 1; }
+  echo "checked at $1: s1:$v arrived with its guid ($guid_a), no snapshot but zfs-vm's reached B, and a snapshot of B's own on $replica was refused as a divergence"
+}
 lat7() { # $1: binary; prints the p50 in ms of a no-op push
   for _ in $(seq 1 "$LAT_RUNS"); do on a "$ms; ms $1 push -d np/vm b"; done | p50
 }
@@ -360,6 +381,7 @@ for n in $SCALE; do
   printf '%-8s %9s %8s %12s %12s %8s\n' "$n" "$names" "$get" "$now" "$before" "$(ratio "$now" "$before")"
 done
 echo "last level / first level: zfs-vm $(ratio "$now" "$first")x, zfs get $(ratio "$get" "$get0")x"
+check7 "$n"
 on a "$free"; on b "$free"
 fi
 
