@@ -20,8 +20,9 @@
 #   SECTIONS     which sections to run (default "1 2 3 4 5 6 7 8 9")
 #   VARIANTS     which variants of section 1 to time (default "a b c d j k e f g i h"); a
 #                variant left out prints as "-"
-#   ZFS_VM_LAB_MEM  each guest's memory in MiB (default 2048, see vm.sh); the ARC's counters
-#                in section 6b show whether the pool's metadata fits
+#   ZFS_VM_LAB_MEM  each guest's memory in MiB (default 2048, see vm.sh; the header prints
+#                what the guest sees). Section 6 at 100k depends on it (BENCHMARKS.md); the
+#                ARC's counters in section 6b show whether the pool's metadata fits
 # Pools live on each VM's scratch disk (/dev/vdb, see vm.sh), not on its root fs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,7 +66,7 @@ img='img() { case $1 in dst) off=$((12 << 30));; *) off=0;; esac
 free="zpool list -H -o name | xargs -r -n1 zpool destroy -f; losetup -D"
 
 echo "# zfs-vm benchmarks, $(date -u +%Y-%m-%d), $(nproc) host cores, qemu accel $("$vm" accel)"
-echo "# guest: $(on a 'zfs version | head -1; uname -r' | tr '\n' ' ')"
+echo "# guest: $(on a 'zfs version | head -1; uname -r; echo "$(( $(awk "/^MemTotal/ {print \$2}" /proc/meminfo) / 1024 )) MiB memory"' | tr '\n' ' ')"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
