@@ -345,7 +345,7 @@ many a np; many b np
 # A's goes to B, and a snapshot B's replica took of its own is refused as a divergence, not
 # overwritten. Any failure stops the benchmark.
 check7() {
-  local v guid_a guid_b out
+  local v guid_a guid_b replica out
   v=$(on a "echo \$RANDOM >> /np/img/s1/f && zfs-vm tag np/img/s1" | sed 's/.*@zfs-vm:s1://')
   on a 'zfs-vm push -d np/vm b >/dev/null 2>&1' || { echo "7: FAILED: pushing s1:$v at $1 foreign snapshots" >&2; exit 1; }
   guid_a=$(on a "zfs get -H -o value guid np/img/s1@zfs-vm:s1:$v")
