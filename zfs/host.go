@@ -437,6 +437,10 @@ func (h *Host) Run(ctx context.Context, argv ...string) error {
 }
 
 func (h *Host) commandError(argv []string, stderr string, err error) error {
+	var connect *ConnectError
+	if errors.As(err, &connect) {
+		return connect // the command never ran: the host was out of reach
+	}
 	var exitErr *exec.ExitError
 	if h.ssh != nil && errors.As(err, &exitErr) && exitErr.ExitCode() == 255 {
 		// ssh itself failed (connection, authentication) rather than the remote command.
@@ -508,7 +512,8 @@ func (h *Host) listError(err error) error {
 	var ce *CommandError
 	var tl *OutputTooLargeError
 	var mc *MissingCommandError
-	if errors.As(err, &ce) || errors.As(err, &tl) || errors.As(err, &mc) {
+	var connect *ConnectError
+	if errors.As(err, &ce) || errors.As(err, &tl) || errors.As(err, &mc) || errors.As(err, &connect) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", h.Name, err)
@@ -532,10 +537,16 @@ type sshConn struct {
 	// master: a command that finds the master gone opens its own connection, which must go
 	// through the same ProxyJump, identity and known_hosts.
 	extra []string
+	// config is ssh -G's answer when the dialer had it (DialOptions.Config).
+	config *SSHConfig
 	// timeouts are the -o options of zfs-vm's default timeouts that the user did not set
 	// (see timeoutArgs); every ssh invocation gets them.
 	timeouts []string
 	log      logrus.FieldLogger
+	// up is closed once the master connection is up or failed (upErr); nil for a host that
+	// is never connected (Unconnected). timeouts are set before it closes.
+	up    chan struct{}
+	upErr error
 }
 
 var hostPattern = regexp.MustCompile(`^(?:([A-Za-z0-9._][A-Za-z0-9._-]*)@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$`)
@@ -566,27 +577,64 @@ type DialOptions struct {
 	// ExtraArgs are passed to every ssh run before the host (e.g. -o options from the
 	// config).
 	ExtraArgs []string
+	// Config, when set, is what `ssh -G` said for the same spec and ExtraArgs (read for the
+	// peer's lock); nil to ask it again.
+	Config *SSHConfig
 }
 
 // Dial opens one ssh master connection to spec ([user@]host[:port]) using the user's own ssh
 // configuration, agent and known_hosts. Every later command to the host reuses it.
 func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLogger) (*Host, error) {
+	h, err := DialInBackground(ctx, spec, opt, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.ssh.wait(ctx); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// DialInBackground is Dial returning at once: the master connection is opened while the
+// caller reads this machine (a push lists its own pool meanwhile), and the host's commands
+// wait for it. When it cannot be opened, every command fails with its *ConnectError. Only a
+// bad spec or no room for the control socket is returned here.
+func DialInBackground(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLogger) (*Host, error) {
 	c, err := newSSHConn(spec, opt, log)
 	if err != nil {
 		return nil, err
 	}
-	c.timeouts = timeoutArgs(ctx, opt.ExtraArgs, c.port, c.target)
-	dir := c.dir
+	c.up = make(chan struct{})
+	go func() {
+		defer close(c.up)
+		c.upErr = c.openMaster(ctx, spec)
+	}()
+	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
+}
+
+// ConnectError is a host whose ssh master connection could not be opened.
+type ConnectError struct {
+	Host string
+	Msg  string // the first line worth showing of what ssh said
+}
+
+func (e *ConnectError) Error() string { return fmt.Sprintf("cannot connect to %s: %s", e.Host, e.Msg) }
+
+// openMaster starts the master connection (ssh -f returns once it is up) and returns a
+// *ConnectError when it is not; the control directory is then removed.
+func (c *sshConn) openMaster(ctx context.Context, spec string) error {
+	c.timeouts = timeoutArgs(ctx, c.config, c.extra, c.port, c.target)
 	cmd := stopGently(exec.CommandContext(ctx, "ssh", c.masterArgs()...))
-	if log != nil {
-		log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
+	if c.log != nil {
+		c.log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
 	// ssh -f keeps running in the background; its stderr must be a file, not a pipe that
 	// Wait would wait on.
-	errFile, err := os.CreateTemp(dir, "stderr")
+	errFile, err := os.CreateTemp(c.dir, "stderr")
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		os.RemoveAll(c.dir)
+		return &ConnectError{Host: spec, Msg: err.Error()}
 	}
 	defer errFile.Close()
 	cmd.Stderr = errFile
@@ -594,10 +642,24 @@ func Dial(ctx context.Context, spec string, opt DialOptions, log logrus.FieldLog
 		// The server's banner lands here too: read a bounded amount of it.
 		msg := make([]byte, maxStderr)
 		n, _ := io.ReadFull(io.NewSectionReader(errFile, 0, maxStderr), msg)
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cannot connect to %s: %s", spec, FirstLine(string(msg[:n]), err))
+		os.RemoveAll(c.dir)
+		return &ConnectError{Host: spec, Msg: FirstLine(string(msg[:n]), err)}
 	}
-	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
+	return nil
+}
+
+// wait returns once the master connection is up (nil) or could not be opened (its
+// *ConnectError), or ctx ends. A host made by Unconnected has nothing to wait for.
+func (c *sshConn) wait(ctx context.Context) error {
+	if c.up == nil {
+		return nil
+	}
+	select {
+	case <-c.up:
+		return c.upErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // newSSHConn makes the private directory of spec's control socket, in opt.ControlDir.
@@ -610,7 +672,7 @@ func newSSHConn(spec string, opt DialOptions, log logrus.FieldLogger) (*sshConn,
 	if err != nil {
 		return nil, err
 	}
-	return &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, log: log}, nil
+	return &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, config: opt.Config, log: log}, nil
 }
 
 // FirstLine returns the first line of a command's output worth showing in a one-line error:
@@ -662,9 +724,16 @@ func (c *sshConn) exitArgs() []string {
 	return append(c.baseArgs(), "-O", "exit", c.target)
 }
 
-// close ends the master and removes its directory. It runs after the run's context may have
-// been cancelled (a signal, --timeout), so it has its own bound.
+// close ends the master and removes its directory, once the master is up (a failed master
+// left nothing to end). It runs after the run's context may have been cancelled (a signal,
+// --timeout), so it has its own bound; the dial, under that context, ends with it.
 func (c *sshConn) close() error {
+	if c.up != nil {
+		<-c.up
+		if c.upErr != nil {
+			return nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*StopDelay)
 	defer cancel()
 	cmd := stopGently(exec.CommandContext(ctx, "ssh", c.exitArgs()...))

@@ -49,8 +49,14 @@ func (h *Host) helperWords(argv []string) []string {
 	return append([]string{"env", remoteSearchPath}, argv...)
 }
 
-// command runs one remote shell line over the host's ssh master.
+// command runs one remote shell line over the host's ssh master, once the master is up (see
+// DialInBackground). When it could not be opened the command's Start returns why.
 func (h *Host) command(ctx context.Context, line string) *exec.Cmd {
+	if err := h.ssh.wait(ctx); err != nil {
+		cmd := exec.CommandContext(ctx, "ssh")
+		cmd.Err = err
+		return cmd
+	}
 	cmd := stopGently(exec.CommandContext(ctx, "ssh", h.ssh.args(line)...))
 	if h.log != nil {
 		h.log.WithField("host", h.Name).Debugf("exec: %s", QuoteCommand(cmd.Args))

@@ -30,8 +30,8 @@ const sshProbeTimeout = 10 * time.Second
 // ssh_config. OpenSSH keeps the first value it sees of an option, command line before files,
 // so these defaults must come after extra on the command line, and must be left out where
 // ssh_config sets them (a -o of ours would otherwise beat the user's file).
-func timeoutArgs(ctx context.Context, extra []string, port, target string) []string {
-	set := effectiveOptions(ctx, extra, port, target)
+func timeoutArgs(ctx context.Context, known *SSHConfig, extra []string, port, target string) []string {
+	set := effectiveOptions(ctx, known, extra, port, target)
 	var a []string
 	if v, ok := set["connecttimeout"]; !ok || v == "none" {
 		a = append(a, "-o", "ConnectTimeout="+DefaultConnectTimeout)
@@ -47,10 +47,17 @@ func timeoutArgs(ctx context.Context, extra []string, port, target string) []str
 }
 
 // effectiveOptions asks ssh what it would use for target (`ssh -G`, which reads the
-// configuration files and the command line and connects nowhere): lower-case option names
-// to values. When ssh cannot say (an old OpenSSH), it is what extra sets.
-func effectiveOptions(ctx context.Context, extra []string, port, target string) map[string]string {
-	set, err := sshConfig(ctx, extra, port, target)
+// configuration files and the command line and connects nowhere), unless known already says:
+// lower-case option names to values. When ssh cannot say (an old OpenSSH), it is what extra
+// sets.
+func effectiveOptions(ctx context.Context, known *SSHConfig, extra []string, port, target string) map[string]string {
+	var set map[string]string
+	var err error
+	if known != nil {
+		set = known.set
+	} else {
+		set, err = sshConfig(ctx, extra, port, target)
+	}
 	if _, ok := set["serveraliveinterval"]; err != nil || !ok {
 		return optionsGiven(extra)
 	}
@@ -90,17 +97,40 @@ func sshConfig(ctx context.Context, extra []string, port, target string) (map[st
 // says: it applies ~/.ssh/config (a Host alias's HostName and Port) and connects nowhere. Two
 // spellings of one machine resolve alike. The user is left out.
 func ResolveHost(ctx context.Context, spec string, extra []string) (host, port string, err error) {
-	target, p, err := ParseHostSpec(spec)
+	c, err := ReadSSHConfig(ctx, spec, extra)
 	if err != nil {
 		return "", "", err
+	}
+	return c.Resolve()
+}
+
+// SSHConfig is what `ssh -G` said it would use for one host spec and options. Read once, it
+// serves both the peer's lock (Resolve) and Dial (DialOptions.Config): under a slow CPU each
+// ssh run costs a noticeable share of a run that has nothing to send.
+type SSHConfig struct {
+	target string
+	set    map[string]string
+}
+
+// ReadSSHConfig asks `ssh -G` what it would use for spec ([user@]host[:port]) with the
+// options extra; it connects nowhere.
+func ReadSSHConfig(ctx context.Context, spec string, extra []string) (*SSHConfig, error) {
+	target, p, err := ParseHostSpec(spec)
+	if err != nil {
+		return nil, err
 	}
 	set, err := sshConfig(ctx, extra, p, target)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	host, port = set["hostname"], set["port"]
+	return &SSHConfig{target: target, set: set}, nil
+}
+
+// Resolve returns the host name and port ssh connects to (see ResolveHost).
+func (c *SSHConfig) Resolve() (host, port string, err error) {
+	host, port = c.set["hostname"], c.set["port"]
 	if host == "" || port == "" {
-		return "", "", fmt.Errorf("ssh -G %s: no hostname and port in its output", target)
+		return "", "", fmt.Errorf("ssh -G %s: no hostname and port in its output", c.target)
 	}
 	return host, port, nil
 }

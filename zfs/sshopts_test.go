@@ -1,6 +1,7 @@
 package zfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,7 +78,7 @@ func TestTimeoutDefaultsYieldToTheUser(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fakeSSH(t, c.sshG)
 			var got []string
-			a := timeoutArgs(t.Context(), c.extra, "", "b")
+			a := timeoutArgs(t.Context(), nil, c.extra, "", "b")
 			for i := 1; i < len(a); i += 2 {
 				got = append(got, a[i])
 			}
@@ -85,5 +86,43 @@ func TestTimeoutDefaultsYieldToTheUser(t *testing.T) {
 				t.Errorf("defaults %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// A master that cannot connect fails every command of a host dialled in the background with
+// its one-line *ConnectError, and leaves nothing to close; the ssh -G answer given with the
+// options is not asked again.
+func TestDialInBackgroundFailure(t *testing.T) {
+	dir := t.TempDir()
+	argv := filepath.Join(dir, "argv")
+	script := "#!/bin/sh\necho \"$*\" >> " + argv + "\ncase \" $* \" in *\" -G \"*) printf 'hostname b\\nport 22\\n'; exit 0 ;; esac\n" +
+		"echo 'root@b: Permission denied (publickey).' >&2\nexit 255\n"
+	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cfg, err := ReadSSHConfig(t.Context(), "root@b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := t.TempDir()
+	h, err := DialInBackground(t.Context(), "root@b", DialOptions{Config: cfg, ControlDir: control}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Output(t.Context(), "zfs", "list")
+	var ce *ConnectError
+	if !errors.As(err, &ce) || err.Error() != "cannot connect to root@b: root@b: Permission denied (publickey)." {
+		t.Errorf("error %v (%T), want the *ConnectError", err, err)
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if left, _ := os.ReadDir(control); len(left) != 0 {
+		t.Errorf("left in the control directory: %v", left)
+	}
+	b, _ := os.ReadFile(argv)
+	if n := strings.Count(string(b), "-G "); n != 1 {
+		t.Errorf("ssh -G ran %d times, want 1 (ReadSSHConfig's):\n%s", n, b)
 	}
 }

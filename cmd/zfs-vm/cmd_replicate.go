@@ -97,8 +97,9 @@ func runReplicate(c *cli.Context, push bool) error {
 		return err
 	}
 	var lockName string // held from here on, except for a dry run
+	var sshConfig *zfs.SSHConfig
 	if !c.Bool("dry-run") {
-		name, err := replicateLockName(ctx(c), spec, opt.DestParent)
+		name, cfg, err := replicateLock(ctx(c), spec, opt.DestParent)
 		if err != nil {
 			return err
 		}
@@ -111,13 +112,13 @@ func runReplicate(c *cli.Context, push bool) error {
 			return err
 		}
 		defer l.Release()
-		lockName = name
+		lockName, sshConfig = name, cfg
 	}
 	// From here on every command runs under --timeout (counted once the lock is held).
 	runCtx, cancel := runContext(c)
 	defer cancel()
 	c.Context = runCtx
-	remote, err := openHost(c, spec)
+	remote, err := openPeer(c, spec, sshConfig)
 	if err != nil {
 		return err
 	}

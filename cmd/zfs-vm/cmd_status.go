@@ -91,7 +91,7 @@ func runStatus(c *cli.Context) error {
 // comparePeer lists both sides of a peer and compares them; the states go in the outcome.
 func comparePeer(c *cli.Context, p config.Peer) peerOutcome {
 	plog := log.WithField("peer", p.Name)
-	remote, err := dialPeer(c, p, plog)
+	remote, err := dialPeer(c, p, nil, plog)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}
 	}

@@ -249,14 +249,18 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 	return out, nil
 }
 
-// dialPeer opens the ssh connection to a peer, with the peer's own options.
-func dialPeer(c *cli.Context, p config.Peer, plog logrus.FieldLogger) (*zfs.Host, error) {
+// dialPeer opens the ssh connection to a peer, with the peer's own options, in the background
+// (zfs.DialInBackground): the job lists this machine meanwhile, and a connection that fails
+// is reported by the peer's listing.
+// cfg is what ssh said of the peer for its lock (nil: none read).
+func dialPeer(c *cli.Context, p config.Peer, cfg *zfs.SSHConfig, plog logrus.FieldLogger) (*zfs.Host, error) {
 	dir, _ := lock.RuntimeDir(c.String("runtime-dir")) // a dry run needs none; lockPeer checks it
-	return zfs.Dial(ctx(c), p.Host, zfs.DialOptions{
+	return zfs.DialInBackground(ctx(c), p.Host, zfs.DialOptions{
 		Sudo:       *p.Sudo,
 		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
 		ExtraArgs:  p.SSHOptions,
 		ControlDir: dir,
+		Config:     cfg,
 	}, plog)
 }
 
@@ -274,7 +278,7 @@ func peerJob(p config.Peer, remote *zfs.Host, plog *logrus.Entry) *replicate.Job
 // planPeer computes a peer's plan (--dry-run) without taking its lock.
 func planPeer(c *cli.Context, p config.Peer) peerOutcome {
 	plog := log.WithField("peer", p.Name)
-	remote, err := dialPeer(c, p, plog)
+	remote, err := dialPeer(c, p, nil, plog)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}
 	}
@@ -289,7 +293,7 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	if ctx(c).Err() != nil { // a signal or --timeout stopped the sync before this peer's turn
 		return peerOutcome{peer: p, err: &replicate.StoppedError{Cause: context.Cause(ctx(c))}}
 	}
-	name, err := peerLockName(ctx(c), p.Host, p.Dest, p.SSHOptions)
+	name, sshConfig, err := peerLock(ctx(c), p.Host, p.Dest, p.SSHOptions)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}
 	}
@@ -307,7 +311,7 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 		b.set(p.Name, fmt.Sprintf("%s %s: connecting", p.Direction, p.Host))
 		defer b.done(p.Name)
 	}
-	remote, err := dialPeer(c, p, plog)
+	remote, err := dialPeer(c, p, sshConfig, plog)
 	if err != nil {
 		return peerOutcome{peer: p, err: err}
 	}

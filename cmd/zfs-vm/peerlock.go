@@ -19,20 +19,31 @@ import (
 // written would let another spelling of the same machine run on the same datasets at once,
 // so the run stops.
 func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
-	host, port, err := zfs.ResolveHost(ctx, spec, sshOptions)
-	if err != nil {
-		return "", fmt.Errorf("cannot resolve peer %s for its lock: %v", spec, err)
-	}
-	return lock.PeerName(host, port, dest), nil
+	name, _, err := peerLock(ctx, spec, dest, sshOptions)
+	return name, err
 }
 
-// replicateLockName is push's and pull's peerLockName: "local" (this host, which they reach
-// without ssh) is keyed as written, and ssh gets no options.
-func replicateLockName(ctx context.Context, spec, dest string) (string, error) {
-	if zfs.IsLocal(spec) {
-		return lock.PeerName("local", "", dest), nil
+// peerLock is peerLockName, returning also what ssh said of the peer, for its dial
+// (zfs.DialOptions.Config).
+func peerLock(ctx context.Context, spec, dest string, sshOptions []string) (string, *zfs.SSHConfig, error) {
+	cfg, err := zfs.ReadSSHConfig(ctx, spec, sshOptions)
+	var host, port string
+	if err == nil {
+		host, port, err = cfg.Resolve()
 	}
-	return peerLockName(ctx, spec, dest, nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot resolve peer %s for its lock: %v", spec, err)
+	}
+	return lock.PeerName(host, port, dest), cfg, nil
+}
+
+// replicateLock is push's and pull's peerLock: "local" (this host, which they reach
+// without ssh) is keyed as written, and ssh gets no options.
+func replicateLock(ctx context.Context, spec, dest string) (string, *zfs.SSHConfig, error) {
+	if zfs.IsLocal(spec) {
+		return lock.PeerName("local", "", dest), nil, nil
+	}
+	return peerLock(ctx, spec, dest, nil)
 }
 
 // errPeerLocked is returned by lockPeer when another run holds the peer's lock.

@@ -89,7 +89,7 @@ func TestPeerLockFailsClosed(t *testing.T) {
 	}
 	// push and pull reach this host without ssh: "local" keys their lock as written.
 	t.Setenv("PATH", t.TempDir())
-	if n, err := replicateLockName(context.Background(), "local", "tank/bk"); err != nil || n != lock.PeerName("local", "", "tank/bk") {
+	if n, _, err := replicateLock(context.Background(), "local", "tank/bk"); err != nil || n != lock.PeerName("local", "", "tank/bk") {
 		t.Errorf("local without ssh: %s, %v", n, err)
 	}
 }

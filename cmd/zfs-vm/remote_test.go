@@ -122,3 +122,32 @@ func TestDryRunResumesNothing(t *testing.T) {
 		}
 	}
 }
+
+// push and sync list this host while the peer's ssh master connects (the fake master fails
+// unless a listing ran meanwhile), and ask `ssh -G` once per peer: the lock's name and the
+// master's timeouts come from that one answer.
+func TestReplicationListsWhileConnecting(t *testing.T) {
+	abs, _ := filepath.Abs("testdata")
+	cfg := writeConfig(t, "[[peer]]\nname = \"b\"\nhost = \"b\"\ndirection = \"push\"\n")
+	locks := t.TempDir()
+	for name, args := range map[string][]string{
+		"push": {"push", "--lock-dir", locks, "b"},
+		"sync": {"--config", cfg, "sync", "--lock-dir", locks},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setupFakeZFS(t, "0")
+			withFakeSSH(t, filepath.Join(abs, "fakebin")+":/usr/bin:/bin")
+			sshLog := filepath.Join(t.TempDir(), "ssh.log")
+			t.Setenv("FAKE_SSH_LOG", sshLog)
+			t.Setenv("FAKE_SSH_MASTER_AFTER", os.Getenv("FAKE_ZFS_LOG"))
+			out, _, status := runKeepPath(t, args...)
+			if status != 0 || !strings.Contains(out, "0 stream(s) received") {
+				t.Fatalf("status %d: %s", status, out)
+			}
+			b, _ := os.ReadFile(sshLog)
+			if n := strings.Count("\n"+string(b), "\n-G "); n != 1 {
+				t.Errorf("ssh -G ran %d times, want 1:\n%s", n, b)
+			}
+		})
+	}
+}
