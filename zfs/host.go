@@ -529,6 +529,7 @@ func (h *Host) Close() error {
 
 // sshConn is one OpenSSH master connection that every command to the host reuses.
 type sshConn struct {
+	spec   string // the host as the user gave it
 	target string // [user@]host
 	port   string
 	dir    string // private directory holding the control socket
@@ -649,7 +650,8 @@ func (c *sshConn) openMaster(ctx context.Context, spec string) error {
 }
 
 // wait returns once the master connection is up (nil) or could not be opened (its
-// *ConnectError), or ctx ends. A host made by Unconnected has nothing to wait for.
+// *ConnectError), or ctx ends (a *ConnectError saying why). A host made by Unconnected has
+// nothing to wait for.
 func (c *sshConn) wait(ctx context.Context) error {
 	if c.up == nil {
 		return nil
@@ -658,7 +660,9 @@ func (c *sshConn) wait(ctx context.Context) error {
 	case <-c.up:
 		return c.upErr
 	case <-ctx.Done():
-		return ctx.Err()
+		// Stopped while connecting (a signal, --timeout): what stopped it, not a command
+		// that never ran.
+		return &ConnectError{Host: c.spec, Msg: context.Cause(ctx).Error()}
 	}
 }
 
@@ -672,7 +676,7 @@ func newSSHConn(spec string, opt DialOptions, log logrus.FieldLogger) (*sshConn,
 	if err != nil {
 		return nil, err
 	}
-	return &sshConn{target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, config: opt.Config, log: log}, nil
+	return &sshConn{spec: spec, target: target, port: port, dir: dir, batch: opt.Batch, extra: opt.ExtraArgs, config: opt.Config, log: log}, nil
 }
 
 // FirstLine returns the first line of a command's output worth showing in a one-line error:

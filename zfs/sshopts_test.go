@@ -1,12 +1,14 @@
 package zfs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeSSH puts a fake ssh first in PATH: it logs each argv on a line of the returned file,
@@ -124,5 +126,33 @@ func TestDialInBackgroundFailure(t *testing.T) {
 	b, _ := os.ReadFile(argv)
 	if n := strings.Count(string(b), "-G "); n != 1 {
 		t.Errorf("ssh -G ran %d times, want 1 (ReadSSHConfig's):\n%s", n, b)
+	}
+}
+
+// A run stopped while its master connects (a signal, --timeout) fails the host's commands
+// with what stopped it, not as a command that ran, and Close waits for the dial to end.
+func TestDialStoppedWhileConnecting(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\ncase \" $* \" in *\" -G \"*) printf 'hostname b\\nport 22\\n'; exit 0 ;; esac\nexec sleep 30\n"
+	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ctx, stop := context.WithCancelCause(t.Context())
+	control := t.TempDir()
+	h, err := DialInBackground(ctx, "b", DialOptions{ControlDir: control}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(100 * time.Millisecond); stop(errors.New("--timeout 1s reached")) }()
+	_, err = h.Output(ctx, "zfs", "list")
+	if err == nil || err.Error() != "cannot connect to b: --timeout 1s reached" {
+		t.Errorf("error %v, want the stop's cause", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if left, _ := os.ReadDir(control); len(left) != 0 {
+		t.Errorf("left in the control directory: %v", left)
 	}
 }

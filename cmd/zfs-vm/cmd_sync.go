@@ -308,7 +308,8 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	defer l.Release()
 	plog := log.WithField("peer", p.Name)
 	if b != nil {
-		b.set(p.Name, fmt.Sprintf("%s %s: connecting", p.Direction, p.Host))
+		// One state: the connection opens while this host is listed (dialPeer).
+		b.set(p.Name, fmt.Sprintf("%s %s: connecting, listing and planning", p.Direction, p.Host))
 		defer b.done(p.Name)
 	}
 	remote, err := dialPeer(c, p, sshConfig, plog)
@@ -318,7 +319,6 @@ func syncPeer(c *cli.Context, p config.Peer, b *board) peerOutcome {
 	defer remote.Close()
 	job := peerJob(p, remote, plog)
 	if b != nil {
-		b.set(p.Name, fmt.Sprintf("%s %s: listing and planning", p.Direction, p.Host))
 		job.Progress = b.progress(p.Name)
 	} else if debugOn(c) {
 		job.Progress = newProgress(c.App.ErrWriter, true) // debug log lines

@@ -138,8 +138,8 @@ func TestSyncProgressPerPeer(t *testing.T) {
 		t.Fatalf("status %d: %s", status, out)
 	}
 	for _, want := range []string{
-		"b: push b: connecting\n",
-		"c: push root@c: listing and planning\n",
+		"b: push b: connecting, listing and planning\n",
+		"c: push root@c: connecting, listing and planning\n",
 		"c: incremental pool/tmpl@zfs-vm:debian:2  2.0KiB / 4.0KiB  50%",
 		"\r\033[1A\033[J", // a line erased before the next drawing
 	} {
