@@ -107,7 +107,7 @@ func runList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	host, err := openHost(c, spec)
+	host, err := openHost(c, spec, nil)
 	if err != nil {
 		return err
 	}

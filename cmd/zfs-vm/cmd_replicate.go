@@ -118,7 +118,7 @@ func runReplicate(c *cli.Context, push bool) error {
 	runCtx, cancel := runContext(c)
 	defer cancel()
 	c.Context = runCtx
-	remote, err := openPeer(c, spec, sshConfig)
+	remote, err := openHost(c, spec, sshConfig)
 	if err != nil {
 		return err
 	}

@@ -251,8 +251,8 @@ func selectPeers(cfg *config.Config, names []string) ([]config.Peer, error) {
 
 // dialPeer opens the ssh connection to a peer, with the peer's own options, in the background
 // (zfs.DialInBackground): the job lists this machine meanwhile, and a connection that fails
-// is reported by the peer's listing.
-// cfg is what ssh said of the peer for its lock (nil: none read).
+// is reported by the peer's listing. cfg is what ssh said of the peer for its lock (nil:
+// none read).
 func dialPeer(c *cli.Context, p config.Peer, cfg *zfs.SSHConfig, plog logrus.FieldLogger) (*zfs.Host, error) {
 	dir, _ := lock.RuntimeDir(c.String("runtime-dir")) // a dry run needs none; lockPeer checks it
 	return zfs.DialInBackground(ctx(c), p.Host, zfs.DialOptions{

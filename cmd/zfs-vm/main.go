@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -141,23 +140,11 @@ func usageError(format string, a ...any) error {
 	return cli.Exit(fmt.Sprintf(format, a...), exitUsage)
 }
 
-// openHost returns this machine for "" or "local", else an ssh connection to spec.
-func openHost(c *cli.Context, spec string) (*zfs.Host, error) {
-	return openHostWith(c, spec, nil, zfs.Dial)
-}
-
-// openPeer is openHost for a replication, which lists this machine while the connection
-// opens (zfs.DialInBackground): a connection that fails is reported by the peer's listing.
-// cfg is what ssh said of spec for its lock (nil: none read).
-func openPeer(c *cli.Context, spec string, cfg *zfs.SSHConfig) (*zfs.Host, error) {
-	return openHostWith(c, spec, cfg, zfs.DialInBackground)
-}
-
-// dialer is zfs.Dial or zfs.DialInBackground.
-type dialer func(context.Context, string, zfs.DialOptions, logrus.FieldLogger) (*zfs.Host, error)
-
-// openHostWith is openHost connecting with dial, given what ssh said of spec (cfg, or nil).
-func openHostWith(c *cli.Context, spec string, cfg *zfs.SSHConfig, dial dialer) (*zfs.Host, error) {
+// openHost returns this machine for "" or "local", else an ssh connection to spec opened in
+// the background (zfs.DialInBackground): a push or pull lists this machine meanwhile, and a
+// connection that fails is reported by the first command on the peer. cfg is what ssh said
+// of spec for its lock (nil: none read).
+func openHost(c *cli.Context, spec string, cfg *zfs.SSHConfig) (*zfs.Host, error) {
 	if zfs.IsLocal(spec) {
 		return zfs.Local(log), nil
 	}
@@ -167,7 +154,7 @@ func openHostWith(c *cli.Context, spec string, cfg *zfs.SSHConfig, dial dialer) 
 	// The control socket may live in the temporary directory when there is no runtime
 	// directory: a listing or a dry run needs no lock.
 	dir, _ := lock.RuntimeDir(c.String("runtime-dir"))
-	return dial(c.Context, spec, zfs.DialOptions{
+	return zfs.DialInBackground(c.Context, spec, zfs.DialOptions{
 		Sudo:       sudoOn(c),
 		Batch:      !term.IsTerminal(int(os.Stdin.Fd())),
 		ControlDir: dir,
