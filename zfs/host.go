@@ -609,7 +609,7 @@ func DialInBackground(ctx context.Context, spec string, opt DialOptions, log log
 	c.up = make(chan struct{})
 	go func() {
 		defer close(c.up)
-		c.upErr = c.openMaster(ctx, spec)
+		c.upErr = c.openMaster(ctx)
 	}()
 	return &Host{Name: spec, ssh: c, sudo: opt.Sudo, log: log}, nil
 }
@@ -624,18 +624,18 @@ func (e *ConnectError) Error() string { return fmt.Sprintf("cannot connect to %s
 
 // openMaster starts the master connection (ssh -f returns once it is up) and returns a
 // *ConnectError when it is not; the control directory is then removed.
-func (c *sshConn) openMaster(ctx context.Context, spec string) error {
+func (c *sshConn) openMaster(ctx context.Context) error {
 	c.timeouts = timeoutArgs(ctx, c.config, c.extra, c.port, c.target)
 	cmd := stopGently(exec.CommandContext(ctx, "ssh", c.masterArgs()...))
 	if c.log != nil {
-		c.log.WithField("host", spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
+		c.log.WithField("host", c.spec).Debugf("exec: %s", QuoteCommand(cmd.Args))
 	}
 	// ssh -f keeps running in the background; its stderr must be a file, not a pipe that
 	// Wait would wait on.
 	errFile, err := os.CreateTemp(c.dir, "stderr")
 	if err != nil {
 		os.RemoveAll(c.dir)
-		return &ConnectError{Host: spec, Msg: err.Error()}
+		return &ConnectError{Host: c.spec, Msg: err.Error()}
 	}
 	defer errFile.Close()
 	cmd.Stderr = errFile
@@ -644,7 +644,7 @@ func (c *sshConn) openMaster(ctx context.Context, spec string) error {
 		msg := make([]byte, maxStderr)
 		n, _ := io.ReadFull(io.NewSectionReader(errFile, 0, maxStderr), msg)
 		os.RemoveAll(c.dir)
-		return &ConnectError{Host: spec, Msg: FirstLine(string(msg[:n]), err)}
+		return &ConnectError{Host: c.spec, Msg: FirstLine(string(msg[:n]), err)}
 	}
 	return nil
 }
