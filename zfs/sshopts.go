@@ -92,18 +92,6 @@ func sshConfig(ctx context.Context, extra []string, port, target string) (map[st
 	return set, nil
 }
 
-// ResolveHost returns the host name and port that ssh connects to for spec
-// ([user@]host[:port]) given the options extra (the config's ssh_options), as `ssh -G`
-// says: it applies ~/.ssh/config (a Host alias's HostName and Port) and connects nowhere. Two
-// spellings of one machine resolve alike. The user is left out.
-func ResolveHost(ctx context.Context, spec string, extra []string) (host, port string, err error) {
-	c, err := ReadSSHConfig(ctx, spec, extra)
-	if err != nil {
-		return "", "", err
-	}
-	return c.Resolve()
-}
-
 // SSHConfig is what `ssh -G` said it would use for one host spec and options. Read once, it
 // serves both the peer's lock (Resolve) and Dial (DialOptions.Config): under a slow CPU each
 // ssh run costs a noticeable share of a run that has nothing to send.
@@ -126,7 +114,9 @@ func ReadSSHConfig(ctx context.Context, spec string, extra []string) (*SSHConfig
 	return &SSHConfig{target: target, set: set}, nil
 }
 
-// Resolve returns the host name and port ssh connects to (see ResolveHost).
+// Resolve returns the host name and port that ssh connects to, as `ssh -G` said with the
+// options given (the config's ssh_options): ~/.ssh/config applied (a Host alias's HostName
+// and Port). Two spellings of one machine resolve alike. The user is left out.
 func (c *SSHConfig) Resolve() (host, port string, err error) {
 	host, port = c.set["hostname"], c.set["port"]
 	if host == "" || port == "" {
