@@ -17,18 +17,23 @@ func fakeSSH(t *testing.T, sshG string) (logFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	logFile = filepath.Join(dir, "argv")
-	script := `#!/bin/sh
+	withSSHScript(t, dir, `#!/bin/sh
 echo "$*" >> "$FAKE_SSH_ARGV"
 case " $* " in *" -G "*) printf '%s' "$FAKE_SSH_G" ;; esac
 exit 0
-`
+`)
+	t.Setenv("FAKE_SSH_ARGV", logFile)
+	t.Setenv("FAKE_SSH_G", sshG)
+	return logFile
+}
+
+// withSSHScript writes script as dir/ssh and puts dir first in PATH.
+func withSSHScript(t *testing.T, dir, script string) {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv("FAKE_SSH_ARGV", logFile)
-	t.Setenv("FAKE_SSH_G", sshG)
-	return logFile
 }
 
 // sshG is what ssh -G prints for the options timeoutArgs reads, OpenSSH's defaults unless set.
@@ -99,10 +104,7 @@ func TestDialInBackgroundFailure(t *testing.T) {
 	argv := filepath.Join(dir, "argv")
 	script := "#!/bin/sh\necho \"$*\" >> " + argv + "\ncase \" $* \" in *\" -G \"*) printf 'hostname b\\nport 22\\n'; exit 0 ;; esac\n" +
 		"echo 'root@b: Permission denied (publickey).' >&2\nexit 255\n"
-	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	withSSHScript(t, dir, script)
 	cfg, err := ReadSSHConfig(t.Context(), "root@b", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +136,7 @@ func TestDialInBackgroundFailure(t *testing.T) {
 func TestDialStoppedWhileConnecting(t *testing.T) {
 	dir := t.TempDir()
 	script := "#!/bin/sh\ncase \" $* \" in *\" -G \"*) printf 'hostname b\\nport 22\\n'; exit 0 ;; esac\nexec sleep 30\n"
-	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	withSSHScript(t, dir, script)
 	ctx, stop := context.WithCancelCause(t.Context())
 	control := t.TempDir()
 	h, err := DialInBackground(ctx, "b", DialOptions{ControlDir: control}, nil)
