@@ -11,20 +11,14 @@ import (
 	"github.com/zfs-vm/zfs-vm/zfs"
 )
 
-// peerLockName is the lock that push, pull and sync all take for a replication partner:
+// peerLock names the lock that push, pull and sync all take for a replication partner:
 // spec is [user@]host[:port], dest the receiving parent dataset ("" for none), sshOptions
 // the options every ssh run to the peer gets. The host is keyed as ssh resolves it (its
 // HostName and Port, see zfs.SSHConfig.Resolve), so that a Host alias and the name it
-// stands for, or two ports' spellings, take one lock. When ssh cannot say, there is no key: the name as
-// written would let another spelling of the same machine run on the same datasets at once,
-// so the run stops.
-func peerLockName(ctx context.Context, spec, dest string, sshOptions []string) (string, error) {
-	name, _, err := peerLock(ctx, spec, dest, sshOptions)
-	return name, err
-}
-
-// peerLock is peerLockName, returning also what ssh said of the peer, for its dial
-// (zfs.DialOptions.Config).
+// stands for, or two ports' spellings, take one lock. When ssh cannot say, there is no key:
+// the name as written would let another spelling of the same machine run on the same
+// datasets at once, so the run stops. It returns also what ssh said of the peer, for its
+// dial (zfs.DialOptions.Config).
 func peerLock(ctx context.Context, spec, dest string, sshOptions []string) (string, *zfs.SSHConfig, error) {
 	cfg, err := zfs.ReadSSHConfig(ctx, spec, sshOptions)
 	var host, port string

@@ -49,7 +49,7 @@ func TestPeerLockResolvesTheHost(t *testing.T) {
 	resolvingSSH(t)
 	name := func(spec, dest string) string {
 		t.Helper()
-		n, err := peerLockName(context.Background(), spec, dest, nil)
+		n, _, err := peerLock(context.Background(), spec, dest, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestPeerLockResolvesTheHost(t *testing.T) {
 // and what ssh said, escaped.
 func TestPeerLockFailsClosed(t *testing.T) {
 	resolvingSSH(t)
-	n, err := peerLockName(context.Background(), "root@broken:2200", "tank/bk", nil)
+	n, _, err := peerLock(context.Background(), "root@broken:2200", "tank/bk", nil)
 	if err == nil {
 		t.Fatalf("ssh -G failed, yet the lock is %s", n)
 	}
@@ -116,7 +116,7 @@ func TestPushUnresolvedPeerStops(t *testing.T) {
 func TestPeerLockPassesTheSSHOptions(t *testing.T) {
 	argvLog := resolvingSSH(t)
 	opts := []string{"-o", "ProxyJump=jump host", "-F", "/etc/zfs-vm/ssh config"}
-	if _, err := peerLockName(context.Background(), "root@b:2200", "", opts); err != nil {
+	if _, _, err := peerLock(context.Background(), "root@b:2200", "", opts); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(argvLog)
@@ -130,7 +130,7 @@ func TestPeerLockPassesTheSSHOptions(t *testing.T) {
 func TestPushWaitsForTheSameMachine(t *testing.T) {
 	resolvingSSH(t)
 	dir := t.TempDir()
-	name, _ := peerLockName(context.Background(), "b.example", "tank/bk", nil)
+	name, _, _ := peerLock(context.Background(), "b.example", "tank/bk", nil)
 	held, err := lock.TryAcquire(dir, name)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestPushWaitsForTheSameMachine(t *testing.T) {
 	}
 	// A sync resolves with the peer's ssh_options: here its port.
 	held.Release()
-	name, _ = peerLockName(context.Background(), "b.example:2222", "tank/bk", nil)
+	name, _, _ = peerLock(context.Background(), "b.example:2222", "tank/bk", nil)
 	if held, err = lock.TryAcquire(dir, name); err != nil {
 		t.Fatal(err)
 	}

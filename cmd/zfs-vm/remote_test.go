@@ -61,7 +61,7 @@ func TestRemoteErrors(t *testing.T) {
 
 func TestPushLockedPeer(t *testing.T) {
 	dir := t.TempDir()
-	name, _ := peerLockName(context.Background(), "b", "", nil)
+	name, _, _ := peerLock(context.Background(), "b", "", nil)
 	l, err := lock.TryAcquire(dir, name)
 	if err != nil {
 		t.Fatal(err)

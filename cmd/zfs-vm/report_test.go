@@ -85,7 +85,7 @@ func TestPushPullJSONSummary(t *testing.T) {
 func TestSyncJSONSummary(t *testing.T) {
 	withFakeRemote(t)
 	lockDir := t.TempDir()
-	name, err := peerLockName(context.Background(), "root@c", "", nil)
+	name, _, err := peerLock(context.Background(), "root@c", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ direction = "pull"
 func TestSyncPeersFailAlone(t *testing.T) {
 	cfg := writeConfig(t, twoPeers)
 	lockDir := t.TempDir()
-	name, _ := peerLockName(context.Background(), "busy.invalid", "", nil)
+	name, _, _ := peerLock(context.Background(), "busy.invalid", "", nil)
 	held, err := lock.TryAcquire(lockDir, name)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestSyncUnitIsBounded(t *testing.T) {
 func TestPushAndSyncShareThePeerLock(t *testing.T) {
 	cfg := writeConfig(t, "[[peer]]\nname = \"backup\"\nhost = \"root@b.invalid:22\"\ndest = \"tank/bk\"\ndirection = \"push\"\n")
 	lockDir := t.TempDir()
-	name, err := peerLockName(context.Background(), "zfs-vm@b.invalid", "tank/bk", nil)
+	name, _, err := peerLock(context.Background(), "zfs-vm@b.invalid", "tank/bk", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestPushAndSyncShareThePeerLock(t *testing.T) {
 		t.Errorf("push while the peer is locked: status %d, want %d\n%s", status, exitLocked, out)
 	}
 	held.Release()
-	other, _ := peerLockName(context.Background(), "b.invalid", "tank/other", nil)
+	other, _, _ := peerLock(context.Background(), "b.invalid", "tank/other", nil)
 	held, _ = lock.TryAcquire(lockDir, other)
 	defer held.Release()
 	out, _, status = run(t, "0", "--config", cfg, "sync", "--lock-dir", lockDir)
